@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "sinkscope/error.h"
+#include "sinkscope/model.h"
+#include "sinkscope/runresult.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace sinkscope {
+
+/// Callbacks of the Engine. They are invoked on the engine thread; adaptors forward them
+/// (e.g. as queued Qt signals). Every request id ends in exactly one of modelLoaded / runFinished /
+/// failed (failed with ErrorCode::Cancelled for a cancelled or superseded request).
+struct EngineCallbacks {
+    std::function<void(uint64_t request, const ModelInfo& info, const std::string& device,
+                       const std::string& dtype)> modelLoaded;
+    std::function<void(uint64_t request, int done, int total)> progress;
+    std::function<void(uint64_t request, std::shared_ptr<const RunResult> result)> runFinished;
+    std::function<void(uint64_t request, const Error& error)> failed;
+};
+
+/// One long-lived thread that owns the model and the device; every torch call happens there.
+/// Requests are queued in order. A new run supersedes a queued run and cancels a running one
+/// (between layers); a new load supersedes everything queued and cancels a running run.
+class Engine {
+public:
+    explicit Engine(EngineCallbacks callbacks);
+    /// Cancels what is running, drops the queue and joins the thread (releasing the model there).
+    ~Engine();
+
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    /// Queues loading a model folder; returns the request id.
+    uint64_t load(const std::string& dir, DevicePreference device = DevicePreference::Auto,
+                  DTypePreference dtype = DTypePreference::Auto);
+    /// Queues a forward pass on the current model; returns the request id.
+    uint64_t run(const RunRequest& request);
+    /// Cancels the running request (it stops after the current layer) and drops queued runs.
+    void cancel();
+    /// True while a request is running or queued.
+    bool busy() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace sinkscope

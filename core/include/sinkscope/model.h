@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "sinkscope/modelconfig.h"
+#include "sinkscope/runresult.h"
+#include "sinkscope/tokenizer.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace sinkscope {
+
+enum class DevicePreference { Auto, Cpu, Cuda };
+enum class DTypePreference { Auto, F32, F16, BF16 };
+
+/// "auto" | "cpu" | "cuda" -> DevicePreference; throws Error(InvalidArgument).
+DevicePreference parseDevicePreference(const std::string& text);
+
+/// True when this libtorch build sees a CUDA device.
+bool cudaAvailable();
+
+/// A loaded model: config, tokenizer and weights on a device. Not thread-safe: every call,
+/// construction and destruction included, must happen on one thread (torch's per-thread state).
+class Model {
+public:
+    /// Loads a Hugging Face model folder. Throws Error (Io/Format/Unsupported/OutOfMemory).
+    static std::unique_ptr<Model> load(const std::string& dir, DevicePreference device = DevicePreference::Auto,
+                                       DTypePreference dtype = DTypePreference::Auto);
+    ~Model();
+
+    const ModelInfo& info() const;
+    const ModelConfig& config() const;
+    std::shared_ptr<const Tokenizer> tokenizer() const; ///< null when the folder has no tokenizer.json
+    std::string deviceName() const;
+    std::string dtypeName() const;
+
+    /// Called after each layer with (layers done, total layers).
+    using Progress = std::function<void(int done, int total)>;
+
+    /// Tokenizes (unless ids are given) and runs one forward pass with the captures asked for.
+    /// Checks `cancel` between layers and throws Error(Cancelled) when it is set.
+    /// Throws Error(InvalidArgument) for an empty or over-long prompt or ids outside the vocabulary.
+    std::shared_ptr<const RunResult> run(const RunRequest& request, const Progress& progress = {},
+                                         const std::atomic<bool>* cancel = nullptr) const;
+
+private:
+    Model();
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace sinkscope

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sinkscope {
+
+/// Serialises a float32 array as .npy (format 1.0, '<f4', C order) into memory.
+std::string encodeNpy(const float* data, const std::vector<int64_t>& shape);
+/// Writes a float32 .npy file atomically. Throws Error(Io).
+void writeNpy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+
+/// A float32 array read back from .npy (for tests and for re-opening exports).
+struct NpyArray {
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+};
+/// Reads a '<f4' C-order .npy (format 1.x/2.x). Throws Error(Io|Format|Unsupported).
+NpyArray readNpy(const std::string& path);
+
+/// Writes bytes to `path` atomically (write a temporary file beside it, then rename). Throws Error(Io).
+void writeFileAtomically(const std::string& path, const std::string& bytes);
+/// Reads a whole file. Throws Error(Io) naming the file.
+std::string readFile(const std::string& path);
+
+} // namespace sinkscope
