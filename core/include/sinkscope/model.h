@@ -42,8 +42,8 @@ public:
     /// Tokenizes (unless ids are given) and runs one forward pass with the captures asked for.
     /// Checks `cancel` between layers and throws Error(Cancelled) when it is set.
     /// Throws Error(InvalidArgument) for an empty or over-long prompt or ids outside the vocabulary.
-    std::shared_ptr<const RunResult> run(const RunRequest& request, const Progress& progress = {},
-                                         const std::atomic<bool>* cancel = nullptr) const;
+    std::shared_ptr<RunResult> run(const RunRequest& request, const Progress& progress = {},
+                                   const std::atomic<bool>* cancel = nullptr) const;
 
 private:
     Model();

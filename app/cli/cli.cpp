@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "cli.h"
+
+#include "sinkscope/error.h"
+
+#include <cstdio>
+#include <new>
+
+namespace sinkscope::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: sinkscope-cli <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run       --model DIR (--prompt TEXT | --ids 1,2,3) [--bos auto|on|off]\n"
+    "            [--device auto|cpu|cuda] [--save attention,logits] --out OUTDIR\n"
+    "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
+    "  models    list the supported model families\n";
+
+} // namespace
+
+Options::Options(const QStringList& args, const QStringList& valued, const QStringList& flags)
+{
+    for (int i = 0; i < args.size(); ++i) {
+        const QString& a = args[i];
+        if (!a.startsWith(QLatin1String("--")))
+            throw UsageError("unexpected argument '" + a.toStdString() + "'");
+        const QString name = a.mid(2);
+        if (m_values.count(name))
+            throw UsageError("option '" + a.toStdString() + "' given twice");
+        if (flags.contains(name)) {
+            m_values[name] = QString();
+        } else if (valued.contains(name)) {
+            if (i + 1 >= args.size())
+                throw UsageError("option '" + a.toStdString() + "' needs a value");
+            m_values[name] = args[++i];
+        } else {
+            throw UsageError("unknown option '" + a.toStdString() + "'");
+        }
+    }
+}
+
+bool Options::has(const QString& name) const
+{
+    return m_values.count(name) != 0;
+}
+
+QString Options::value(const QString& name, const QString& fallback) const
+{
+    const auto it = m_values.find(name);
+    return it == m_values.end() ? fallback : it->second;
+}
+
+QString Options::required(const QString& name) const
+{
+    if (!has(name))
+        throw UsageError("missing --" + name.toStdString());
+    return value(name);
+}
+
+void out(const QString& line)
+{
+    const QByteArray b = line.toUtf8();
+    std::fwrite(b.constData(), 1, size_t(b.size()), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+void err(const QString& line)
+{
+    const QByteArray b = line.toUtf8();
+    std::fwrite(b.constData(), 1, size_t(b.size()), stderr);
+    std::fputc('\n', stderr);
+    std::fflush(stderr);
+}
+
+int dispatch(const QStringList& args)
+{
+    if (args.size() < 2 || args[1] == QLatin1String("--help") || args[1] == QLatin1String("help")) {
+        std::fputs(kUsage, args.size() < 2 ? stderr : stdout);
+        return args.size() < 2 ? 2 : 0;
+    }
+    const QString command = args[1];
+    const QStringList rest = args.mid(2);
+    try {
+        if (command == QLatin1String("run"))
+            return runCommand(rest);
+        if (command == QLatin1String("tokenize"))
+            return tokenizeCommand(rest);
+        if (command == QLatin1String("models"))
+            return modelsCommand(rest);
+        throw UsageError("unknown command '" + command.toStdString() + "'");
+    } catch (const UsageError& e) {
+        err(QStringLiteral("error: %1").arg(QString::fromUtf8(e.what())));
+        std::fputs(kUsage, stderr);
+        return 2;
+    } catch (const Error& e) {
+        err(QStringLiteral("error: %1").arg(QString::fromStdString(e.describe())));
+        return e.code() == ErrorCode::Cancelled ? 130 : 1;
+    } catch (const std::bad_alloc&) {
+        err(QStringLiteral("error: out of host memory"));
+        return 1;
+    } catch (const std::exception& e) {
+        err(QStringLiteral("error: %1").arg(QString::fromUtf8(e.what())));
+        return 1;
+    }
+}
+
+} // namespace sinkscope::cli

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "sinkscope/runresult.h"
+
+#include <string>
+#include <vector>
+
+namespace sinkscope {
+
+/// The run.json document of the CLI contract (see docs/CLI.md): model facts, device, dtype,
+/// bos_added, tokens [{id, text, piece, start, end, special}], first_token_mass [layers][heads].
+std::string runJsonText(const RunResult& result);
+
+/// Arrays `saveRun` can write next to run.json.
+enum class SaveItem { Attention, Logits };
+
+/// Parses "attention,logits" (empty = nothing). Throws Error(InvalidArgument) naming an unknown item.
+std::vector<SaveItem> parseSaveList(const std::string& text);
+
+/// Writes OUTDIR/run.json and one .npy per item (attention.npy [L,H,T,T], logits.npy [T,V]).
+/// All or nothing: files are staged in a temporary folder inside OUTDIR and moved into place only
+/// when every one was written; on failure nothing new is left behind. Throws Error(Io|InvalidArgument).
+void saveRun(const RunResult& result, const std::string& outDir, const std::vector<SaveItem>& items);
+
+} // namespace sinkscope

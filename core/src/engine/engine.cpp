@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "sinkscope/engine.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace sinkscope {
+
+namespace {
+
+struct Request {
+    enum class Kind { Load, Run } kind = Kind::Run;
+    uint64_t id = 0;
+    std::string dir;
+    DevicePreference device = DevicePreference::Auto;
+    DTypePreference dtype = DTypePreference::Auto;
+    RunRequest run;
+};
+
+} // namespace
+
+struct Engine::Impl {
+    EngineCallbacks callbacks;
+    std::thread thread;
+
+    mutable std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<Request> queue;
+    bool stopping = false;
+    bool running = false;
+    uint64_t nextId = 1;
+    uint64_t runningId = 0;
+    Request::Kind runningKind = Request::Kind::Run;
+    std::atomic<bool> cancelRunning{false};
+
+    // Owned and used only by the engine thread.
+    std::unique_ptr<Model> model;
+
+    void loop();
+    void execute(Request& req);
+    void fail(uint64_t id, const Error& e)
+    {
+        if (callbacks.failed)
+            callbacks.failed(id, e);
+    }
+};
+
+Engine::Engine(EngineCallbacks callbacks) : d(std::make_unique<Impl>())
+{
+    d->callbacks = std::move(callbacks);
+    d->thread = std::thread([this] { d->loop(); });
+}
+
+Engine::~Engine()
+{
+    std::deque<Request> dropped;
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        d->stopping = true;
+        d->cancelRunning = true;
+        dropped.swap(d->queue);
+    }
+    d->wake.notify_all();
+    d->thread.join();
+}
+
+uint64_t Engine::load(const std::string& dir, DevicePreference device, DTypePreference dtype)
+{
+    Request req;
+    req.kind = Request::Kind::Load;
+    req.dir = dir;
+    req.device = device;
+    req.dtype = dtype;
+    std::deque<Request> superseded;
+    uint64_t id;
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        id = req.id = d->nextId++;
+        // A new model makes every queued request and the running run meaningless.
+        superseded.swap(d->queue);
+        if (d->running && d->runningKind == Request::Kind::Run)
+            d->cancelRunning = true;
+        d->queue.push_back(std::move(req));
+    }
+    d->wake.notify_all();
+    for (const Request& r : superseded)
+        d->fail(r.id, Error(ErrorCode::Cancelled, "Superseded by loading another model."));
+    return id;
+}
+
+uint64_t Engine::run(const RunRequest& run)
+{
+    Request req;
+    req.kind = Request::Kind::Run;
+    req.run = run;
+    std::vector<uint64_t> superseded;
+    uint64_t id;
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        id = req.id = d->nextId++;
+        for (auto it = d->queue.begin(); it != d->queue.end();) {
+            if (it->kind == Request::Kind::Run) {
+                superseded.push_back(it->id);
+                it = d->queue.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (d->running && d->runningKind == Request::Kind::Run)
+            d->cancelRunning = true;
+        d->queue.push_back(std::move(req));
+    }
+    d->wake.notify_all();
+    for (uint64_t s : superseded)
+        d->fail(s, Error(ErrorCode::Cancelled, "Superseded by a newer run."));
+    return id;
+}
+
+void Engine::cancel()
+{
+    std::vector<uint64_t> dropped;
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        for (auto it = d->queue.begin(); it != d->queue.end();) {
+            if (it->kind == Request::Kind::Run) {
+                dropped.push_back(it->id);
+                it = d->queue.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (d->running)
+            d->cancelRunning = true;
+    }
+    for (uint64_t s : dropped)
+        d->fail(s, Error(ErrorCode::Cancelled, "The run was cancelled."));
+}
+
+bool Engine::busy() const
+{
+    std::lock_guard<std::mutex> lock(d->mutex);
+    return d->running || !d->queue.empty();
+}
+
+void Engine::Impl::loop()
+{
+    for (;;) {
+        Request req;
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            wake.wait(lock, [this] { return stopping || !queue.empty(); });
+            if (stopping)
+                break;
+            req = std::move(queue.front());
+            queue.pop_front();
+            running = true;
+            runningId = req.id;
+            runningKind = req.kind;
+            cancelRunning = false;
+        }
+        execute(req);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            running = false;
+            runningId = 0;
+        }
+    }
+    // Torch state (CUDA context, inference mode) belongs to this thread: release the model here.
+    model.reset();
+}
+
+void Engine::Impl::execute(Request& req)
+{
+    try {
+        if (req.kind == Request::Kind::Load) {
+            // Load beside the current model so a failed load leaves the user's model in place.
+            std::unique_ptr<Model> loaded = Model::load(req.dir, req.device, req.dtype);
+            model = std::move(loaded);
+            if (callbacks.modelLoaded)
+                callbacks.modelLoaded(req.id, model->info(), model->deviceName(), model->dtypeName());
+            return;
+        }
+        if (!model)
+            throw Error(ErrorCode::InvalidArgument, "No model is loaded.");
+        auto progress = [&](int done, int total) {
+            if (callbacks.progress)
+                callbacks.progress(req.id, done, total);
+        };
+        std::shared_ptr<RunResult> result = model->run(req.run, progress, &cancelRunning);
+        result->requestId = req.id;
+        if (cancelRunning)
+            throw Error(ErrorCode::Cancelled, "The run was cancelled.");
+        if (callbacks.runFinished)
+            callbacks.runFinished(req.id, std::move(result));
+    } catch (const Error& e) {
+        fail(req.id, e);
+    } catch (const std::bad_alloc&) {
+        fail(req.id, Error(ErrorCode::OutOfMemory, "Out of host memory."));
+    } catch (const std::exception& e) {
+        fail(req.id, Error(ErrorCode::Internal, "Unexpected failure.", e.what()));
+    }
+}
+
+} // namespace sinkscope

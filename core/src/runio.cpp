@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "sinkscope/runio.h"
+
+#include "sinkscope/error.h"
+#include "sinkscope/npy.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+
+namespace sinkscope {
+
+namespace {
+
+QString q(const std::string& s)
+{
+    return QString::fromUtf8(s.data(), qsizetype(s.size()));
+}
+
+} // namespace
+
+std::string runJsonText(const RunResult& r)
+{
+    QJsonObject model;
+    model["model_type"] = q(r.model.modelType);
+    model["layers"] = r.model.layers;
+    model["heads"] = r.model.heads;
+    model["kv_heads"] = r.model.kvHeads;
+    model["head_dim"] = r.model.headDim;
+    model["hidden_size"] = r.model.hiddenSize;
+    model["vocab_size"] = r.model.vocabSize;
+    model["position"] = q(r.model.position);
+    model["attention"] = q(r.model.attention);
+    model["name"] = q(r.model.name);
+    model["synthetic"] = r.model.synthetic;
+
+    QJsonArray tokens;
+    for (const Token& t : r.encoding.tokens) {
+        QJsonObject o;
+        o["id"] = t.id;
+        o["text"] = q(t.display);
+        o["piece"] = q(t.piece);
+        o["start"] = qint64(t.start);
+        o["end"] = qint64(t.end);
+        o["special"] = t.special;
+        tokens.append(o);
+    }
+
+    QJsonArray mass;
+    for (Eigen::Index l = 0; l < r.firstTokenMass.rows(); ++l) {
+        QJsonArray row;
+        for (Eigen::Index h = 0; h < r.firstTokenMass.cols(); ++h)
+            row.append(double(r.firstTokenMass(l, h)));
+        mass.append(row);
+    }
+
+    QJsonObject root;
+    root["model"] = model;
+    root["device"] = q(r.device);
+    root["dtype"] = q(r.dtype);
+    root["bos_added"] = r.encoding.bosAdded;
+    root["tokens"] = tokens;
+    root["first_token_mass"] = mass;
+    root["run_ms"] = r.runMs;
+    return QJsonDocument(root).toJson(QJsonDocument::Indented).toStdString();
+}
+
+std::vector<SaveItem> parseSaveList(const std::string& text)
+{
+    std::vector<SaveItem> items;
+    for (const QString& part : q(text).split(',', Qt::SkipEmptyParts)) {
+        const QString p = part.trimmed();
+        SaveItem item;
+        if (p == "attention")
+            item = SaveItem::Attention;
+        else if (p == "logits")
+            item = SaveItem::Logits;
+        else
+            throw Error(ErrorCode::InvalidArgument,
+                        "--save accepts attention and logits, not '" + p.toStdString() + "'.");
+        if (std::find(items.begin(), items.end(), item) == items.end())
+            items.push_back(item);
+    }
+    return items;
+}
+
+void saveRun(const RunResult& r, const std::string& outDirPath, const std::vector<SaveItem>& items)
+{
+    const QString outDir = q(outDirPath);
+    if (!QDir().mkpath(outDir))
+        throw Error(ErrorCode::Io, "Cannot create the output folder.", outDirPath);
+
+    // Stage everything first so that a failure half-way leaves no partial set of files.
+    QTemporaryDir staging(QDir(outDir).filePath(QStringLiteral(".sinkscope-staging-XXXXXX")));
+    if (!staging.isValid())
+        throw Error(ErrorCode::Io, "Cannot write into the output folder.", outDirPath);
+    std::vector<QString> names;
+    auto stage = [&](const QString& name) {
+        names.push_back(name);
+        return QDir(staging.path()).filePath(name).toStdString();
+    };
+
+    writeFileAtomically(stage(QStringLiteral("run.json")), runJsonText(r));
+    const int64_t T = r.tokens;
+    for (SaveItem item : items) {
+        if (item == SaveItem::Attention) {
+            if (!r.hasAttention())
+                throw Error(ErrorCode::InvalidArgument, "This run did not capture attention maps.");
+            writeNpy(stage(QStringLiteral("attention.npy")), r.attention.data(),
+                     {r.model.layers, r.model.heads, T, T});
+        } else if (item == SaveItem::Logits) {
+            if (r.logits.empty())
+                throw Error(ErrorCode::InvalidArgument, "This run did not capture logits.");
+            writeNpy(stage(QStringLiteral("logits.npy")), r.logits.data(), {T, int64_t(r.model.vocabSize)});
+        }
+    }
+    for (const QString& name : names) {
+        const QString dst = QDir(outDir).filePath(name);
+        QFile::remove(dst);
+        if (!QFile::rename(QDir(staging.path()).filePath(name), dst))
+            throw Error(ErrorCode::Io, "Cannot move the result into the output folder.", dst.toStdString());
+    }
+}
+
+} // namespace sinkscope
