@@ -13,7 +13,7 @@ struct RopeScaling {
     double factor = 1.0;
     double lowFreqFactor = 1.0;        ///< llama3
     double highFreqFactor = 4.0;       ///< llama3
-    int originalMaxPositionEmbeddings = 0; ///< llama3 (and dynamic when given)
+    int originalMaxPositionEmbeddings = 0; ///< llama3; dynamic: as given, else max_position_embeddings
 };
 
 /// The architecture hyper-parameters read from config.json, validated for consistency.
@@ -32,10 +32,12 @@ struct ModelConfig {
     RopeScaling ropeScaling;
     bool tieWordEmbeddings = false;
     bool attentionBias = false; ///< q/k/v biases (qwen2 always true)
+    bool mlpBias = false;       ///< llama "mlp_bias": biases on gate/up/down projections
     std::string hiddenAct = "silu";
     std::optional<int> slidingWindow; ///< mistral/qwen2 when configured and enabled
+    int slidingWindowFromLayer = 0;   ///< first layer the window applies to (qwen2 max_window_layers)
     std::optional<int> bosTokenId;
-    std::optional<int> eosTokenId;
+    std::optional<int> eosTokenId;    ///< the first one when config.json lists several
     std::string torchDtype = "float32"; ///< as stored in config.json
 
     /// Parses config.json text. Throws Error(Format) on malformed JSON / missing or invalid keys,

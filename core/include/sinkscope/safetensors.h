@@ -18,6 +18,15 @@ std::size_t dtypeSize(DType dtype);
 /// Safetensors spelling: "F32", "F16", "BF16".
 const char* dtypeName(DType dtype);
 
+/// IEEE 754 binary16 bits -> float (exact: subnormals, infinities and NaN payloads are kept).
+float halfToFloat(uint16_t bits);
+/// bfloat16 bits -> float (exact).
+float bfloat16ToFloat(uint16_t bits);
+/// float -> binary16 bits, rounding to nearest even; overflow gives infinity, NaN stays NaN.
+uint16_t floatToHalf(float value);
+/// float -> bfloat16 bits, rounding to nearest even; NaN stays NaN.
+uint16_t floatToBfloat16(float value);
+
 /// One tensor entry of a safetensors header. Offsets are relative to the start of the data area.
 struct TensorInfo {
     std::string name;
@@ -43,6 +52,8 @@ struct HostTensor {
     static HostTensor fromFloats(std::string name, std::vector<int64_t> shape, const std::vector<float>& values);
     /// Converts any stored dtype to float32 values.
     std::vector<float> toFloats() const;
+    /// A copy of this tensor stored as `dtype` (rounding to nearest even when narrowing).
+    HostTensor convertedTo(DType dtype) const;
 };
 
 /// Parsed, validated header of a safetensors file.

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Finding the files of a Hugging Face model folder and opening its safetensors weights, single or
+// sharded. Pickle weights are refused by design: loading them would run code from the file.
+#include "sinkscope/checkpoint.h"
+
+#include "jsonutil.h"
+#include "sinkscope/error.h"
+#include "sinkscope/npy.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonObject>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace sinkscope {
+
+namespace {
+
+const char* const kIndexName = "model.safetensors.index.json";
+
+std::string inQuotes(const std::string& s)
+{
+    return "'" + s + "'";
+}
+
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i)
+        out += (i ? ", " : "") + items[i];
+    return out;
+}
+
+std::string filePath(const QDir& dir, const QString& name)
+{
+    return detail::toStd(QDir::cleanPath(dir.absoluteFilePath(name)));
+}
+
+// The weight_map of a sharded index: tensor name -> shard file name (relative to the folder).
+std::map<std::string, std::string> readWeightMap(const std::string& indexPath)
+{
+    const std::string shown = detail::toStd(QFileInfo(QString::fromStdString(indexPath)).fileName());
+    const QJsonObject root = detail::parseJsonObject(QByteArray::fromStdString(readFile(indexPath)), shown);
+    const QJsonValue wm = root.value(QLatin1String("weight_map"));
+    if (!wm.isObject())
+        throw Error(ErrorCode::Format, shown + " has no \"weight_map\" object mapping tensor names to shard files.",
+                    indexPath);
+    std::map<std::string, std::string> out;
+    const QJsonObject map = wm.toObject();
+    for (auto it = map.begin(); it != map.end(); ++it) {
+        const std::string name = detail::toStd(it.key());
+        if (!it.value().isString()) {
+            throw Error(ErrorCode::Format,
+                        shown + " maps tensor " + inQuotes(name) + " to " + detail::jsonKindName(it.value()) +
+                            " instead of a shard file name.",
+                        indexPath);
+        }
+        const QString file = it.value().toString();
+        // Shards live beside the index; a name with a path in it would reach outside the folder.
+        if (file.isEmpty() || file.contains(QLatin1Char('/')) || file.contains(QLatin1Char('\\')) ||
+            file == QLatin1String(".") || file == QLatin1String("..")) {
+            throw Error(ErrorCode::Format,
+                        shown + " maps tensor " + inQuotes(name) + " to " + inQuotes(detail::toStd(file)) +
+                            ", which is not a file name in the model folder.",
+                        indexPath);
+        }
+        out.emplace(name, detail::toStd(file));
+    }
+    if (out.empty())
+        throw Error(ErrorCode::Format, shown + " has an empty \"weight_map\".", indexPath);
+    return out;
+}
+
+// Hugging Face cache entries (models--org--name) keep the files under snapshots/<revision>.
+QDir resolveCacheEntry(const QDir& dir)
+{
+    if (QFileInfo(dir.filePath(QStringLiteral("config.json"))).exists())
+        return dir;
+    const QDir snapshots(dir.filePath(QStringLiteral("snapshots")));
+    if (!snapshots.exists())
+        return dir;
+    QFile ref(dir.filePath(QStringLiteral("refs/main")));
+    if (ref.open(QIODevice::ReadOnly)) {
+        const QString revision = QString::fromUtf8(ref.read(256)).trimmed();
+        if (!revision.isEmpty() && !revision.contains(QLatin1Char('/')) && snapshots.exists(revision))
+            return QDir(snapshots.filePath(revision));
+    }
+    const QStringList revisions = snapshots.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    if (revisions.size() == 1)
+        return QDir(snapshots.filePath(revisions.front()));
+    return dir;
+}
+
+} // namespace
+
+ModelDirectory ModelDirectory::locate(const std::string& dirPath)
+{
+    const QFileInfo dirInfo(QString::fromStdString(dirPath));
+    if (!dirInfo.exists())
+        throw Error(ErrorCode::Io, "The model folder " + dirPath + " does not exist.", dirPath);
+    if (!dirInfo.isDir())
+        throw Error(ErrorCode::Io, dirPath + " is not a folder; open the folder that holds config.json.", dirPath);
+    const QDir dir = resolveCacheEntry(QDir(dirInfo.absoluteFilePath()));
+
+    ModelDirectory out;
+    out.dir = detail::toStd(QDir::cleanPath(dir.absolutePath()));
+    const QString config = dir.filePath(QStringLiteral("config.json"));
+    if (!QFileInfo(config).isFile()) {
+        throw Error(ErrorCode::Io,
+                    "The model folder " + out.dir + " has no config.json; a Hugging Face model folder needs one.",
+                    out.dir);
+    }
+    out.configPath = filePath(dir, QStringLiteral("config.json"));
+    if (QFileInfo(dir.filePath(QStringLiteral("tokenizer.json"))).isFile())
+        out.tokenizerPath = filePath(dir, QStringLiteral("tokenizer.json"));
+    if (QFileInfo(dir.filePath(QStringLiteral("tokenizer_config.json"))).isFile())
+        out.tokenizerConfigPath = filePath(dir, QStringLiteral("tokenizer_config.json"));
+
+    const QString index = dir.filePath(QLatin1String(kIndexName));
+    if (QFileInfo(index).isFile()) {
+        out.indexPath = filePath(dir, QLatin1String(kIndexName));
+        std::set<std::string> shards;
+        for (const auto& [tensor, file] : readWeightMap(out.indexPath))
+            shards.insert(file);
+        std::vector<std::string> missing;
+        for (const std::string& file : shards) {
+            const QString path = dir.filePath(QString::fromStdString(file));
+            if (QFileInfo(path).isFile())
+                out.weightFiles.push_back(filePath(dir, QString::fromStdString(file)));
+            else
+                missing.push_back(file);
+        }
+        if (!missing.empty()) {
+            throw Error(ErrorCode::Io,
+                        std::string(kIndexName) + " in " + out.dir + " names " + std::to_string(missing.size()) +
+                            (missing.size() == 1 ? " shard file that is" : " shard files that are") +
+                            " missing: " + joined(missing) + ". The download may be incomplete.",
+                        out.dir);
+        }
+        return out;
+    }
+
+    if (QFileInfo(dir.filePath(QStringLiteral("model.safetensors"))).isFile()) {
+        out.weightFiles.push_back(filePath(dir, QStringLiteral("model.safetensors")));
+        return out;
+    }
+    const QStringList safetensors =
+        dir.entryList({QStringLiteral("*.safetensors")}, QDir::Files | QDir::Readable, QDir::Name);
+    for (const QString& f : safetensors)
+        out.weightFiles.push_back(filePath(dir, f));
+    if (!out.weightFiles.empty())
+        return out;
+
+    const QStringList pickles =
+        dir.entryList({QStringLiteral("*.bin"), QStringLiteral("*.pt"), QStringLiteral("*.pth"), QStringLiteral("*.ckpt")},
+                      QDir::Files, QDir::Name);
+    if (!pickles.isEmpty()) {
+        std::vector<std::string> names;
+        for (const QString& p : pickles)
+            names.push_back(detail::toStd(p));
+        throw Error(ErrorCode::Unsupported,
+                    "The model folder " + out.dir + " has its weights only as PyTorch pickle files (" + joined(names) +
+                        "). SinkScope never loads pickle checkpoints, because unpickling can execute code hidden in "
+                        "the file. Convert the weights to safetensors (in Python: "
+                        "model.save_pretrained(folder, safe_serialization=True)) and open the converted folder.",
+                    out.dir);
+    }
+    throw Error(ErrorCode::Io, "The model folder " + out.dir + " has no weights: no *.safetensors file was found.",
+                out.dir);
+}
+
+struct Checkpoint::Impl {
+    ModelDirectory dir;
+    std::vector<SafetensorsFile> files;
+    // Tensor name -> index into `files`.
+    std::unordered_map<std::string, std::size_t> owner;
+};
+
+Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : d(std::move(impl)) {}
+Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
+Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
+Checkpoint::~Checkpoint() = default;
+
+Checkpoint Checkpoint::open(const ModelDirectory& dir)
+{
+    auto impl = std::make_unique<Impl>();
+    impl->dir = dir;
+    if (dir.weightFiles.empty())
+        throw Error(ErrorCode::Io, "The model folder " + dir.dir + " has no weight files.", dir.dir);
+    std::map<std::string, std::size_t> fileIndex;
+    for (const std::string& path : dir.weightFiles) {
+        impl->files.push_back(SafetensorsFile::open(path));
+        const std::size_t fi = impl->files.size() - 1;
+        const std::string shown = detail::toStd(QFileInfo(QString::fromStdString(path)).fileName());
+        fileIndex[shown] = fi;
+        for (const TensorInfo& t : impl->files.back().header().tensors) {
+            const auto [it, inserted] = impl->owner.emplace(t.name, fi);
+            if (!inserted) {
+                const std::string other =
+                    detail::toStd(QFileInfo(QString::fromStdString(impl->files[it->second].path())).fileName());
+                throw Error(ErrorCode::Format,
+                            "Tensor " + inQuotes(t.name) + " appears in two weight files, " + other + " and " + shown +
+                                "; the checkpoint is ambiguous.",
+                            t.name);
+            }
+        }
+    }
+    if (!dir.indexPath.empty()) {
+        for (const auto& [tensor, file] : readWeightMap(dir.indexPath)) {
+            const auto fit = fileIndex.find(file);
+            const auto oit = impl->owner.find(tensor);
+            if (fit == fileIndex.end() || oit == impl->owner.end() || oit->second != fit->second) {
+                throw Error(ErrorCode::Format,
+                            std::string(kIndexName) + " places tensor " + inQuotes(tensor) + " in shard " + file +
+                                ", but that shard does not contain it.",
+                            tensor);
+            }
+        }
+    }
+    return Checkpoint(std::move(impl));
+}
+
+bool Checkpoint::contains(const std::string& name) const
+{
+    return d->owner.count(name) != 0;
+}
+
+const TensorInfo* Checkpoint::find(const std::string& name) const
+{
+    const auto it = d->owner.find(name);
+    return it == d->owner.end() ? nullptr : d->files[it->second].find(name);
+}
+
+std::vector<std::string> Checkpoint::names() const
+{
+    std::vector<std::string> out;
+    out.reserve(d->owner.size());
+    for (const auto& [name, file] : d->owner)
+        out.push_back(name);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+HostTensor Checkpoint::read(const std::string& name) const
+{
+    const auto it = d->owner.find(name);
+    if (it == d->owner.end()) {
+        throw Error(ErrorCode::Format, "The checkpoint in " + d->dir.dir + " is missing tensor " + inQuotes(name) + ".",
+                    name);
+    }
+    return d->files[it->second].read(name);
+}
+
+} // namespace sinkscope

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// JSON helpers shared by the parsers of the core (safetensors headers, config.json, shard indexes).
+// Private to the core: Qt types stay out of the public headers.
+#pragma once
+
+#include <QByteArray>
+#include <QJsonObject>
+#include <QJsonValue>
+#include <QString>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sinkscope::detail {
+
+/// Parses `bytes` as one JSON object. Throws Error(Format) naming `source` when the text is not
+/// UTF-8, not JSON, or not an object.
+QJsonObject parseJsonObject(const QByteArray& bytes, const std::string& source);
+
+/// True when `bytes` is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
+bool isValidUtf8(const char* bytes, std::size_t size);
+
+/// The integer held by `value` when it is a JSON number with no fractional part that fits int64.
+std::optional<int64_t> jsonInteger(const QJsonValue& value);
+
+/// Short description of a JSON value's kind for messages ("a string", "null", ...).
+const char* jsonKindName(const QJsonValue& value);
+
+/// QString -> UTF-8 std::string.
+inline std::string toStd(const QString& s)
+{
+    return s.toStdString();
+}
+
+} // namespace sinkscope::detail

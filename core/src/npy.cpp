@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// .npy writer/reader for float32 arrays, and the atomic file helpers every writer of the core uses.
+#include "sinkscope/npy.h"
+
+#include "sinkscope/error.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QSaveFile>
+
+#include <cstring>
+#include <limits>
+
+namespace sinkscope {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr std::size_t kMagicLen = 6;
+// numpy aligns the whole preamble (magic, version, length, header) to this many bytes.
+constexpr std::size_t kArrayAlign = 64;
+// numpy leaves room after the dict so the first axis can grow in place to this many digits.
+constexpr std::size_t kGrowthAxisMaxDigits = 21;
+
+std::string shapeTuple(const std::vector<int64_t>& shape)
+{
+    // Python's repr of a tuple: "()", "(3,)", "(2, 3)".
+    std::string out = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i)
+            out += ", ";
+        out += std::to_string(shape[i]);
+    }
+    if (shape.size() == 1)
+        out += ",";
+    return out + ")";
+}
+
+uint64_t elementCount(const std::vector<int64_t>& shape, const char* what)
+{
+    uint64_t n = 1;
+    for (int64_t d : shape) {
+        if (d < 0)
+            throw Error(ErrorCode::InvalidArgument, std::string(what) + ": a dimension is negative.");
+        const auto ud = static_cast<uint64_t>(d);
+        if (ud != 0 && n > std::numeric_limits<uint64_t>::max() / 4 / ud)
+            throw Error(ErrorCode::InvalidArgument, std::string(what) + ": the shape is too large.");
+        n *= ud;
+    }
+    return n;
+}
+
+bool littleEndianHost()
+{
+    const uint16_t probe = 1;
+    unsigned char first;
+    std::memcpy(&first, &probe, 1);
+    return first == 1;
+}
+
+} // namespace
+
+std::string encodeNpy(const float* data, const std::vector<int64_t>& shape)
+{
+    const uint64_t n = elementCount(shape, "encodeNpy");
+    if (n && !data)
+        throw Error(ErrorCode::InvalidArgument, "encodeNpy: no data for a non-empty array.");
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeTuple(shape) + ", }";
+    if (!shape.empty()) {
+        const std::size_t digits = std::to_string(shape.front()).size();
+        dict.append(kGrowthAxisMaxDigits > digits ? kGrowthAxisMaxDigits - digits : 0, ' ');
+    }
+    // Like numpy: at least one space of padding, then '\n', the preamble a multiple of 64 bytes.
+    const std::size_t preamble = kMagicLen + 2 + 2;
+    const std::size_t unpadded = preamble + dict.size() + 1;
+    const std::size_t pad = kArrayAlign - unpadded % kArrayAlign;
+    const std::size_t headerLen = dict.size() + pad + 1;
+    if (headerLen > 0xFFFF)
+        throw Error(ErrorCode::InvalidArgument, "encodeNpy: the shape has too many dimensions for format 1.0.");
+
+    std::string out;
+    out.reserve(preamble + headerLen + n * 4);
+    out.append(kMagic, kMagicLen);
+    out.push_back('\x01');
+    out.push_back('\x00');
+    out.push_back(static_cast<char>(headerLen & 0xFF));
+    out.push_back(static_cast<char>((headerLen >> 8) & 0xFF));
+    out += dict;
+    out.append(pad, ' ');
+    out.push_back('\n');
+    if (littleEndianHost()) {
+        out.append(reinterpret_cast<const char*>(data), n * 4);
+    } else {
+        for (uint64_t i = 0; i < n; ++i) {
+            uint32_t u;
+            std::memcpy(&u, data + i, 4);
+            for (int b = 0; b < 4; ++b)
+                out.push_back(static_cast<char>((u >> (8 * b)) & 0xFF));
+        }
+    }
+    return out;
+}
+
+void writeNpy(const std::string& path, const float* data, const std::vector<int64_t>& shape)
+{
+    writeFileAtomically(path, encodeNpy(data, shape));
+}
+
+namespace {
+
+// Minimal reader for the Python-literal dict numpy writes: {'descr': '<f4', 'fortran_order':
+// False, 'shape': (2, 3), }. Only what numpy itself produces for a plain float32 array is accepted.
+class DictParser {
+public:
+    DictParser(const std::string& text, const std::string& path) : m_s(text), m_path(path) {}
+
+    void parse(std::string& descr, bool& fortran, std::vector<int64_t>& shape)
+    {
+        bool haveDescr = false, haveFortran = false, haveShape = false;
+        skipSpace();
+        expect('{');
+        for (;;) {
+            skipSpace();
+            if (peek() == '}') {
+                ++m_i;
+                break;
+            }
+            const std::string key = parseString();
+            skipSpace();
+            expect(':');
+            skipSpace();
+            if (key == "descr") {
+                descr = parseString();
+                haveDescr = true;
+            } else if (key == "fortran_order") {
+                fortran = parseBool();
+                haveFortran = true;
+            } else if (key == "shape") {
+                shape = parseTuple();
+                haveShape = true;
+            } else {
+                fail("unexpected key '" + key + "' in the header");
+            }
+            skipSpace();
+            if (peek() == ',') {
+                ++m_i;
+                continue;
+            }
+            skipSpace();
+            expect('}');
+            break;
+        }
+        skipSpace();
+        if (m_i != m_s.size())
+            fail("trailing characters after the header dictionary");
+        if (!haveDescr || !haveFortran || !haveShape)
+            fail("the header lacks 'descr', 'fortran_order' or 'shape'");
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& why) const
+    {
+        throw Error(ErrorCode::Format, m_path + " is not a valid .npy file: " + why + ".", m_path);
+    }
+    char peek() const { return m_i < m_s.size() ? m_s[m_i] : '\0'; }
+    void skipSpace()
+    {
+        while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\n' || m_s[m_i] == '\t'))
+            ++m_i;
+    }
+    void expect(char c)
+    {
+        if (peek() != c)
+            fail(std::string("expected '") + c + "' at header byte " + std::to_string(m_i));
+        ++m_i;
+    }
+    std::string parseString()
+    {
+        const char q = peek();
+        if (q != '\'' && q != '"')
+            fail("expected a quoted string at header byte " + std::to_string(m_i));
+        ++m_i;
+        const std::size_t start = m_i;
+        while (m_i < m_s.size() && m_s[m_i] != q)
+            ++m_i;
+        if (m_i >= m_s.size())
+            fail("unterminated string in the header");
+        return m_s.substr(start, m_i++ - start);
+    }
+    bool parseBool()
+    {
+        if (m_s.compare(m_i, 4, "True") == 0) {
+            m_i += 4;
+            return true;
+        }
+        if (m_s.compare(m_i, 5, "False") == 0) {
+            m_i += 5;
+            return false;
+        }
+        fail("'fortran_order' is neither True nor False");
+    }
+    std::vector<int64_t> parseTuple()
+    {
+        std::vector<int64_t> out;
+        expect('(');
+        for (;;) {
+            skipSpace();
+            if (peek() == ')') {
+                ++m_i;
+                return out;
+            }
+            if (peek() < '0' || peek() > '9')
+                fail("a shape entry is not a non-negative integer");
+            int64_t v = 0;
+            while (peek() >= '0' && peek() <= '9') {
+                if (v > (std::numeric_limits<int64_t>::max() - 9) / 10)
+                    fail("a shape entry is too large");
+                v = v * 10 + (peek() - '0');
+                ++m_i;
+            }
+            out.push_back(v);
+            skipSpace();
+            if (peek() == ',') {
+                ++m_i;
+                continue;
+            }
+            expect(')');
+            return out;
+        }
+    }
+
+    const std::string& m_s;
+    const std::string& m_path;
+    std::size_t m_i = 0;
+};
+
+} // namespace
+
+NpyArray readNpy(const std::string& path)
+{
+    const std::string bytes = readFile(path);
+    auto fail = [&](const std::string& why) {
+        return Error(ErrorCode::Format, path + " is not a valid .npy file: " + why + ".", path);
+    };
+    if (bytes.size() < kMagicLen + 2 || bytes.compare(0, kMagicLen, kMagic, kMagicLen) != 0)
+        throw fail("the magic string \\x93NUMPY is missing");
+    const auto major = static_cast<unsigned char>(bytes[kMagicLen]);
+    std::size_t lenBytes = 0;
+    if (major == 1)
+        lenBytes = 2;
+    else if (major == 2 || major == 3)
+        lenBytes = 4;
+    else
+        throw Error(ErrorCode::Unsupported, path + " uses .npy format version " + std::to_string(major) +
+                                                ", which is not supported (1, 2 and 3 are).", path);
+    const std::size_t lenAt = kMagicLen + 2;
+    if (bytes.size() < lenAt + lenBytes)
+        throw fail("the file ends inside the header length");
+    uint64_t headerLen = 0;
+    for (std::size_t i = 0; i < lenBytes; ++i)
+        headerLen |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[lenAt + i])) << (8 * i);
+    const std::size_t dataAt = lenAt + lenBytes;
+    if (headerLen > bytes.size() - dataAt)
+        throw fail("the header length runs past the end of the file");
+    const std::string dictText = bytes.substr(dataAt, static_cast<std::size_t>(headerLen));
+
+    std::string descr;
+    bool fortran = false;
+    NpyArray out;
+    DictParser(dictText, path).parse(descr, fortran, out.shape);
+    if (descr != "<f4" && !(descr == "=f4" && littleEndianHost())) {
+        throw Error(ErrorCode::Unsupported,
+                    path + " holds dtype '" + descr + "'; only little-endian float32 ('<f4') is supported.", path);
+    }
+    if (fortran)
+        throw Error(ErrorCode::Unsupported, path + " is stored in Fortran order; only C order is supported.", path);
+
+    uint64_t n = 1;
+    for (int64_t d : out.shape) {
+        const auto ud = static_cast<uint64_t>(d);
+        if (ud != 0 && n > std::numeric_limits<uint64_t>::max() / 4 / ud)
+            throw fail("the shape is too large");
+        n *= ud;
+    }
+    const std::size_t payload = bytes.size() - dataAt - static_cast<std::size_t>(headerLen);
+    if (payload != n * 4) {
+        throw fail("the shape " + shapeTuple(out.shape) + " needs " + std::to_string(n * 4) + " bytes of data but " +
+                   std::to_string(payload) + " follow the header");
+    }
+    out.data.resize(static_cast<std::size_t>(n));
+    const char* src = bytes.data() + dataAt + headerLen;
+    if (littleEndianHost()) {
+        if (n)
+            std::memcpy(out.data.data(), src, static_cast<std::size_t>(n) * 4);
+    } else {
+        for (uint64_t i = 0; i < n; ++i) {
+            uint32_t u = 0;
+            for (int b = 0; b < 4; ++b)
+                u |= static_cast<uint32_t>(static_cast<unsigned char>(src[4 * i + b])) << (8 * b);
+            std::memcpy(&out.data[i], &u, 4);
+        }
+    }
+    return out;
+}
+
+void writeFileAtomically(const std::string& path, const std::string& bytes)
+{
+    // QSaveFile writes beside the target and renames over it on commit, so a crash or a full disk
+    // leaves the previous file (or nothing), never a truncated one.
+    QSaveFile file(QString::fromStdString(path));
+    if (!file.open(QIODevice::WriteOnly)) {
+        throw Error(ErrorCode::Io, "Could not write " + path + ": " + file.errorString().toStdString() + ".", path);
+    }
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+        const qint64 chunk = static_cast<qint64>(std::min<std::size_t>(left, std::size_t(1) << 30));
+        const qint64 written = file.write(p, chunk);
+        if (written <= 0) {
+            const std::string why = file.errorString().toStdString();
+            file.cancelWriting();
+            throw Error(ErrorCode::Io, "Could not write " + path + ": " + why + ".", path);
+        }
+        p += written;
+        left -= static_cast<std::size_t>(written);
+    }
+    if (!file.commit())
+        throw Error(ErrorCode::Io, "Could not write " + path + ": " + file.errorString().toStdString() + ".", path);
+}
+
+std::string readFile(const std::string& path)
+{
+    QFile file(QString::fromStdString(path));
+    const QFileInfo info(file.fileName());
+    if (!info.exists())
+        throw Error(ErrorCode::Io, "The file " + path + " does not exist.", path);
+    if (info.isDir())
+        throw Error(ErrorCode::Io, path + " is a folder, not a file.", path);
+    if (!file.open(QIODevice::ReadOnly))
+        throw Error(ErrorCode::Io, "Could not open " + path + ": " + file.errorString().toStdString() + ".", path);
+    std::string out;
+    const qint64 size = file.size();
+    if (size > 0)
+        out.reserve(static_cast<std::size_t>(size));
+    char buf[1 << 16];
+    for (;;) {
+        const qint64 got = file.read(buf, sizeof buf);
+        if (got < 0)
+            throw Error(ErrorCode::Io, "Could not read " + path + ": " + file.errorString().toStdString() + ".", path);
+        if (got == 0)
+            break;
+        out.append(buf, static_cast<std::size_t>(got));
+    }
+    return out;
+}
+
+} // namespace sinkscope
