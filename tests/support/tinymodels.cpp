@@ -37,7 +37,7 @@ TinyWeights makeTinyLlamaWeights(const TinyLlamaSpec& s)
         int64_t n = 1;
         for (int64_t d : shape)
             n *= d;
-        std::vector<float> v(size_t(n));
+        std::vector<float> v(static_cast<size_t>(n));
         for (float& x : v)
             x = offset + scale * uni(rng);
         w.values[name] = std::move(v);
@@ -209,7 +209,7 @@ ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& s, const TinyWeights&
     ReferenceOutput out;
     out.attention.assign(size_t(s.layers) * H * T * T, 0.0);
 
-    Mat x(size_t(T), std::vector<double>(size_t(D)));
+    Mat x(static_cast<size_t>(T), std::vector<double>(static_cast<size_t>(D)));
     const auto& emb = w.at("model.embed_tokens.weight");
     for (int t = 0; t < T; ++t)
         for (int i = 0; i < D; ++i)
@@ -261,7 +261,7 @@ ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& s, const TinyWeights&
         const Mat h2 = rmsnorm(x, *get("post_attention_layernorm.weight"), s.eps);
         const Mat g = linear(h2, *get("mlp.gate_proj.weight"), s.ffn, D, nullptr);
         const Mat u = linear(h2, *get("mlp.up_proj.weight"), s.ffn, D, nullptr);
-        Mat act(size_t(T), std::vector<double>(size_t(s.ffn)));
+        Mat act(static_cast<size_t>(T), std::vector<double>(static_cast<size_t>(s.ffn)));
         for (int t = 0; t < T; ++t)
             for (int i = 0; i < s.ffn; ++i) {
                 const double a = g[size_t(t)][size_t(i)];

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The Qt adaptor around sinkscope::Engine: engine-thread callbacks become signals delivered on
+// the GUI thread, and results of anything but the newest request are dropped.
+#pragma once
+
+#include "sinkscope/engine.h"
+
+#include <QObject>
+#include <QString>
+
+#include <memory>
+
+class EngineClient : public QObject {
+    Q_OBJECT
+
+public:
+    explicit EngineClient(QObject* parent = nullptr);
+    /// Stops the engine thread (cancelling what runs) before the QObject goes away.
+    ~EngineClient() override;
+
+    void loadModel(const QString& dir, sinkscope::DevicePreference device = sinkscope::DevicePreference::Auto);
+    void run(const sinkscope::RunRequest& request);
+    void cancel();
+
+    bool hasModel() const { return m_hasModel; }
+    bool isBusy() const { return m_pendingLoad != 0 || m_pendingRun != 0; }
+    const sinkscope::ModelInfo& modelInfo() const { return m_info; }
+    QString device() const { return m_device; }
+    QString dtype() const { return m_dtype; }
+
+Q_SIGNALS:
+    void loadStarted(const QString& dir);
+    void modelLoaded(const QString& name);
+    void loadFailed(const QString& message);
+    void runStarted();
+    void progressChanged(int done, int total);
+    void runFinished(std::shared_ptr<const sinkscope::RunResult> result);
+    void runFailed(const QString& message);
+    void runCancelled();
+    /// Emitted whenever isBusy() may have changed.
+    void busyChanged(bool busy);
+
+private:
+    void onLoaded(uint64_t id, const sinkscope::ModelInfo& info, const QString& device, const QString& dtype);
+    void onProgress(uint64_t id, int done, int total);
+    void onFinished(uint64_t id, std::shared_ptr<const sinkscope::RunResult> result);
+    void onFailed(uint64_t id, sinkscope::ErrorCode code, const QString& message);
+
+    std::unique_ptr<sinkscope::Engine> m_engine;
+    // Generation counters: only the newest load / run may update the GUI.
+    uint64_t m_pendingLoad = 0;
+    uint64_t m_pendingRun = 0;
+    bool m_hasModel = false;
+    sinkscope::ModelInfo m_info;
+    QString m_device, m_dtype;
+};

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The SinkScope GUI. Besides interactive use it can open a model, run a prompt and save a PNG of
+// the window by itself (--screenshot), which is how the README screenshot is made, headlessly
+// with QT_QPA_PLATFORM=offscreen.
+#include "figureexport.h"
+#include "engineclient.h"
+#include "mainwindow.h"
+#include "selection.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
+
+#include <cstdio>
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("SinkScope"));
+    QApplication::setOrganizationName(QStringLiteral("SinkScope"));
+    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Explore attention sinks in transformer models."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption modelOpt(QStringLiteral("model"), QStringLiteral("Open this model folder."), QStringLiteral("dir"));
+    const QCommandLineOption promptOpt(QStringLiteral("prompt"), QStringLiteral("Run this prompt once the model is open."), QStringLiteral("text"));
+    const QCommandLineOption viewOpt(QStringLiteral("view"), QStringLiteral("Show this view: heatmap or sinks."), QStringLiteral("name"), QStringLiteral("heatmap"));
+    const QCommandLineOption layerOpt(QStringLiteral("layer"), QStringLiteral("Select this layer."), QStringLiteral("n"));
+    const QCommandLineOption headOpt(QStringLiteral("head"), QStringLiteral("Select this head."), QStringLiteral("n"));
+    const QCommandLineOption shotOpt(QStringLiteral("screenshot"),
+                                     QStringLiteral("Save a PNG of the window once the prompt has run (or the model is open), then quit."),
+                                     QStringLiteral("file.png"));
+    const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot, WxH."), QStringLiteral("WxH"), QStringLiteral("1280x860"));
+    parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt});
+    parser.process(app);
+
+    MainWindow window;
+    const QString shot = parser.value(shotOpt);
+    if (!shot.isEmpty()) {
+        const QStringList wh = parser.value(sizeOpt).split('x');
+        if (wh.size() == 2)
+            window.resize(wh[0].toInt(), wh[1].toInt());
+    }
+    window.showView(parser.value(viewOpt));
+    window.show();
+
+    auto finishShot = [&] {
+        if (parser.isSet(layerOpt) || parser.isSet(headOpt))
+            window.selection()->setLayerHead(parser.value(layerOpt).toInt(), parser.value(headOpt).toInt());
+        window.showView(parser.value(viewOpt));
+        QString error;
+        if (!grabWidgetToPng(&window, shot, &error)) {
+            std::fprintf(stderr, "error: %s\n", qPrintable(error));
+            QApplication::exit(1);
+            return;
+        }
+        QApplication::exit(0);
+    };
+
+    if (parser.isSet(promptOpt))
+        window.setPrompt(parser.value(promptOpt));
+    QObject::connect(window.engine(), &EngineClient::modelLoaded, &window, [&] {
+        if (parser.isSet(promptOpt))
+            window.runPrompt();
+        else if (!shot.isEmpty())
+            QTimer::singleShot(0, &window, finishShot);
+    });
+    QObject::connect(&window, &MainWindow::resultShown, &window, [&] {
+        if (parser.isSet(layerOpt) || parser.isSet(headOpt))
+            window.selection()->setLayerHead(parser.value(layerOpt).toInt(), parser.value(headOpt).toInt());
+        if (!shot.isEmpty())
+            QTimer::singleShot(0, &window, finishShot);
+    });
+    if (!shot.isEmpty())
+        QObject::connect(&window, &MainWindow::errorShown, &window, [&](const QString& message) {
+            std::fprintf(stderr, "error: %s\n", qPrintable(message));
+            QApplication::exit(1);
+        });
+
+    if (parser.isSet(modelOpt))
+        window.openModelFolder(parser.value(modelOpt));
+    else if (!shot.isEmpty())
+        QTimer::singleShot(0, &window, finishShot);
+    return app.exec();
+}

@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "mainwindow.h"
+
+#include "attentionheatmapview.h"
+#include "engineclient.h"
+#include "figureexport.h"
+#include "hfcache.h"
+#include "selection.h"
+#include "sinkcurveview.h"
+#include "tokenstrip.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QKeySequence>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+using namespace sinkscope;
+
+namespace {
+
+const int kMaxRecent = 10;
+
+QStringList recentFolders()
+{
+    return QSettings().value(QStringLiteral("recentModelFolders")).toStringList();
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
+{
+    setWindowTitle(QStringLiteral("SinkScope"));
+    setWindowIcon(QIcon(QStringLiteral(":/sinkscope/icons/sinkscope.svg")));
+    m_engine = new EngineClient(this);
+    m_selection = new Selection(this);
+
+    m_stack = new QStackedWidget(this);
+    setCentralWidget(m_stack);
+    buildStartPage();
+    buildWorkspace();
+    buildActions();
+
+    m_statusLabel = new QLabel(this);
+    m_progress = new QProgressBar(this);
+    m_progress->setMaximumWidth(220);
+    m_progress->setTextVisible(true);
+    m_progress->hide();
+    statusBar()->addWidget(m_statusLabel, 1);
+    statusBar()->addPermanentWidget(m_progress);
+
+    connect(m_engine, &EngineClient::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(m_engine, &EngineClient::loadFailed, this, &MainWindow::onLoadFailed);
+    connect(m_engine, &EngineClient::runFinished, this, &MainWindow::onRunFinished);
+    connect(m_engine, &EngineClient::runFailed, this, &MainWindow::onRunFailed);
+    connect(m_engine, &EngineClient::runCancelled, this, [this] {
+        m_progress->hide();
+        showMessage(tr("Run cancelled; the previous result is still shown."), false);
+    });
+    connect(m_engine, &EngineClient::progressChanged, this, [this](int done, int total) {
+        m_progress->setRange(0, total);
+        m_progress->setValue(done);
+        m_progress->setFormat(tr("layer %1 / %2").arg(done).arg(total));
+    });
+    connect(m_engine, &EngineClient::loadStarted, this, [this](const QString& dir) {
+        m_statusLabel->setText(tr("Loading %1 …").arg(QDir::toNativeSeparators(dir)));
+        m_progress->setRange(0, 0);
+        m_progress->setFormat(tr("loading"));
+        m_progress->show();
+    });
+    connect(m_engine, &EngineClient::runStarted, this, [this] {
+        m_progress->setRange(0, 0);
+        m_progress->setFormat(tr("running"));
+        m_progress->show();
+    });
+    connect(m_engine, &EngineClient::busyChanged, this, [this] { updateActions(); });
+
+    resize(1280, 860);
+    updateStatus();
+    updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildActions()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    m_openAction = file->addAction(QIcon::fromTheme(QStringLiteral("document-open")), tr("&Open Model Folder…"),
+                                   this, &MainWindow::chooseModelFolder);
+    m_openAction->setShortcut(QKeySequence::Open);
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addSeparator();
+    m_exportFigureAction = file->addAction(tr("Export &Figure…"), this, &MainWindow::exportFigureDialog);
+    m_exportFigureAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+E")));
+    m_exportDataAction = file->addAction(tr("Export &Data (CSV)…"), this, &MainWindow::exportDataDialog);
+    m_exportDataAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+E")));
+    m_screenshotAction = file->addAction(tr("Save &Window Screenshot…"), this, &MainWindow::saveScreenshotDialog);
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
+    m_runAction = runMenu->addAction(tr("&Run Prompt"), this, &MainWindow::runPrompt);
+    m_runAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
+    m_cancelAction = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
+    m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("&Attention Heatmap"), this, [this] { showView(QStringLiteral("heatmap")); })
+        ->setShortcut(QKeySequence(QStringLiteral("Ctrl+1")));
+    view->addAction(tr("&Sink Curve"), this, [this] { showView(QStringLiteral("sinks")); })
+        ->setShortcut(QKeySequence(QStringLiteral("Ctrl+2")));
+    view->addSeparator();
+    view->addAction(tr("&Next Head"), m_selection, &Selection::nextHead)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Right")));
+    view->addAction(tr("&Previous Head"), m_selection, &Selection::previousHead)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Left")));
+    view->addAction(tr("Next &Layer"), m_selection, &Selection::nextLayer)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Down")));
+    view->addAction(tr("Previous La&yer"), m_selection, &Selection::previousLayer)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Up")));
+
+    QToolBar* tb = addToolBar(tr("Main"));
+    tb->setObjectName(QStringLiteral("mainToolBar"));
+    tb->addAction(m_openAction);
+    tb->addSeparator();
+    tb->addWidget(new QLabel(tr(" Device: "), tb));
+    m_device = new QComboBox(tb);
+    m_device->addItem(tr("auto"), QStringLiteral("auto"));
+    m_device->addItem(tr("cpu"), QStringLiteral("cpu"));
+    m_device->addItem(tr("cuda"), QStringLiteral("cuda"));
+    m_device->setToolTip(tr("Device for the next model load"));
+    m_device->setCurrentIndex(std::max(0, m_device->findData(QSettings().value(QStringLiteral("device"), "auto"))));
+    connect(m_device, &QComboBox::currentIndexChanged, this,
+            [this] { QSettings().setValue(QStringLiteral("device"), m_device->currentData()); });
+    tb->addWidget(m_device);
+
+    updateRecentMenu();
+}
+
+void MainWindow::buildStartPage()
+{
+    auto* page = new QWidget(m_stack);
+    auto* outer = new QVBoxLayout(page);
+    outer->setContentsMargins(48, 36, 48, 36);
+    auto* title = new QLabel(tr("<h1>SinkScope</h1><p>See where attention goes in a transformer: attention "
+                                "sinks, the heads that use them, and the values they carry.</p>"),
+                             page);
+    title->setWordWrap(true);
+    outer->addWidget(title);
+
+    auto* open = new QPushButton(tr("Open a model folder…"), page);
+    open->setObjectName(QStringLiteral("openFolderButton"));
+    open->setMinimumHeight(36);
+    connect(open, &QPushButton::clicked, this, &MainWindow::chooseModelFolder);
+    auto* row = new QHBoxLayout;
+    row->addWidget(open);
+    row->addStretch(1);
+    outer->addLayout(row);
+    outer->addWidget(new QLabel(tr("A Hugging Face model folder holds config.json, tokenizer.json and "
+                                   "*.safetensors weights. Pickle checkpoints (*.bin, *.pt) are never loaded."),
+                                page));
+
+    auto* lists = new QHBoxLayout;
+    auto* recentBox = new QVBoxLayout;
+    recentBox->addWidget(new QLabel(tr("<b>Recent folders</b>"), page));
+    m_recentList = new QListWidget(page);
+    m_recentList->setObjectName(QStringLiteral("recentList"));
+    recentBox->addWidget(m_recentList);
+    auto* cacheBox = new QVBoxLayout;
+    m_cacheLabel = new QLabel(page);
+    cacheBox->addWidget(m_cacheLabel);
+    m_cacheList = new QListWidget(page);
+    m_cacheList->setObjectName(QStringLiteral("cacheList"));
+    cacheBox->addWidget(m_cacheList);
+    lists->addLayout(recentBox);
+    lists->addLayout(cacheBox);
+    outer->addLayout(lists, 1);
+    auto activate = [this](QListWidgetItem* item) { openModelFolder(item->data(Qt::UserRole).toString()); };
+    connect(m_recentList, &QListWidget::itemActivated, this, activate);
+    connect(m_cacheList, &QListWidget::itemActivated, this, activate);
+
+    m_stack->addWidget(page);
+    refreshStartLists();
+}
+
+void MainWindow::refreshStartLists()
+{
+    m_recentList->clear();
+    for (const QString& dir : recentFolders()) {
+        auto* item = new QListWidgetItem(QDir::toNativeSeparators(dir), m_recentList);
+        item->setData(Qt::UserRole, dir);
+    }
+    if (m_recentList->count() == 0)
+        m_recentList->addItem(tr("(none yet)"));
+    m_cacheList->clear();
+    const QString cacheDir = huggingFaceCacheDir();
+    m_cacheLabel->setText(tr("<b>Hugging Face cache</b> (%1)").arg(QDir::toNativeSeparators(cacheDir)));
+    for (const CachedModel& m : findCachedModels(cacheDir)) {
+        auto* item = new QListWidgetItem(QStringLiteral("%1  ·  %2").arg(m.repo, m.revision.left(8)), m_cacheList);
+        item->setData(Qt::UserRole, m.path);
+        item->setToolTip(QDir::toNativeSeparators(m.path));
+    }
+    if (m_cacheList->count() == 0)
+        m_cacheList->addItem(tr("(no cached models found)"));
+}
+
+void MainWindow::buildWorkspace()
+{
+    m_workspace = new QWidget(m_stack);
+    auto* layout = new QVBoxLayout(m_workspace);
+    layout->setContentsMargins(8, 6, 8, 4);
+
+    m_messageBar = new QLabel(m_workspace);
+    m_messageBar->setObjectName(QStringLiteral("messageBar"));
+    m_messageBar->setWordWrap(true);
+    m_messageBar->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_messageBar->hide();
+
+    m_prompt = new QPlainTextEdit(m_workspace);
+    m_prompt->setObjectName(QStringLiteral("promptEdit"));
+    m_prompt->setPlaceholderText(tr("Type a prompt and press Ctrl+Return"));
+    m_prompt->setMaximumHeight(90);
+
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("BOS:"), m_workspace));
+    m_bos = new QComboBox(m_workspace);
+    m_bos->addItem(tr("auto (tokenizer files)"), QStringLiteral("auto"));
+    m_bos->addItem(tr("on"), QStringLiteral("on"));
+    m_bos->addItem(tr("off"), QStringLiteral("off"));
+    m_bos->setToolTip(tr("Whether a beginning-of-sequence token is put in front of the prompt"));
+    controls->addWidget(m_bos);
+    controls->addStretch(1);
+    m_runButton = new QPushButton(tr("Run"), m_workspace);
+    m_runButton->setObjectName(QStringLiteral("runButton"));
+    m_runButton->setToolTip(tr("Run the prompt (Ctrl+Return)"));
+    m_cancelButton = new QPushButton(tr("Cancel"), m_workspace);
+    m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
+    m_cancelButton->setToolTip(tr("Stop the running forward pass after the current layer (Esc)"));
+    connect(m_runButton, &QPushButton::clicked, this, &MainWindow::runPrompt);
+    connect(m_cancelButton, &QPushButton::clicked, this, &MainWindow::cancelRun);
+    controls->addWidget(m_runButton);
+    controls->addWidget(m_cancelButton);
+
+    m_tokenStrip = new TokenStrip(m_selection, m_workspace);
+    m_tabs = new QTabWidget(m_workspace);
+    m_heatmap = new AttentionHeatmapView(m_selection, m_tabs);
+    m_sinkCurve = new SinkCurveView(m_selection, m_tabs);
+    m_tabs->addTab(m_heatmap, tr("Attention heatmap"));
+    m_tabs->addTab(m_sinkCurve, tr("Sink curve"));
+    connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
+
+    layout->addWidget(m_messageBar);
+    layout->addWidget(m_prompt);
+    layout->addLayout(controls);
+    layout->addWidget(m_tokenStrip);
+    layout->addWidget(m_tabs, 1);
+    m_stack->addWidget(m_workspace);
+}
+
+void MainWindow::updateRecentMenu()
+{
+    m_recentMenu->clear();
+    const QStringList recent = recentFolders();
+    for (const QString& dir : recent)
+        m_recentMenu->addAction(QDir::toNativeSeparators(dir), this, [this, dir] { openModelFolder(dir); });
+    m_recentMenu->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::rememberRecent(const QString& dir)
+{
+    QStringList recent = recentFolders();
+    recent.removeAll(dir);
+    recent.prepend(dir);
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
+    QSettings().setValue(QStringLiteral("recentModelFolders"), recent);
+    updateRecentMenu();
+    refreshStartLists();
+}
+
+void MainWindow::chooseModelFolder()
+{
+    const QString start = recentFolders().value(0, QDir::homePath());
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"), start);
+    if (!dir.isEmpty())
+        openModelFolder(dir);
+}
+
+void MainWindow::openModelFolder(const QString& dir)
+{
+    m_loadingDir = QFileInfo(dir).absoluteFilePath();
+    m_engine->loadModel(m_loadingDir, parseDevicePreference(m_device->currentData().toString().toStdString()));
+}
+
+void MainWindow::onModelLoaded(const QString& name)
+{
+    m_modelDir = m_loadingDir;
+    rememberRecent(m_modelDir);
+    m_progress->hide();
+    m_result.reset();
+    m_heatmap->setResult(nullptr);
+    m_sinkCurve->setResult(nullptr);
+    m_tokenStrip->setResult(nullptr);
+    m_stack->setCurrentWidget(m_workspace);
+    const ModelInfo& info = m_engine->modelInfo();
+    showMessage(tr("Loaded %1 (%2, %3 layers × %4 heads) on %5.")
+                    .arg(name, QString::fromStdString(info.modelType))
+                    .arg(info.layers)
+                    .arg(info.heads)
+                    .arg(m_engine->device()),
+                false);
+    if (m_prompt->toPlainText().isEmpty())
+        m_prompt->setPlainText(QStringLiteral("Once upon a time, there was a little girl named Lily. She loved to play outside."));
+    m_prompt->setFocus();
+    updateStatus();
+    updateActions();
+}
+
+void MainWindow::onLoadFailed(const QString& message)
+{
+    m_progress->hide();
+    showMessage(tr("Could not open %1: %2").arg(QDir::toNativeSeparators(m_loadingDir), message), true);
+    // The start page has no message bar; show the error in the status line there as well.
+    if (showsStartPage())
+        m_statusLabel->setText(message);
+    else
+        updateStatus();
+    updateActions();
+}
+
+void MainWindow::runPrompt()
+{
+    if (!m_engine->hasModel()) {
+        showMessage(tr("Open a model folder first."), true);
+        return;
+    }
+    RunRequest req;
+    req.text = m_prompt->toPlainText().toStdString();
+    req.bos = parseBosPolicy(m_bos->currentData().toString().toStdString());
+    // Checking here gives an immediate message; the core checks again (and the CLI relies on it).
+    if (m_prompt->toPlainText().trimmed().isEmpty()) {
+        showMessage(m_prompt->toPlainText().isEmpty() ? tr("The prompt is empty.")
+                                                      : tr("The prompt contains only whitespace."),
+                    true);
+        return;
+    }
+    m_engine->run(req);
+}
+
+void MainWindow::cancelRun()
+{
+    m_engine->cancel();
+}
+
+void MainWindow::onRunFinished(std::shared_ptr<const RunResult> result)
+{
+    m_progress->hide();
+    m_result = result;
+    m_messageBar->hide();
+    m_selection->setBounds(result->model.layers, result->model.heads, int(result->tokens));
+    m_tokenStrip->setResult(result);
+    m_heatmap->setResult(result);
+    m_sinkCurve->setResult(result);
+    updateStatus();
+    updateActions();
+    Q_EMIT resultShown();
+}
+
+void MainWindow::onRunFailed(const QString& message)
+{
+    m_progress->hide();
+    showMessage(message, true);
+    updateActions();
+}
+
+void MainWindow::showMessage(const QString& text, bool error)
+{
+    m_messageBar->setText(text);
+    m_messageBar->setStyleSheet(error ? QStringLiteral("QLabel { background: #fde2e1; color: #7a1712; border: 1px solid #e8a09a; padding: 6px; }")
+                                      : QStringLiteral("QLabel { background: #e6f0fa; color: #1d3b57; border: 1px solid #a9c4de; padding: 6px; }"));
+    m_messageBar->setProperty("error", error);
+    m_messageBar->show();
+    if (error)
+        Q_EMIT errorShown(text);
+}
+
+QString MainWindow::message() const
+{
+    return m_messageBar->isHidden() ? QString() : m_messageBar->text();
+}
+
+QString MainWindow::statusText() const
+{
+    return m_statusLabel->text();
+}
+
+bool MainWindow::showsStartPage() const
+{
+    return m_stack->currentWidget() != m_workspace;
+}
+
+void MainWindow::setPrompt(const QString& text)
+{
+    m_prompt->setPlainText(text);
+}
+
+QString MainWindow::prompt() const
+{
+    return m_prompt->toPlainText();
+}
+
+void MainWindow::showView(const QString& name)
+{
+    m_tabs->setCurrentWidget(name == QLatin1String("sinks") ? static_cast<QWidget*>(m_sinkCurve)
+                                                            : static_cast<QWidget*>(m_heatmap));
+}
+
+void MainWindow::updateStatus()
+{
+    if (!m_engine->hasModel()) {
+        m_statusLabel->setText(tr("No model open"));
+        return;
+    }
+    const ModelInfo& info = m_engine->modelInfo();
+    QString text = tr("%1 · %2 · %3 · %4").arg(QString::fromStdString(info.name), QString::fromStdString(info.modelType),
+                                               m_engine->device(), m_engine->dtype());
+    if (m_result)
+        text += tr(" · %1 tokens%2 · %3 ms")
+                    .arg(m_result->tokens)
+                    .arg(m_result->encoding.bosAdded ? tr(" (BOS added)") : QString())
+                    .arg(m_result->runMs, 0, 'f', 1);
+    m_statusLabel->setText(text);
+}
+
+void MainWindow::updateActions()
+{
+    const bool busy = m_engine->isBusy();
+    const bool model = m_engine->hasModel();
+    m_runAction->setEnabled(model);
+    m_runButton->setEnabled(model);
+    m_cancelAction->setEnabled(busy);
+    m_cancelButton->setEnabled(busy);
+    const PlotView* view = currentPlotView();
+    const bool figure = view && view->hasFigure();
+    m_exportFigureAction->setEnabled(figure);
+    m_exportDataAction->setEnabled(figure);
+}
+
+PlotView* MainWindow::currentPlotView() const
+{
+    QWidget* w = m_tabs->currentWidget();
+    if (w == m_heatmap)
+        return m_heatmap;
+    if (w == m_sinkCurve)
+        return m_sinkCurve;
+    return nullptr;
+}
+
+bool MainWindow::exportFigureTo(const QString& fileName)
+{
+    PlotView* view = currentPlotView();
+    if (!view || !view->hasFigure()) {
+        showMessage(tr("There is no figure to export yet: run a prompt first."), true);
+        return false;
+    }
+    QString error;
+    if (!exportFigure(view->plot(), fileName, &error)) {
+        showMessage(tr("Export failed: %1").arg(error), true);
+        return false;
+    }
+    showMessage(tr("Figure written to %1").arg(QDir::toNativeSeparators(fileName)), false);
+    return true;
+}
+
+bool MainWindow::exportDataTo(const QString& fileName)
+{
+    PlotView* view = currentPlotView();
+    if (!view || !view->hasFigure()) {
+        showMessage(tr("There is no data to export yet: run a prompt first."), true);
+        return false;
+    }
+    QString error;
+    if (!writeFileAtomically(fileName, view->dataCsv(), &error)) {
+        showMessage(tr("Export failed: %1").arg(error), true);
+        return false;
+    }
+    showMessage(tr("Data written to %1").arg(QDir::toNativeSeparators(fileName)), false);
+    return true;
+}
+
+void MainWindow::exportFigureDialog()
+{
+    PlotView* view = currentPlotView();
+    if (!view)
+        return;
+    const QString name = QFileDialog::getSaveFileName(this, tr("Export Figure"),
+                                                      QDir::home().filePath(view->defaultFileName() + ".pdf"),
+                                                      figureFileFilter());
+    if (!name.isEmpty())
+        exportFigureTo(name);
+}
+
+void MainWindow::exportDataDialog()
+{
+    PlotView* view = currentPlotView();
+    if (!view)
+        return;
+    const QString name = QFileDialog::getSaveFileName(this, tr("Export Data"),
+                                                      QDir::home().filePath(view->defaultFileName() + ".csv"),
+                                                      tr("CSV (*.csv)"));
+    if (!name.isEmpty())
+        exportDataTo(name);
+}
+
+void MainWindow::saveScreenshotDialog()
+{
+    const QString name = QFileDialog::getSaveFileName(this, tr("Save Window Screenshot"),
+                                                      QDir::home().filePath(QStringLiteral("sinkscope.png")),
+                                                      tr("PNG image (*.png)"));
+    if (name.isEmpty())
+        return;
+    QString error;
+    if (!grabWidgetToPng(this, name, &error))
+        showMessage(tr("Screenshot failed: %1").arg(error), true);
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "sinkscope/runresult.h"
+
+#include <QMainWindow>
+
+#include <memory>
+
+class EngineClient;
+class QAction;
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QMenu;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QStackedWidget;
+class QTabWidget;
+class QToolButton;
+
+namespace sinkscope {
+class AttentionHeatmapView;
+class PlotView;
+class Selection;
+class SinkCurveView;
+class TokenStrip;
+} // namespace sinkscope
+
+/// The main window: start page (open a folder, recent folders, HF cache) and the workspace
+/// (prompt, token strip, views). All model work goes through EngineClient; nothing here blocks.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    EngineClient* engine() const { return m_engine; }
+    sinkscope::Selection* selection() const { return m_selection; }
+    sinkscope::AttentionHeatmapView* heatmapView() const { return m_heatmap; }
+    sinkscope::SinkCurveView* sinkCurveView() const { return m_sinkCurve; }
+    sinkscope::TokenStrip* tokenStrip() const { return m_tokenStrip; }
+    std::shared_ptr<const sinkscope::RunResult> result() const { return m_result; }
+
+    /// The message currently shown in the message bar ("" when hidden).
+    QString message() const;
+    QString statusText() const;
+    /// True on the start page, false in the workspace.
+    bool showsStartPage() const;
+
+    void setPrompt(const QString& text);
+    QString prompt() const;
+    /// "heatmap" or "sinks".
+    void showView(const QString& name);
+
+public Q_SLOTS:
+    void openModelFolder(const QString& dir);
+    void runPrompt();
+    void cancelRun();
+    void chooseModelFolder();
+    /// Exports the current view's figure; the format follows the suffix (pdf, png, svg).
+    bool exportFigureTo(const QString& fileName);
+    /// Exports the data behind the current view as CSV.
+    bool exportDataTo(const QString& fileName);
+
+Q_SIGNALS:
+    /// A run's result is on screen.
+    void resultShown();
+    /// A load or run failed; the message is on screen.
+    void errorShown(const QString& message);
+
+private:
+    void buildActions();
+    void buildStartPage();
+    void buildWorkspace();
+    void updateRecentMenu();
+    void refreshStartLists();
+    void rememberRecent(const QString& dir);
+    void showMessage(const QString& text, bool error);
+    void updateStatus();
+    void updateActions();
+    sinkscope::PlotView* currentPlotView() const;
+    void exportFigureDialog();
+    void exportDataDialog();
+    void saveScreenshotDialog();
+
+    void onModelLoaded(const QString& name);
+    void onLoadFailed(const QString& message);
+    void onRunFinished(std::shared_ptr<const sinkscope::RunResult> result);
+    void onRunFailed(const QString& message);
+
+    EngineClient* m_engine = nullptr;
+    sinkscope::Selection* m_selection = nullptr;
+    std::shared_ptr<const sinkscope::RunResult> m_result;
+    QString m_loadingDir;
+    QString m_modelDir;
+
+    QStackedWidget* m_stack = nullptr;
+    QListWidget* m_recentList = nullptr;
+    QListWidget* m_cacheList = nullptr;
+    QLabel* m_cacheLabel = nullptr;
+    QWidget* m_workspace = nullptr;
+    QLabel* m_messageBar = nullptr;
+    QPlainTextEdit* m_prompt = nullptr;
+    QComboBox* m_bos = nullptr;
+    QComboBox* m_device = nullptr;
+    QPushButton* m_runButton = nullptr;
+    QPushButton* m_cancelButton = nullptr;
+    sinkscope::TokenStrip* m_tokenStrip = nullptr;
+    QTabWidget* m_tabs = nullptr;
+    sinkscope::AttentionHeatmapView* m_heatmap = nullptr;
+    sinkscope::SinkCurveView* m_sinkCurve = nullptr;
+    QLabel* m_statusLabel = nullptr;
+    QProgressBar* m_progress = nullptr;
+
+    QAction* m_openAction = nullptr;
+    QAction* m_runAction = nullptr;
+    QAction* m_cancelAction = nullptr;
+    QAction* m_exportFigureAction = nullptr;
+    QAction* m_exportDataAction = nullptr;
+    QAction* m_screenshotAction = nullptr;
+    QMenu* m_recentMenu = nullptr;
+};
