@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Hand-built run results for the widget tests: no model, no tokenizer files.
+#pragma once
+
+#include "sinkscope/runresult.h"
+
+#include <memory>
+#include <string>
+
+namespace sinkscope::test {
+
+struct CannedRun {
+    int layers = 3;
+    int heads = 4;
+    int tokens = 6;
+    std::string attention = "causal"; ///< causal | bidirectional
+    bool withAttention = true;
+    bool bosAdded = true;
+};
+
+/// A result whose every head has a different, exactly known map: row q of head (l, h) is a
+/// normalised ramp over the keys it may see (k <= q when causal), with extra weight on key 0
+/// that grows with the layer. The causal upper triangle is exactly 0. firstTokenMass is derived
+/// from the maps the same way the engine does it.
+std::shared_ptr<RunResult> makeCannedRun(const CannedRun& spec);
+
+/// Tokens "<s>", "·The", "·cat", ",", "·sat", "↵", … (BOS special, offsets into a prompt).
+Encoding makeCannedEncoding(int tokens, bool bosAdded);
+
+} // namespace sinkscope::test

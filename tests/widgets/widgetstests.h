@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// One Qt Test class for the widgets library; its test functions live in one file per view.
+#pragma once
+
+#include <QObject>
+
+class TestWidgets : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+
+    // tst_selection.cpp
+    void selectionClamps_data();
+    void selectionClamps();
+    void selectionNavigation_data();
+    void selectionNavigation();
+    void selectionSignals();
+    void selectionBounds();
+
+    // tst_tokenstrip.cpp
+    void tokenStripChips_data();
+    void tokenStripChips();
+    void tokenStripMarksSpecials();
+    void tokenStripClickSelectsQuery();
+
+    // tst_attentionheatmap.cpp
+    void heatmapShowsSelectedHead_data();
+    void heatmapShowsSelectedHead();
+    void heatmapFollowsSelection();
+    void heatmapKeyboard_data();
+    void heatmapKeyboard();
+    void heatmapSpinBoxes();
+    void heatmapHoverText_data();
+    void heatmapHoverText();
+    void heatmapClickSelectsCell();
+    void heatmapPlaceholders_data();
+    void heatmapPlaceholders();
+    void heatmapSingleToken();
+    void heatmapColorRange();
+    void heatmapLabels_data();
+    void heatmapLabels();
+    void heatmapCsv();
+
+    // tst_sinkcurve.cpp
+    void sinkStats_data();
+    void sinkStats();
+    void sinkCurvePlotsStats();
+    void sinkCurveHighlightAndClick();
+    void sinkCurvePlaceholders_data();
+    void sinkCurvePlaceholders();
+    void sinkCurveCsv();
+
+    // tst_figureexport.cpp
+    void exportFigure_data();
+    void exportFigure();
+    void exportReplacesAtomically();
+    void exportErrors_data();
+    void exportErrors();
+    void grabWidget();
+    void csvField_data();
+    void csvField();
+};

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "sinkscope/runresult.h"
+
+#include <QPointer>
+#include <QWidget>
+
+#include <memory>
+
+class QLabel;
+class QScrollArea;
+
+namespace sinkscope {
+
+class Selection;
+class TokenChipArea;
+
+/// One horizontally scrolling row of chips, one per token of the prompt, in model order.
+/// Special tokens are drawn in a different colour and the first-position BOS is captioned "BOS";
+/// the header says whether the tokenizer added the BOS. Hovering a chip shows its id, piece and
+/// offsets; clicking it makes it the selected query element. The chips of the selection's query
+/// (solid frame) and key (dashed frame) are outlined.
+class TokenStrip : public QWidget
+{
+    Q_OBJECT
+public:
+    enum class ChipKind { Normal, Special, Bos };
+
+    explicit TokenStrip(Selection* selection, QWidget* parent = nullptr);
+    ~TokenStrip() override;
+
+    /// Shows the tokens of a result (nullptr clears the strip). Also sets the selection's bounds.
+    void setResult(std::shared_ptr<const RunResult> result);
+    /// Shows an encoding that has not been run yet (e.g. while the prompt is edited).
+    void setEncoding(const Encoding& encoding);
+    void clear();
+
+    int count() const;
+    const Encoding& encoding() const { return m_encoding; }
+    ChipKind chipKind(int index) const;
+    /// Text drawn on the chip.
+    QString chipText(int index) const;
+    /// Caption under the chip: the index, or "BOS" for a leading BOS.
+    QString chipCaption(int index) const;
+    /// Plain-text tooltip of a chip (index, text, id, piece, offsets, kind).
+    QString chipToolTip(int index) const;
+    /// The header line ("7 tokens · BOS added by the tokenizer").
+    QString statusText() const;
+
+    /// The widget the chips are painted on (inside a scroll area); chip geometry is in its
+    /// coordinates.
+    QWidget* chipArea() const;
+    QRect chipRect(int index) const;
+    /// Index of the chip at `pos` (chipArea() coordinates), or -1.
+    int chipAt(const QPoint& pos) const;
+
+    static QColor fillColor(ChipKind kind);
+    static QColor borderColor(ChipKind kind);
+
+Q_SIGNALS:
+    /// A chip was clicked (the selection's query has already been set to it).
+    void tokenClicked(int index);
+
+private:
+    void rebuild();
+    void onSelectionChanged();
+
+    friend class TokenChipArea;
+    QPointer<Selection> m_selection;
+    Encoding m_encoding;
+    QLabel* m_header = nullptr;
+    QScrollArea* m_scroll = nullptr;
+    TokenChipArea* m_area = nullptr;
+};
+
+} // namespace sinkscope
