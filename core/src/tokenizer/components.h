@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The five stages of a tokenizer.json pipeline (normalizer, pre-tokenizer, model, post-processor,
+// decoder) as small polymorphic classes, each built from its JSON object.
+#pragma once
+
+#include "tokenizer/flatmap.h"
+#include "tokenizer/json.h"
+#include "tokenizer/normalizedtext.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sinkscope::tok {
+
+// ---- JSON reading with clear errors ---------------------------------------------------------
+
+/// Throws Error(Format) "Malformed tokenizer.json: <component>: <problem>".
+[[noreturn]] void malformed(const std::string& component, const std::string& problem);
+/// Throws Error(Unsupported) "Unsupported tokenizer.json: <component>: <problem>".
+[[noreturn]] void unsupported(const std::string& component, const std::string& problem);
+/// `v` itself when it is an object (a null `v` counts as missing).
+const Json& requireObject(const Json* v, const std::string& component);
+std::string requireString(const Json& o, const char* key, const std::string& component);
+std::string optString(const Json& o, const char* key, const std::string& component, const std::string& fallback = {});
+bool optBool(const Json& o, const char* key, const std::string& component, bool fallback);
+int64_t requireInt(const Json& o, const char* key, const std::string& component);
+const std::vector<Json>& requireArray(const Json& o, const char* key, const std::string& component);
+/// A single character given as a JSON string (Metaspace replacement, Strip content).
+char32_t requireChar(const Json& o, const char* key, const std::string& component);
+/// A {"String": s} / {"Regex": r} pattern object.
+Pattern readPattern(const Json* v, const std::string& component);
+/// Null or absent -> true (the stage is not configured).
+inline bool absent(const Json* v) { return v == nullptr || v->isNull(); }
+
+// ---- the pipeline ----------------------------------------------------------------------------
+
+/// A piece of the prompt on its way through the pipeline; `tokenId >= 0` once it has been matched
+/// to an added token (then no later stage touches it).
+struct Split {
+    NormalizedText n;
+    int32_t tokenId = -1;
+};
+using Splits = std::vector<Split>;
+
+class Normalizer {
+public:
+    virtual ~Normalizer() = default;
+    virtual void normalize(NormalizedText& text) const = 0;
+};
+std::unique_ptr<Normalizer> makeNormalizer(const Json* v, const std::string& component);
+
+class PreTokenizer {
+public:
+    virtual ~PreTokenizer() = default;
+    virtual void preTokenize(Splits& splits) const = 0;
+    /// True for the ByteLevel pre-tokenizer (alone or in a sequence): pieces are byte characters.
+    virtual bool isByteLevel() const { return false; }
+};
+std::unique_ptr<PreTokenizer> makePreTokenizer(const Json* v, const std::string& component);
+
+/// A token produced by the model for one piece: [start, end) are character indices in the piece.
+struct ModelToken {
+    int32_t id;
+    int32_t start;
+    int32_t end;
+};
+using WordCache = std::unordered_map<std::string, std::vector<ModelToken>>;
+
+class Model {
+public:
+    virtual ~Model() = default;
+    virtual void tokenize(const NormalizedText& piece, std::vector<ModelToken>& out, WordCache& cache) const = 0;
+    std::optional<int32_t> tokenToId(const std::string& piece) const;
+    /// Vocabulary string of `id`, nullptr when the model has no such id.
+    const std::string* idToToken(int32_t id) const;
+    int32_t vocabEnd() const { return int32_t(m_idToPiece.size()); }
+    /// Reads {"piece": id, ...}; fills the two maps and checks for duplicate ids.
+    void readVocab(const Json& vocab, const std::string& component);
+
+protected:
+    StringIdMap m_vocab;
+    std::vector<std::string> m_idToPiece;
+    std::vector<bool> m_hasId;
+};
+std::unique_ptr<Model> makeModel(const Json* v, const std::string& component);
+
+/// One token of an encoding under construction.
+struct EncToken {
+    int32_t id = 0;
+    std::string value;
+    int32_t start = 0;
+    int32_t end = 0;
+    bool special = false;
+    bool addedByPostProcessor = false;
+};
+
+class PostProcessor {
+public:
+    virtual ~PostProcessor() = default;
+    /// Adjusts offsets and, when `addSpecial`, wraps the sequence in its special tokens.
+    virtual void process(std::vector<EncToken>& tokens, bool addSpecial) const = 0;
+};
+std::unique_ptr<PostProcessor> makePostProcessor(const Json* v, const std::string& component);
+
+/// How decoders run: for text (as the reference) or for showing one token alone (keep raw bytes,
+/// keep leading spaces).
+enum class DecodeMode { Text, Display };
+
+class Decoder {
+public:
+    virtual ~Decoder() = default;
+    virtual void decodeChain(std::vector<std::string>& tokens, DecodeMode mode) const = 0;
+    virtual bool isByteLevel() const { return false; }
+};
+std::unique_ptr<Decoder> makeDecoder(const Json* v, const std::string& component);
+
+/// GPT-2's byte <-> printable character table.
+char32_t byteToChar(uint8_t b);
+/// -1 when `c` is not one of the 256 byte characters.
+int charToByte(char32_t c);
+/// Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes U+FFFD.
+std::string utf8Lossy(const std::string& bytes);
+
+} // namespace sinkscope::tok

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "tokenizer/json.h"
+
+#include "sinkscope/error.h"
+#include "tokenizer/unicodeutil.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace sinkscope::tok {
+
+const Json* Json::find(std::string_view key) const
+{
+    if (m_type != Type::Object)
+        return nullptr;
+    for (auto it = m_members.rbegin(); it != m_members.rend(); ++it)
+        if (it->first == key)
+            return &it->second;
+    return nullptr;
+}
+
+class JsonParser {
+public:
+    JsonParser(std::string_view text, const std::string& what) : m_p(text.data()), m_begin(text.data()),
+                                                                  m_end(text.data() + text.size()), m_what(what)
+    {
+    }
+
+    Json document()
+    {
+        if (m_end - m_p >= 3 && std::memcmp(m_p, "\xEF\xBB\xBF", 3) == 0)
+            m_p += 3; // a byte order mark before the document is tolerated
+        Json v;
+        value(v, 0);
+        skipSpace();
+        if (m_p != m_end)
+            fail("unexpected data after the end of the document");
+        return v;
+    }
+
+private:
+    [[noreturn]] void fail(const char* problem) const
+    {
+        throw Error(ErrorCode::Format, "Malformed " + m_what + ": not valid JSON (" + problem + " at byte "
+                                           + std::to_string(m_p - m_begin) + ").");
+    }
+
+    void skipSpace()
+    {
+        while (m_p < m_end && (*m_p == ' ' || *m_p == '\n' || *m_p == '\r' || *m_p == '\t'))
+            ++m_p;
+    }
+
+    void expectLiteral(const char* lit)
+    {
+        const size_t n = std::strlen(lit);
+        if (size_t(m_end - m_p) < n || std::memcmp(m_p, lit, n) != 0)
+            fail("unexpected character");
+        m_p += n;
+    }
+
+    void value(Json& out, int depth)
+    {
+        if (depth > 200)
+            fail("nesting too deep");
+        skipSpace();
+        if (m_p >= m_end)
+            fail("unexpected end of data");
+        switch (*m_p) {
+        case '{': object(out, depth); return;
+        case '[': array(out, depth); return;
+        case '"':
+            out.m_type = Json::Type::String;
+            string(out.m_string);
+            return;
+        case 't': expectLiteral("true"); out.m_type = Json::Type::Bool; out.m_bool = true; return;
+        case 'f': expectLiteral("false"); out.m_type = Json::Type::Bool; out.m_bool = false; return;
+        case 'n': expectLiteral("null"); out.m_type = Json::Type::Null; return;
+        default: number(out); return;
+        }
+    }
+
+    void object(Json& out, int depth)
+    {
+        out.m_type = Json::Type::Object;
+        ++m_p;
+        skipSpace();
+        if (m_p < m_end && *m_p == '}') {
+            ++m_p;
+            return;
+        }
+        while (true) {
+            skipSpace();
+            if (m_p >= m_end || *m_p != '"')
+                fail("expected a member name");
+            out.m_members.emplace_back();
+            string(out.m_members.back().first);
+            skipSpace();
+            if (m_p >= m_end || *m_p != ':')
+                fail("expected ':'");
+            ++m_p;
+            value(out.m_members.back().second, depth + 1);
+            skipSpace();
+            if (m_p < m_end && *m_p == ',') {
+                ++m_p;
+                continue;
+            }
+            if (m_p < m_end && *m_p == '}') {
+                ++m_p;
+                return;
+            }
+            fail("expected ',' or '}'");
+        }
+    }
+
+    void array(Json& out, int depth)
+    {
+        out.m_type = Json::Type::Array;
+        ++m_p;
+        skipSpace();
+        if (m_p < m_end && *m_p == ']') {
+            ++m_p;
+            return;
+        }
+        while (true) {
+            out.m_array.emplace_back();
+            value(out.m_array.back(), depth + 1);
+            skipSpace();
+            if (m_p < m_end && *m_p == ',') {
+                ++m_p;
+                continue;
+            }
+            if (m_p < m_end && *m_p == ']') {
+                ++m_p;
+                return;
+            }
+            fail("expected ',' or ']'");
+        }
+    }
+
+    int hex4()
+    {
+        if (m_end - m_p < 4)
+            fail("truncated \\u escape");
+        int v = 0;
+        for (int i = 0; i < 4; ++i) {
+            const char c = m_p[i];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= c - '0';
+            else if (c >= 'a' && c <= 'f')
+                v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                v |= c - 'A' + 10;
+            else
+                fail("bad \\u escape");
+        }
+        m_p += 4;
+        return v;
+    }
+
+    void string(std::string& out)
+    {
+        ++m_p; // opening quote
+        while (true) {
+            const char* run = m_p;
+            while (m_p < m_end && *m_p != '"' && *m_p != '\\' && static_cast<unsigned char>(*m_p) >= 0x20
+                   && static_cast<unsigned char>(*m_p) < 0x80)
+                ++m_p;
+            out.append(run, size_t(m_p - run));
+            if (m_p >= m_end)
+                fail("unterminated string");
+            const unsigned char c = static_cast<unsigned char>(*m_p);
+            if (c == '"') {
+                ++m_p;
+                return;
+            }
+            if (c < 0x20)
+                fail("control character in a string");
+            if (c >= 0x80) {
+                const int len = validUtf8Length(reinterpret_cast<const unsigned char*>(m_p), size_t(m_end - m_p));
+                if (len == 0)
+                    fail("invalid UTF-8 in a string");
+                out.append(m_p, size_t(len));
+                m_p += len;
+                continue;
+            }
+            // backslash escape
+            ++m_p;
+            if (m_p >= m_end)
+                fail("unterminated escape");
+            const char e = *m_p++;
+            switch (e) {
+            case '"': out.push_back('"'); break;
+            case '\\': out.push_back('\\'); break;
+            case '/': out.push_back('/'); break;
+            case 'b': out.push_back('\b'); break;
+            case 'f': out.push_back('\f'); break;
+            case 'n': out.push_back('\n'); break;
+            case 'r': out.push_back('\r'); break;
+            case 't': out.push_back('\t'); break;
+            case 'u': {
+                char32_t cp = char32_t(hex4());
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    if (m_end - m_p >= 6 && m_p[0] == '\\' && m_p[1] == 'u') {
+                        m_p += 2;
+                        const char32_t lo = char32_t(hex4());
+                        if (lo < 0xDC00 || lo > 0xDFFF)
+                            fail("unpaired surrogate escape");
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    } else {
+                        fail("unpaired surrogate escape");
+                    }
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    fail("unpaired surrogate escape");
+                }
+                appendUtf8(out, cp);
+                break;
+            }
+            default: fail("unknown escape");
+            }
+        }
+    }
+
+    void number(Json& out)
+    {
+        const char* start = m_p;
+        if (m_p < m_end && *m_p == '-')
+            ++m_p;
+        if (m_p >= m_end || !(*m_p >= '0' && *m_p <= '9'))
+            fail("unexpected character");
+        while (m_p < m_end && ((*m_p >= '0' && *m_p <= '9') || *m_p == '.' || *m_p == 'e' || *m_p == 'E'
+                               || *m_p == '+' || *m_p == '-'))
+            ++m_p;
+        if (m_p - start < 10 && *start != '-') {
+            bool plain = true;
+            int64_t v = 0;
+            for (const char* q = start; q < m_p; ++q) {
+                if (*q < '0' || *q > '9') {
+                    plain = false;
+                    break;
+                }
+                v = v * 10 + (*q - '0');
+            }
+            if (plain) { // the common case: vocabulary ids
+                out.m_type = Json::Type::Number;
+                out.m_number = double(v);
+                return;
+            }
+        }
+        const std::string digits(start, size_t(m_p - start));
+        char* endp = nullptr;
+        const double d = std::strtod(digits.c_str(), &endp);
+        if (endp != digits.c_str() + digits.size())
+            fail("malformed number");
+        out.m_type = Json::Type::Number;
+        out.m_number = d;
+    }
+
+    const char* m_p;
+    const char* m_begin;
+    const char* m_end;
+    std::string m_what;
+};
+
+Json Json::parse(std::string_view text, const std::string& what)
+{
+    return JsonParser(text, what).document();
+}
+
+} // namespace sinkscope::tok
