@@ -118,7 +118,7 @@ AttentionHeatmapView::AttentionHeatmapView(Selection* selection, QWidget* parent
         f.setPointSizeF(8);
         axis->setTickLabelFont(f);
     }
-    x->setTickLabelRotation(90);
+    x->setTickLabelRotation(-90); // reads bottom to top, as in most attention figures
 
     m_map = new QCPColorMap(x, y);
     m_map->setInterpolate(false);
@@ -411,7 +411,9 @@ void AttentionHeatmapView::updateTickers()
     const int fit = std::max(1, available / (fm.height() + 1));
     m_labelStep = std::max(1, (T + fit - 1) / fit);
     for (int i = 0; i < T; i += m_labelStep) {
-        const QString label = tokenText(i, kAxisLabelChars);
+        // Once labels are skipped, the index tells which element a label belongs to.
+        const QString text = tokenText(i, kAxisLabelChars);
+        const QString label = m_labelStep > 1 ? QString::number(i) + QLatin1Char(' ') + text : text;
         xTicker->addTick(i, label);
         yTicker->addTick(i, label);
     }

@@ -9,15 +9,13 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QImage>
+#include <QPageLayout>
+#include <QPageSize>
+#include <QPdfWriter>
 #include <QPixmap>
 #include <QSaveFile>
 #include <QSvgGenerator>
-#include <QTemporaryFile>
 #include <QWidget>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 
 namespace sinkscope {
 
@@ -51,31 +49,38 @@ bool openSaveFile(QSaveFile& file, const QString& fileName, QString* errorMessag
 bool savePdf(QCustomPlot* plot, const QString& fileName, QSize size, const FigureExportOptions& options,
              QString* errorMessage)
 {
-    // QCustomPlot's PDF path only takes a file name, so the atomic write is done by hand: render
-    // to a temporary file in the target folder (same file system) and rename it over the target.
-    const QFileInfo target(fileName);
-    QTemporaryFile temp(target.absoluteDir().filePath(QStringLiteral(".%1-XXXXXX.pdf").arg(target.completeBaseName())));
-    if (!temp.open()) {
-        setError(errorMessage, QObject::tr("Could not create a temporary file next to %1: %2")
-                                   .arg(QDir::toNativeSeparators(fileName), temp.errorString()));
+    // The painter set-up of QCustomPlot::savePdf (vectorised, no caching, epNoCosmetic pens, one
+    // page exactly the figure's size), but written through QSaveFile so that the file
+    // appears atomically, and with lossless images: without that hint Qt's PDF engine stores the
+    // colour map and the colour bar as JPEG, whose ringing smears the cells of a heatmap.
+    QSaveFile file(fileName);
+    if (!openSaveFile(file, fileName, errorMessage))
         return false;
+    {
+        QPdfWriter writer(&file);
+        writer.setCreator(QStringLiteral("SinkScope"));
+        writer.setTitle(options.title);
+        // The figure size is in screen pixels (96 per inch): a page of that many pixels at 96 dpi
+        // keeps fonts, which are sized in points, in the same proportion to the plot as on screen.
+        writer.setResolution(96);
+        const QSizeF points(size.width() * 72.0 / 96.0, size.height() * 72.0 / 96.0);
+        writer.setPageLayout(QPageLayout(QPageSize(points, QPageSize::Point, QString(), QPageSize::ExactMatch),
+                                         QPageLayout::Portrait, QMarginsF(0, 0, 0, 0)));
+        QCPPainter painter;
+        if (!painter.begin(&writer)) {
+            file.cancelWriting();
+            setError(errorMessage, QObject::tr("Could not start a PDF document for %1.").arg(QDir::toNativeSeparators(fileName)));
+            return false;
+        }
+        painter.setMode(QCPPainter::pmVectorized);
+        painter.setMode(QCPPainter::pmNoCaching);
+        painter.setMode(QCPPainter::pmNonCosmetic); // QCP::epNoCosmetic
+        painter.setRenderHint(QPainter::LosslessImageRendering);
+        painter.setWindow(QRect(QPoint(0, 0), size));
+        plot->toPainter(&painter, size.width(), size.height());
+        painter.end();
     }
-    const QString tempName = temp.fileName();
-    temp.close();
-    // epNoCosmetic: every line gets a real width, so zooming into the PDF keeps proportions.
-    if (!plot->savePdf(tempName, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("SinkScope"),
-                       options.title)
-        || QFileInfo(tempName).size() == 0) {
-        setError(errorMessage, QObject::tr("Could not render the figure to PDF (%1).").arg(QDir::toNativeSeparators(fileName)));
-        return false;
-    }
-    if (std::rename(QFile::encodeName(tempName).constData(), QFile::encodeName(target.absoluteFilePath()).constData()) != 0) {
-        setError(errorMessage, QObject::tr("Could not write %1: %2").arg(QDir::toNativeSeparators(fileName),
-                                                                        QString::fromLocal8Bit(std::strerror(errno))));
-        return false;
-    }
-    temp.setAutoRemove(false);
-    return true;
+    return commit(file, fileName, errorMessage);
 }
 
 bool savePng(QCustomPlot* plot, const QString& fileName, QSize size, const FigureExportOptions& options,

@@ -20,8 +20,9 @@ struct LayerSinkStats;
 enum class FigureFormat { Pdf, Png, Svg };
 
 struct FigureExportOptions {
-    /// Figure size (points for PDF/SVG, pixels at scale 1 for PNG). Empty: the plot's on-screen
-    /// size, or 800 × 600 when the plot has never been shown.
+    /// Figure size in screen pixels (1/96 inch): PNG pixels at scale 1; PDF and SVG pages of the
+    /// same physical size (800 px = 600 pt). Empty: the plot's on-screen size, or 800 × 600 when
+    /// the plot has never been shown.
     QSize size;
     /// Pixel density multiplier for PNG (2 gives a 1600 × 1200 image for an 800 × 600 figure).
     double pngScale = 2.0;
@@ -38,8 +39,8 @@ QString figureFileFilter();
 /// The size an export with these options will have for this plot.
 QSize figureSize(const QCustomPlot* plot, const FigureExportOptions& options = {});
 
-/// Renders `plot` into `fileName`. The file appears complete or not at all: it is written next to
-/// the target under a temporary name and renamed over it. On failure returns false and, when
+/// Renders `plot` into `fileName`. The file appears complete or not at all (QSaveFile: written
+/// next to the target under a temporary name and renamed over it). On failure returns false and, when
 /// `errorMessage` is given, sets it to a sentence for the user.
 bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat format, QString* errorMessage = nullptr,
                   const FigureExportOptions& options = {});

@@ -98,6 +98,8 @@ void TestWidgets::exportFigure()
         // font objects, and stays far smaller than a full-page raster would be.
         QVERIFY2(bytes.contains("/Font"), "no fonts in the PDF: text was rasterised");
         QVERIFY2(bytes.size() < 400 * 1024, qPrintable(QString::number(bytes.size())));
+        // Images (the colour map, the colour bar) are stored losslessly: JPEG would smear cells.
+        QVERIFY(!bytes.contains("/DCTDecode"));
     } else if (suffix == QLatin1String("png")) {
         QImage image;
         QVERIFY(image.loadFromData(bytes, "PNG"));
