@@ -21,8 +21,8 @@ const Json* Json::find(std::string_view key) const
 
 class JsonParser {
 public:
-    JsonParser(std::string_view text, const std::string& what) : m_p(text.data()), m_begin(text.data()),
-                                                                  m_end(text.data() + text.size()), m_what(what)
+    JsonParser(std::string_view text, const std::string& what, bool lazy = false)
+        : m_p(text.data()), m_begin(text.data()), m_end(text.data() + text.size()), m_what(what), m_lazy(lazy)
     {
     }
 
@@ -38,7 +38,6 @@ public:
         return v;
     }
 
-private:
     [[noreturn]] void fail(const char* problem) const
     {
         throw Error(ErrorCode::Format, "Malformed " + m_what + ": not valid JSON (" + problem + " at byte "
@@ -99,7 +98,17 @@ private:
             if (m_p >= m_end || *m_p != ':')
                 fail("expected ':'");
             ++m_p;
-            value(out.m_members.back().second, depth + 1);
+            const std::string& key = out.m_members.back().first;
+            if (m_lazy && (key == "vocab" || key == "merges")) {
+                skipSpace();
+                const char* start = m_p;
+                skip(depth + 1);
+                Json& raw = out.m_members.back().second;
+                raw.m_type = Json::Type::Raw;
+                raw.m_raw = std::string_view(start, size_t(m_p - start));
+            } else {
+                value(out.m_members.back().second, depth + 1);
+            }
             skipSpace();
             if (m_p < m_end && *m_p == ',') {
                 ++m_p;
@@ -257,15 +266,182 @@ private:
         out.m_number = d;
     }
 
+    // Moves past one value, checking only its bracket structure and strings.
+    void skip(int depth)
+    {
+        if (depth > 200)
+            fail("nesting too deep");
+        skipSpace();
+        if (m_p >= m_end)
+            fail("unexpected end of data");
+        const char c = *m_p;
+        if (c == '"') {
+            ++m_p;
+            while (m_p < m_end && *m_p != '"') {
+                if (*m_p == '\\')
+                    ++m_p;
+                ++m_p;
+            }
+            if (m_p >= m_end)
+                fail("unterminated string");
+            ++m_p;
+            return;
+        }
+        if (c == '{' || c == '[') {
+            const char close = c == '{' ? '}' : ']';
+            ++m_p;
+            skipSpace();
+            if (m_p < m_end && *m_p == close) {
+                ++m_p;
+                return;
+            }
+            while (true) {
+                if (c == '{') {
+                    skipSpace();
+                    if (m_p >= m_end || *m_p != '"')
+                        fail("expected a member name");
+                    skip(depth + 1);
+                    skipSpace();
+                    if (m_p >= m_end || *m_p != ':')
+                        fail("expected ':'");
+                    ++m_p;
+                }
+                skip(depth + 1);
+                skipSpace();
+                if (m_p < m_end && *m_p == ',') {
+                    ++m_p;
+                    continue;
+                }
+                if (m_p < m_end && *m_p == close) {
+                    ++m_p;
+                    return;
+                }
+                fail(c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+            }
+        }
+        Json scratch;
+        value(scratch, depth);
+    }
+
+    char peekChar()
+    {
+        skipSpace();
+        return m_p < m_end ? *m_p : '\0';
+    }
+    void consume(char c)
+    {
+        if (peekChar() != c)
+            fail("unexpected character");
+        ++m_p;
+    }
+    bool atEnd()
+    {
+        skipSpace();
+        return m_p >= m_end;
+    }
+
+private:
     const char* m_p;
     const char* m_begin;
     const char* m_end;
     std::string m_what;
+    bool m_lazy = false;
 };
 
-Json Json::parse(std::string_view text, const std::string& what)
+Json Json::parse(std::string_view text, const std::string& what, bool lazyVocabulary)
 {
-    return JsonParser(text, what).document();
+    return JsonParser(text, what, lazyVocabulary).document();
+}
+
+JsonStream::JsonStream(std::string_view text, const std::string& what) : m_parser(new JsonParser(text, what)) {}
+
+JsonStream::~JsonStream()
+{
+    delete m_parser;
+}
+
+Json::Type JsonStream::peek()
+{
+    switch (m_parser->peekChar()) {
+    case '{': return Json::Type::Object;
+    case '[': return Json::Type::Array;
+    case '"': return Json::Type::String;
+    case 't':
+    case 'f': return Json::Type::Bool;
+    case 'n': return Json::Type::Null;
+    default: return Json::Type::Number;
+    }
+}
+
+void JsonStream::enterObject()
+{
+    m_parser->consume('{');
+    m_first.push_back(true);
+}
+
+void JsonStream::enterArray()
+{
+    m_parser->consume('[');
+    m_first.push_back(true);
+}
+
+bool JsonStream::nextMember(std::string& key)
+{
+    if (m_parser->peekChar() == '}') {
+        m_parser->consume('}');
+        m_first.pop_back();
+        return false;
+    }
+    if (!m_first.back())
+        m_parser->consume(',');
+    m_first.back() = false;
+    if (m_parser->peekChar() != '"')
+        m_parser->fail("expected a member name");
+    key.clear();
+    m_parser->string(key);
+    m_parser->consume(':');
+    return true;
+}
+
+bool JsonStream::nextElement()
+{
+    if (m_parser->peekChar() == ']') {
+        m_parser->consume(']');
+        m_first.pop_back();
+        return false;
+    }
+    if (!m_first.back())
+        m_parser->consume(',');
+    m_first.back() = false;
+    return true;
+}
+
+std::string JsonStream::readString()
+{
+    if (m_parser->peekChar() != '"')
+        m_parser->fail("expected a string");
+    std::string s;
+    m_parser->string(s);
+    return s;
+}
+
+double JsonStream::readNumber()
+{
+    Json v;
+    m_parser->skipSpace();
+    m_parser->number(v);
+    return v.number();
+}
+
+void JsonStream::skipValue()
+{
+    m_parser->skip(0);
+}
+
+void JsonStream::finish()
+{
+    if (!m_parser->atEnd())
+        m_parser->fail("unexpected data after the value");
 }
 
 } // namespace sinkscope::tok

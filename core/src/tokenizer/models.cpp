@@ -25,26 +25,46 @@ const std::string* Model::idToToken(int32_t id) const
 
 void Model::readVocab(const Json& vocab, const std::string& component)
 {
-    const auto& members = vocab.members();
-    m_vocab.reserve(members.size());
-    int64_t maxId = -1;
-    for (const auto& [key, v] : members) {
-        const double d = v.isNumber() ? v.number() : -1.5;
-        if (d < 0 || d != double(int64_t(d)) || d > 2147483647.0)
+    const char* notObject = "\"vocab\" must be an object mapping pieces to ids";
+    std::vector<std::pair<std::string, int32_t>> entries;
+    auto add = [&](std::string key, const Json::Type type, double d) {
+        if (type != Json::Type::Number || d < 0 || d != double(int64_t(d)) || d > 16.0 * 1024 * 1024)
             malformed(component, "vocabulary entry '" + key + "' must map to a non-negative integer id");
-        maxId = std::max<int64_t>(maxId, int64_t(d));
+        entries.emplace_back(std::move(key), int32_t(d));
+    };
+    if (vocab.isObject()) {
+        entries.reserve(vocab.members().size());
+        for (const auto& [key, v] : vocab.members())
+            add(key, v.type(), v.isNumber() ? v.number() : 0);
+    } else if (vocab.isRaw()) {
+        JsonStream st(vocab.raw(), "tokenizer.json");
+        if (st.peek() != Json::Type::Object)
+            malformed(component, notObject);
+        st.enterObject();
+        entries.reserve(vocab.raw().size() / 16);
+        std::string key;
+        while (st.nextMember(key)) {
+            const Json::Type t = st.peek();
+            if (t == Json::Type::Number)
+                add(key, t, st.readNumber());
+            else
+                add(key, t, 0);
+        }
+    } else {
+        malformed(component, notObject);
     }
-    if (maxId >= 16 * 1024 * 1024)
-        malformed(component, "vocabulary ids go up to " + std::to_string(maxId) + ", which is not plausible");
+    int32_t maxId = -1;
+    for (const auto& e : entries)
+        maxId = std::max(maxId, e.second);
     m_idToPiece.assign(size_t(maxId + 1), std::string());
     m_hasId.assign(size_t(maxId + 1), false);
-    for (const auto& [key, v] : members) {
-        const auto id = size_t(v.number());
-        if (!m_hasId[id]) {
-            m_idToPiece[id] = key;
-            m_hasId[id] = true;
+    m_vocab.reserve(entries.size());
+    for (auto& [key, id] : entries) {
+        if (!m_hasId[size_t(id)]) {
+            m_idToPiece[size_t(id)] = key;
+            m_hasId[size_t(id)] = true;
         }
-        m_vocab.insert(key, int32_t(id));
+        m_vocab.insert(std::move(key), id);
     }
 }
 
@@ -62,8 +82,8 @@ public:
     BpeModel(const Json& o, const std::string& c)
     {
         const Json* vocab = o.find("vocab");
-        if (vocab == nullptr || !vocab->isObject())
-            malformed(c, "\"vocab\" must be an object mapping pieces to ids");
+        if (vocab == nullptr)
+            malformed(c, "missing \"vocab\"");
         readVocab(*vocab, c);
         m_prefix = optString(o, "continuing_subword_prefix", c);
         m_suffix = optString(o, "end_of_word_suffix", c);
@@ -154,40 +174,72 @@ private:
         const Json* mv = o.find("merges");
         if (absent(mv))
             return;
-        if (!mv->isArray())
-            malformed(c, "\"merges\" must be an array");
-        const auto& merges = mv->array();
-        m_merges.reserve(merges.size() * 2);
         const size_t prefixLen = m_prefix.size();
-        for (size_t i = 0; i < merges.size(); ++i) {
-            const Json& m = merges[i];
-            std::string a, b;
-            if (m.isString()) {
-                const std::string& s = m.string();
-                const size_t sp = s.find(' ');
-                if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-                    malformed(c, "merge " + std::to_string(i) + " ('" + s + "') is not two pieces separated by one space");
-                a = s.substr(0, sp);
-                b = s.substr(sp + 1);
-            } else if (m.isArray() && m.array().size() == 2 && m.array()[0].isString() && m.array()[1].isString()) {
-                a = m.array()[0].string();
-                b = m.array()[1].string();
-            } else {
-                malformed(c, "merge " + std::to_string(i) + " must be \"a b\" or [\"a\", \"b\"]");
-            }
-            auto ia = tokenToId(a);
-            auto ib = tokenToId(b);
-            if (!ia || !ib)
-                malformed(c, "merge " + std::to_string(i) + " uses '" + (ia ? b : a) + "', which is not in the vocabulary");
+        auto addMerge = [&](size_t i, const std::string& a, const std::string& b) {
+            const int32_t ia = m_vocab.find(a);
+            const int32_t ib = m_vocab.find(b);
+            if (ia < 0 || ib < 0)
+                malformed(c, "merge " + std::to_string(i) + " uses '" + (ia >= 0 ? b : a) + "', which is not in the vocabulary");
             std::string merged = a;
             if (prefixLen > 0 && b.compare(0, prefixLen, m_prefix) == 0)
-                merged += b.substr(prefixLen);
+                merged.append(b, prefixLen, std::string::npos);
             else
                 merged += b;
-            auto in = tokenToId(merged);
-            if (!in)
+            const int32_t in = m_vocab.find(merged);
+            if (in < 0)
                 malformed(c, "merge " + std::to_string(i) + " produces '" + merged + "', which is not in the vocabulary");
-            m_merges.insert(key(*ia, *ib), uint32_t(i), *in);
+            m_merges.insert(key(ia, ib), uint32_t(i), in);
+        };
+        auto splitMerge = [&](size_t i, const std::string& s) {
+            const size_t sp = s.find(' ');
+            if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
+                malformed(c, "merge " + std::to_string(i) + " ('" + s + "') is not two pieces separated by one space");
+            addMerge(i, s.substr(0, sp), s.substr(sp + 1));
+        };
+        auto badShape = [&](size_t i) {
+            malformed(c, "merge " + std::to_string(i) + " must be \"a b\" or [\"a\", \"b\"]");
+        };
+        if (mv->isArray()) {
+            const auto& merges = mv->array();
+            m_merges.reserve(merges.size());
+            for (size_t i = 0; i < merges.size(); ++i) {
+                const Json& m = merges[i];
+                if (m.isString())
+                    splitMerge(i, m.string());
+                else if (m.isArray() && m.array().size() == 2 && m.array()[0].isString() && m.array()[1].isString())
+                    addMerge(i, m.array()[0].string(), m.array()[1].string());
+                else
+                    badShape(i);
+            }
+            return;
+        }
+        if (!mv->isRaw())
+            malformed(c, "\"merges\" must be an array");
+        JsonStream st(mv->raw(), "tokenizer.json");
+        if (st.peek() != Json::Type::Array)
+            malformed(c, "\"merges\" must be an array");
+        st.enterArray();
+        m_merges.reserve(mv->raw().size() / 12);
+        size_t i = 0;
+        while (st.nextElement()) {
+            const Json::Type t = st.peek();
+            if (t == Json::Type::String) {
+                splitMerge(i, st.readString());
+            } else if (t == Json::Type::Array) {
+                st.enterArray();
+                if (!st.nextElement() || st.peek() != Json::Type::String)
+                    badShape(i);
+                const std::string a = st.readString();
+                if (!st.nextElement() || st.peek() != Json::Type::String)
+                    badShape(i);
+                const std::string b = st.readString();
+                if (st.nextElement())
+                    badShape(i);
+                addMerge(i, a, b);
+            } else {
+                badShape(i);
+            }
+            ++i;
         }
     }
 
@@ -310,8 +362,8 @@ public:
     WordPieceModel(const Json& o, const std::string& c)
     {
         const Json* vocab = o.find("vocab");
-        if (vocab == nullptr || !vocab->isObject())
-            malformed(c, "\"vocab\" must be an object mapping pieces to ids");
+        if (vocab == nullptr)
+            malformed(c, "missing \"vocab\"");
         readVocab(*vocab, c);
         m_unkName = optString(o, "unk_token", c, "[UNK]");
         m_prefix = optString(o, "continuing_subword_prefix", c, "##");
@@ -371,8 +423,8 @@ public:
     WordLevelModel(const Json& o, const std::string& c)
     {
         const Json* vocab = o.find("vocab");
-        if (vocab == nullptr || !vocab->isObject())
-            malformed(c, "\"vocab\" must be an object mapping pieces to ids");
+        if (vocab == nullptr)
+            malformed(c, "missing \"vocab\"");
         readVocab(*vocab, c);
         m_unkName = optString(o, "unk_token", c, "<unk>");
         auto id = tokenToId(m_unkName);

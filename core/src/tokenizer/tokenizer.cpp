@@ -207,7 +207,7 @@ struct Tokenizer::Impl {
 
 void Tokenizer::Impl::load(const std::string& json, const std::string& configJson)
 {
-    const Json root = Json::parse(json, "tokenizer.json");
+    const Json root = Json::parse(json, "tokenizer.json", true);
     if (!root.isObject())
         throw Error(ErrorCode::Format, "Malformed tokenizer.json: the top level must be a JSON object.");
     if (!root.contains("model"))
