@@ -185,12 +185,16 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat forma
         return false;
     }
     const QSize size = figureSize(plot, options);
+    bool ok = false;
     switch (format) {
-    case FigureFormat::Pdf: return savePdf(plot, fileName, size, options, errorMessage);
-    case FigureFormat::Png: return savePng(plot, fileName, size, options, errorMessage);
-    case FigureFormat::Svg: return saveSvg(plot, fileName, size, options, errorMessage);
+    case FigureFormat::Pdf: ok = savePdf(plot, fileName, size, options, errorMessage); break;
+    case FigureFormat::Png: ok = savePng(plot, fileName, size, options, errorMessage); break;
+    case FigureFormat::Svg: ok = saveSvg(plot, fileName, size, options, errorMessage); break;
     }
-    return false;
+    // Rendering at another size re-lays out the plot; lay it out for the screen again, or mouse
+    // positions would map to the exported figure's axes until the next replot.
+    plot->replot();
+    return ok;
 }
 
 bool exportFigure(QCustomPlot* plot, const QString& fileName, QString* errorMessage, const FigureExportOptions& options)

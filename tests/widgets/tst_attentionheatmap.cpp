@@ -11,6 +11,7 @@
 #include <QDir>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cmath>
@@ -212,6 +213,14 @@ void TestWidgets::heatmapClickSelectsCell()
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
     view.plot()->replot(); // lay out axes now so pixel positions are final
+
+    // Exporting at another size leaves the on-screen layout as it was.
+    const QRect mapRect = view.plot()->axisRect()->rect();
+    QTemporaryDir temp;
+    FigureExportOptions small;
+    small.size = QSize(300, 200);
+    QVERIFY(sinkscope::exportFigure(view.plot(), temp.filePath(QStringLiteral("small.png")), nullptr, small));
+    QCOMPARE(view.plot()->axisRect()->rect(), mapRect);
 
     QSignalSpy hovered(&view, &AttentionHeatmapView::cellHovered);
     const QPointF center = view.cellCenter(5, 2);
