@@ -288,19 +288,35 @@ void splitPiece(const NormalizedText& piece, const Pattern& pattern, SplitBehavi
 
 void replaceAll(NormalizedText& piece, const Pattern& pattern, const std::u32string& content)
 {
+    // One pass instead of one splice per match (prompts can hold tens of thousands of spaces).
+    // Inserted characters take the alignment of the last character they replace, as a
+    // transformRange() with "removed = match length" would give them.
     const std::vector<PatternMatch> matches = pattern.findMatches(piece.text);
-    long shift = 0;
-    std::vector<std::pair<char32_t, int>> dest;
-    for (char32_t c : content)
-        dest.emplace_back(c, 1);
+    bool any = false;
+    for (const auto& m : matches)
+        any = any || m.isMatch;
+    if (!any)
+        return;
+    std::u32string text;
+    std::vector<Span> align;
+    text.reserve(piece.text.size() + piece.text.size() / 4);
+    align.reserve(text.capacity());
     for (const auto& m : matches) {
-        if (!m.isMatch)
+        if (!m.isMatch) {
+            text.append(piece.text, m.start, m.end - m.start);
+            align.insert(align.end(), piece.align.begin() + long(m.start), piece.align.begin() + long(m.end));
             continue;
-        const size_t s = size_t(long(m.start) + shift);
-        const size_t e = size_t(long(m.end) + shift);
-        piece.transformRange(s, e, dest, e - s);
-        shift += long(content.size()) - long(m.end - m.start);
+        }
+        Span a{0, 0};
+        if (m.end >= 1)
+            a = piece.align[m.end - 1];
+        for (char32_t c : content) {
+            text.push_back(c);
+            align.push_back(a);
+        }
     }
+    piece.text.swap(text);
+    piece.align.swap(align);
 }
 
 } // namespace sinkscope::tok
