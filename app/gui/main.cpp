@@ -51,7 +51,7 @@ int main(int argc, char** argv)
             window.selection()->setLayerHead(parser.value(layerOpt).toInt(), parser.value(headOpt).toInt());
         window.showView(parser.value(viewOpt));
         QString error;
-        if (!grabWidgetToPng(&window, shot, &error)) {
+        if (!sinkscope::grabWidgetToPng(&window, shot, &error)) {
             std::fprintf(stderr, "error: %s\n", qPrintable(error));
             QApplication::exit(1);
             return;

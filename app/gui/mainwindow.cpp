@@ -47,6 +47,8 @@ QStringList recentFolders()
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 {
+    // The resources live in a static library: reference them so the linker keeps them.
+    Q_INIT_RESOURCE(sinkscope);
     setWindowTitle(QStringLiteral("SinkScope"));
     setWindowIcon(QIcon(QStringLiteral(":/sinkscope/icons/sinkscope.svg")));
     m_engine = new EngineClient(this);

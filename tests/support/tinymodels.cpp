@@ -5,6 +5,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -122,6 +123,78 @@ void writeTinyLlama(const QString& dir, const TinyLlamaSpec& spec, const TinyWei
     for (const auto& [name, values] : weights.values)
         tensors.push_back(HostTensor::fromFloats(name, weights.shapes.at(name), values));
     writeSafetensors(QDir(dir).filePath("model.safetensors").toStdString(), tensors);
+}
+
+std::string tinyTokenizerJson()
+{
+    QJsonObject vocab;
+    vocab["<unk>"] = 0;
+    vocab["<s>"] = 1;
+    vocab["</s>"] = 2;
+    for (int b = 0; b < 256; ++b)
+        vocab[QString::asprintf("<0x%02X>", b)] = 3 + b;
+    const QString space = QString::fromUtf8("\u2581");
+    vocab[space] = 259;
+    QJsonArray merges;
+    for (int c = 0; c < 26; ++c) {
+        const QString letter(QChar('a' + c));
+        vocab[letter] = 260 + c;
+        vocab[space + letter] = 286 + c;
+        merges.append(space + " " + letter);
+    }
+    QJsonObject model{{"type", "BPE"}, {"dropout", QJsonValue()}, {"unk_token", "<unk>"},
+                      {"continuing_subword_prefix", QJsonValue()}, {"end_of_word_suffix", QJsonValue()},
+                      {"fuse_unk", true}, {"byte_fallback", true}, {"vocab", vocab}, {"merges", merges}};
+    auto special = [](int id, const char* content) {
+        return QJsonObject{{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+                           {"rstrip", false}, {"normalized", false}, {"special", true}};
+    };
+    QJsonObject normalizer{{"type", "Sequence"},
+                           {"normalizers", QJsonArray{QJsonObject{{"type", "Prepend"}, {"prepend", space}},
+                                                      QJsonObject{{"type", "Replace"},
+                                                                  {"pattern", QJsonObject{{"String", " "}}},
+                                                                  {"content", space}}}}};
+    QJsonObject post{{"type", "TemplateProcessing"},
+                     {"single", QJsonArray{QJsonObject{{"SpecialToken", QJsonObject{{"id", "<s>"}, {"type_id", 0}}}},
+                                           QJsonObject{{"Sequence", QJsonObject{{"id", "A"}, {"type_id", 0}}}}}},
+                     {"pair", QJsonArray{QJsonObject{{"SpecialToken", QJsonObject{{"id", "<s>"}, {"type_id", 0}}}},
+                                         QJsonObject{{"Sequence", QJsonObject{{"id", "A"}, {"type_id", 0}}}},
+                                         QJsonObject{{"SpecialToken", QJsonObject{{"id", "<s>"}, {"type_id", 1}}}},
+                                         QJsonObject{{"Sequence", QJsonObject{{"id", "B"}, {"type_id", 1}}}}}},
+                     {"special_tokens", QJsonObject{{"<s>", QJsonObject{{"id", "<s>"}, {"ids", QJsonArray{1}},
+                                                                         {"tokens", QJsonArray{"<s>"}}}}}}};
+    QJsonObject decoder{{"type", "Sequence"},
+                        {"decoders", QJsonArray{QJsonObject{{"type", "Replace"},
+                                                            {"pattern", QJsonObject{{"String", space}}},
+                                                            {"content", " "}},
+                                                QJsonObject{{"type", "ByteFallback"}},
+                                                QJsonObject{{"type", "Fuse"}},
+                                                QJsonObject{{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+    QJsonObject root{{"version", "1.0"},
+                     {"truncation", QJsonValue()},
+                     {"padding", QJsonValue()},
+                     {"added_tokens", QJsonArray{special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")}},
+                     {"normalizer", normalizer},
+                     {"pre_tokenizer", QJsonValue()},
+                     {"post_processor", post},
+                     {"decoder", decoder},
+                     {"model", model}};
+    return QJsonDocument(root).toJson().toStdString();
+}
+
+TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers, uint32_t seed)
+{
+    TinyLlamaSpec spec;
+    spec.layers = layers;
+    spec.vocab = kTinyTokenizerVocab;
+    spec.maxPositions = 128;
+    spec.seed = seed;
+    writeTinyLlama(dir, spec, makeTinyLlamaWeights(spec));
+    QFile tok(QDir(dir).filePath("tokenizer.json"));
+    if (!tok.open(QIODevice::WriteOnly))
+        throw std::runtime_error("cannot write tokenizer.json");
+    tok.write(QByteArray::fromStdString(tinyTokenizerJson()));
+    return spec;
 }
 
 // ---- independent reference -------------------------------------------------------------

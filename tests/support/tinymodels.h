@@ -51,6 +51,15 @@ void writeTinyLlama(const QString& dir, const TinyLlamaSpec& spec, const TinyWei
 /// The config.json text for `spec`.
 std::string tinyLlamaConfigJson(const TinyLlamaSpec& spec);
 
+/// A small SentencePiece-style BPE tokenizer.json (the layout Llama 2 uses): ids 0..2 are
+/// <unk> <s> </s>, 3..258 the byte-fallback pieces <0x00>..<0xFF>, 259 "▁", 260..285 "a".."z",
+/// then merges "▁"+letter -> 286..311. A TemplateProcessing post-processor adds <s>.
+/// Needs a model vocabulary of at least kTinyTokenizerVocab.
+std::string tinyTokenizerJson();
+constexpr int kTinyTokenizerVocab = 312;
+/// Writes a tiny Llama with tokenizer.json (vocab kTinyTokenizerVocab) into `dir`; returns the spec.
+TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers = 2, uint32_t seed = 1);
+
 /// Independent reference forward pass in double precision with plain loops (no torch, no code
 /// shared with the core): returns attention probabilities [L][H][T][T] flattened and logits [T][V].
 struct ReferenceOutput {

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// sinkscope-cli as other tools use it: a real process, its files and its exit codes.
+#include "sinkscope/npy.h"
+#include "testsupport.h"
+#include "tinymodels.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace sinkscope;
+using namespace sinkscope::test;
+
+namespace {
+
+struct Outcome {
+    int code = -1;
+    QString out, err;
+};
+
+Outcome cli(const QStringList& args)
+{
+    QProcess p;
+    p.start(QStringLiteral(SINKSCOPE_CLI_PATH), args);
+    p.waitForFinished(120000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+QJsonObject readJson(const QString& path)
+{
+    QFile f(path);
+    f.open(QIODevice::ReadOnly);
+    return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void runWithIds();
+    void runWithPromptAndBos_data();
+    void runWithPromptAndBos();
+    void npyLoadsWithNumpy();
+    void errors_data();
+    void errors();
+    void modelsListsFamilies();
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_model;
+    TinyLlamaSpec m_spec;
+};
+
+void TestCli::initTestCase()
+{
+    m_model = QDir(m_tmp.path()).filePath("tiny");
+    m_spec = writeTinyLlamaWithTokenizer(m_model, 3, 5);
+}
+
+void TestCli::runWithIds()
+{
+    const QString out = QDir(m_tmp.path()).filePath("ids");
+    const Outcome o = cli({"run", "--model", m_model, "--ids", "1,270,300,5", "--save", "attention,logits", "--out", out});
+    QVERIFY2(o.code == 0, qPrintable(o.err));
+    const QJsonObject run = readJson(QDir(out).filePath("run.json"));
+    const QJsonObject model = run["model"].toObject();
+    QCOMPARE(model["model_type"].toString(), QString("llama"));
+    QCOMPARE(model["layers"].toInt(), 3);
+    QCOMPARE(model["heads"].toInt(), 4);
+    QCOMPARE(model["kv_heads"].toInt(), 4);
+    QCOMPARE(model["head_dim"].toInt(), 4);
+    QCOMPARE(model["hidden_size"].toInt(), 16);
+    QCOMPARE(model["vocab_size"].toInt(), kTinyTokenizerVocab);
+    QCOMPARE(run["device"].toString(), QString("cpu"));
+    QCOMPARE(run["dtype"].toString(), QString("float32"));
+    QCOMPARE(run["bos_added"].toBool(), false); // --ids runs exactly the given ids
+    const QJsonArray tokens = run["tokens"].toArray();
+    QCOMPARE(tokens.size(), 4);
+    QCOMPARE(tokens[0].toObject()["id"].toInt(), 1);
+    QCOMPARE(tokens[0].toObject()["special"].toBool(), true);
+    QCOMPARE(tokens[1].toObject()["id"].toInt(), 270);
+
+    const NpyArray att = readNpy(QDir(out).filePath("attention.npy").toStdString());
+    QCOMPARE(att.shape, (std::vector<int64_t>{3, 4, 4, 4}));
+    const NpyArray logits = readNpy(QDir(out).filePath("logits.npy").toStdString());
+    QCOMPARE(logits.shape, (std::vector<int64_t>{4, kTinyTokenizerVocab}));
+
+    // first_token_mass[l][h] is the mean over t >= 1 of A[l,h,t,0], from the same maps
+    const QJsonArray mass = run["first_token_mass"].toArray();
+    QCOMPARE(mass.size(), 3);
+    for (int l = 0; l < 3; ++l) {
+        QCOMPARE(mass[l].toArray().size(), 4);
+        for (int h = 0; h < 4; ++h) {
+            double s = 0;
+            for (int t = 1; t < 4; ++t)
+                s += att.data[size_t(((l * 4 + h) * 4 + t) * 4 + 0)];
+            QVERIFY(std::abs(mass[l].toArray()[h].toDouble() - s / 3) < 1e-6);
+        }
+    }
+    // no staging leftovers
+    QCOMPARE(QDir(out).entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden).size(), 3);
+}
+
+void TestCli::runWithPromptAndBos_data()
+{
+    QTest::addColumn<QString>("bos");
+    QTest::addColumn<bool>("added");
+    QTest::addColumn<int>("count");
+    // "hi yo" -> <s>? ▁h i ▁y o ; the tiny tokenizer merges "▁"+letter only
+    QTest::newRow("auto") << "auto" << true << 5;
+    QTest::newRow("on") << "on" << true << 5;
+    QTest::newRow("off") << "off" << false << 4;
+}
+
+void TestCli::runWithPromptAndBos()
+{
+    QFETCH(QString, bos);
+    QFETCH(bool, added);
+    QFETCH(int, count);
+    const QString out = QDir(m_tmp.path()).filePath("prompt-" + bos);
+    const Outcome o = cli({"run", "--model", m_model, "--prompt", "hi yo", "--bos", bos, "--out", out});
+    QVERIFY2(o.code == 0, qPrintable(o.err));
+    const QJsonObject run = readJson(QDir(out).filePath("run.json"));
+    QCOMPARE(run["bos_added"].toBool(), added);
+    const QJsonArray tokens = run["tokens"].toArray();
+    QCOMPARE(tokens.size(), count);
+    const QJsonObject last = tokens[count - 1].toObject();
+    QCOMPARE(last["id"].toInt(), 260 + ('o' - 'a'));
+    QCOMPARE(last["start"].toInt(), 4);
+    QCOMPARE(last["end"].toInt(), 5);
+    QVERIFY(!QFileInfo::exists(QDir(out).filePath("attention.npy"))); // not asked for
+}
+
+void TestCli::npyLoadsWithNumpy()
+{
+    const QString python = QStandardPaths::findExecutable("python3");
+    if (python.isEmpty() || QProcess::execute(python, {"-c", "import numpy"}) != 0)
+        QSKIP("python3 with numpy is not installed");
+    const QString out = QDir(m_tmp.path()).filePath("numpy");
+    QCOMPARE(cli({"run", "--model", m_model, "--ids", "1,2,3", "--save", "attention,logits", "--out", out}).code, 0);
+    QProcess p;
+    p.start(python, {"-c", "import numpy,sys; a=numpy.load(sys.argv[1]); l=numpy.load(sys.argv[2]);"
+                           "print(a.dtype, a.shape, l.shape, a.flags['C_CONTIGUOUS'], round(float(a.sum(-1).mean()),5))",
+                     QDir(out).filePath("attention.npy"), QDir(out).filePath("logits.npy")});
+    p.waitForFinished();
+    QCOMPARE(QString::fromUtf8(p.readAllStandardOutput()).trimmed(),
+             QString("float32 (3, 4, 3, 3) (3, %1) True 1.0").arg(kTinyTokenizerVocab));
+}
+
+void TestCli::errors_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("no model folder") << QStringList{"run", "--model", "/nonexistent/m", "--prompt", "hi", "--out", "@OUT@"}
+                                     << "error: ";
+    QTest::newRow("empty prompt") << QStringList{"run", "--model", "@MODEL@", "--prompt", "", "--out", "@OUT@"}
+                                  << "error: The prompt is empty.";
+    QTest::newRow("whitespace prompt") << QStringList{"run", "--model", "@MODEL@", "--prompt", "  \n ", "--out", "@OUT@"}
+                                       << "error: The prompt contains only whitespace.";
+    QTest::newRow("id out of range") << QStringList{"run", "--model", "@MODEL@", "--ids", "1,999", "--out", "@OUT@"}
+                                     << "error: Token id 999 is outside the vocabulary (0..311).";
+    QTest::newRow("bad ids") << QStringList{"run", "--model", "@MODEL@", "--ids", "1,x", "--out", "@OUT@"}
+                             << "error: --ids must be a comma-separated list of non-negative integers, got 'x'";
+    QTest::newRow("both prompt and ids") << QStringList{"run", "--model", "@MODEL@", "--ids", "1", "--prompt", "a", "--out", "@OUT@"}
+                                         << "error: give exactly one of --prompt and --ids";
+    QTest::newRow("missing out") << QStringList{"run", "--model", "@MODEL@", "--ids", "1"} << "error: missing --out";
+    QTest::newRow("bad bos") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--bos", "maybe", "--out", "@OUT@"}
+                             << "error: BOS policy must be auto, on or off, not 'maybe'.";
+    QTest::newRow("bad save") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--save", "everything", "--out", "@OUT@"}
+                              << "error: --save accepts attention and logits, not 'everything'.";
+    QTest::newRow("bad device") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--device", "tpu", "--out", "@OUT@"}
+                                << "error: Device must be auto, cpu or cuda, not 'tpu'.";
+    QTest::newRow("unknown option") << QStringList{"run", "--modle", "x"} << "error: unknown option '--modle'";
+    QTest::newRow("unknown command") << QStringList{"fly"} << "error: unknown command 'fly'";
+    QTest::newRow("too long") << QStringList{"run", "--model", "@MODEL@", "--prompt", QString("a ").repeated(200), "--out", "@OUT@"}
+                              << "error: The prompt has 202 tokens but the model handles at most 128 positions; shorten it.";
+}
+
+void TestCli::errors()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, message);
+    const QString out = QDir(m_tmp.path()).filePath("err-" + QString::fromLatin1(QTest::currentDataTag()).replace(' ', '-'));
+    for (QString& a : args)
+        a.replace("@MODEL@", m_model).replace("@OUT@", out);
+    const Outcome o = cli(args);
+    QVERIFY2(o.code != 0, qPrintable(o.err));
+    QVERIFY2(o.err.startsWith(message), qPrintable(o.err));
+    QVERIFY(!QFileInfo::exists(QDir(out).filePath("run.json"))); // nothing half-written
+}
+
+void TestCli::modelsListsFamilies()
+{
+    const Outcome o = cli({"models"});
+    QCOMPARE(o.code, 0);
+    const QStringList lines = o.out.split('\n', Qt::SkipEmptyParts);
+    QVERIFY(lines.contains("llama"));
+    QVERIFY(lines.contains("mistral"));
+    QVERIFY(lines.contains("qwen2"));
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
