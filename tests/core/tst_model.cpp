@@ -97,6 +97,10 @@ void TestModel::matchesReference_data()
     TinyLlamaSpec mis = base;
     mis.modelType = "mistral", mis.slidingWindow = 4, mis.kvHeads = 2, mis.seed = 9;
     QTest::newRow("mistral sliding window") << mis << 12;
+    TinyLlamaSpec qwin = base;
+    qwin.modelType = "qwen2", qwin.qkvBias = true, qwin.layers = 3, qwin.slidingWindow = 3, qwin.windowFromLayer = 1;
+    qwin.seed = 10;
+    QTest::newRow("qwen2 window from layer 1") << qwin << 10;
 }
 
 void TestModel::matchesReference()

@@ -105,7 +105,9 @@ std::string tinyLlamaConfigJson(const TinyLlamaSpec& s)
     if (s.modelType == "mistral")
         c["sliding_window"] = s.slidingWindow > 0 ? QJsonValue(s.slidingWindow) : QJsonValue(QJsonValue::Null);
     if (s.modelType == "qwen2") {
-        c["use_sliding_window"] = false;
+        c["use_sliding_window"] = s.slidingWindow > 0;
+        c["sliding_window"] = s.slidingWindow > 0 ? s.slidingWindow : 4096;
+        c["max_window_layers"] = s.windowFromLayer;
     }
     return QJsonDocument(c).toJson().toStdString();
 }
@@ -306,7 +308,7 @@ ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& s, const TinyWeights&
                 std::vector<double> logits(size_t(T), -INFINITY);
                 double mx = -INFINITY;
                 for (int j = 0; j <= t; ++j) {
-                    if (s.slidingWindow > 0 && t - j >= s.slidingWindow)
+                    if (s.slidingWindow > 0 && l >= s.windowFromLayer && t - j >= s.slidingWindow)
                         continue;
                     std::vector<double> kj(k[size_t(j)].begin() + kvh * hd, k[size_t(j)].begin() + (kvh + 1) * hd);
                     rope(kj, j, inv);

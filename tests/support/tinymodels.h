@@ -32,7 +32,8 @@ struct TinyLlamaSpec {
     double lowFreqFactor = 1.0;
     double highFreqFactor = 4.0;
     int originalMaxPositions = 0;
-    int slidingWindow = 0;    ///< mistral "sliding_window" when > 0
+    int slidingWindow = 0;    ///< mistral "sliding_window" / qwen2 use_sliding_window + sliding_window when > 0
+    int windowFromLayer = 0;  ///< qwen2 "max_window_layers": the first layer with the window
     uint32_t seed = 1;
     float scale = 0.5f;       ///< weights ~ U(-scale, scale) / sqrt(fan_in) * 2
 };

@@ -61,6 +61,11 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
         L.wgate = weight(ckpt, n(spec.gateProj) + ".weight", {F, D}, false);
         L.wup = weight(ckpt, n(spec.upProj) + ".weight", {F, D}, false);
         L.wdown = weight(ckpt, n(spec.downProj) + ".weight", {D, F}, false);
+        if (config.mlpBias) {
+            L.bgate = weight(ckpt, n(spec.gateProj) + ".bias", {F}, false);
+            L.bup = weight(ckpt, n(spec.upProj) + ".bias", {F}, false);
+            L.bdown = weight(ckpt, n(spec.downProj) + ".bias", {D}, false);
+        }
     }
 }
 
@@ -154,16 +159,18 @@ void Transformer::forward(const std::vector<int32_t>& ids, const ForwardTargets&
     const at::Tensor cos = cosT.to(m_device, m_dtype).unsqueeze(0); // [1, T, hd]
     const at::Tensor sin = sinT.to(m_device, m_dtype).unsqueeze(0);
 
-    // Additive mask in fp32: -inf gives exactly the zeros the reference's finfo.min gives.
-    at::Tensor mask;
+    // Additive masks in fp32: -inf gives exactly the zeros the reference's finfo.min gives.
+    // Sliding-window layers (mistral; qwen2 from max_window_layers on) see keys t - s < window.
+    at::Tensor fullMask, windowMask;
     if (m_spec.causal) {
         const at::Tensor q = at::arange(T, longOpts.device(m_device)).unsqueeze(1);
         const at::Tensor k = at::arange(T, longOpts.device(m_device)).unsqueeze(0);
-        at::Tensor allowed = k <= q;
+        const at::Tensor zeros = at::zeros({T, T}, at::TensorOptions().dtype(at::kFloat).device(m_device));
+        const float ninf = -std::numeric_limits<float>::infinity();
+        const at::Tensor causal = k <= q;
+        fullMask = zeros.masked_fill(causal.logical_not(), ninf);
         if (m_config.slidingWindow && *m_config.slidingWindow > 0)
-            allowed = allowed.logical_and((q - k) < int64_t(*m_config.slidingWindow));
-        mask = at::zeros({T, T}, at::TensorOptions().dtype(at::kFloat).device(m_device))
-                   .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+            windowMask = zeros.masked_fill(causal.logical_and((q - k) < int64_t(*m_config.slidingWindow)).logical_not(), ninf);
     }
 
     at::Tensor x = at::embedding(m_embed, idT); // [T, D]
@@ -171,6 +178,7 @@ void Transformer::forward(const std::vector<int32_t>& ids, const ForwardTargets&
         if (cancel && cancel->load())
             throw Error(ErrorCode::Cancelled, "The run was cancelled.");
         const Layer& W = m_layers[size_t(l)];
+        const at::Tensor& mask = windowMask.defined() && l >= m_config.slidingWindowFromLayer ? windowMask : fullMask;
         const at::Tensor h = norm(x, W.inputNorm);
         at::Tensor q = at::linear(h, W.wq, W.bq).view({T, H, hd}).transpose(0, 1);     // [H, T, hd]
         at::Tensor k = at::linear(h, W.wk, W.bk).view({T, Hkv, hd}).transpose(0, 1);   // [Hkv, T, hd]
@@ -189,7 +197,7 @@ void Transformer::forward(const std::vector<int32_t>& ids, const ForwardTargets&
         const at::Tensor attnOut = at::linear(ctx.transpose(0, 1).reshape({T, H * hd}), W.wo, W.bo);
         x = x + attnOut;
         const at::Tensor h2 = norm(x, W.postAttnNorm);
-        x = x + at::linear(at::silu(at::linear(h2, W.wgate)) * at::linear(h2, W.wup), W.wdown);
+        x = x + at::linear(at::silu(at::linear(h2, W.wgate, W.bgate)) * at::linear(h2, W.wup, W.bup), W.wdown, W.bdown);
 
         if (out.firstTokenMass) {
             // mean over queries t >= 1 of A[t, 0], per head, computed where the maps live.

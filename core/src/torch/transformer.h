@@ -43,7 +43,7 @@ private:
     struct Layer {
         at::Tensor inputNorm, postAttnNorm;
         at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;
-        at::Tensor wgate, wup, wdown;
+        at::Tensor wgate, wup, wdown, bgate, bup, bdown;
     };
 
     at::Tensor weight(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape, bool keepFp32) const;
