@@ -31,7 +31,7 @@ class StripAccentsNormalizer final : public Normalizer {
 public:
     void normalize(NormalizedText& t) const override
     {
-        t.filter([](char32_t c) { return !isMarkNonSpacing(c); });
+        t.filter([](char32_t c) { return !isMark(c); });
     }
 };
 

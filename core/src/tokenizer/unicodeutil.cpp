@@ -245,6 +245,14 @@ bool isMarkNonSpacing(char32_t c)
     return c >= 0x300 && QChar::category(c) == QChar::Mark_NonSpacing;
 }
 
+bool isMark(char32_t c)
+{
+    if (c < 0x300)
+        return false;
+    const QChar::Category cat = QChar::category(c);
+    return cat == QChar::Mark_NonSpacing || cat == QChar::Mark_SpacingCombining || cat == QChar::Mark_Enclosing;
+}
+
 bool isChineseChar(char32_t c)
 {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF)
@@ -271,9 +279,10 @@ const std::u32string& decomposition(char32_t c, bool compat)
     auto it = cache.find(c);
     if (it != cache.end())
         return it->second;
-    const QString q = toQString(std::u32string(1, c))
+    // A leading space keeps Qt from treating U+FEFF as a byte order mark and dropping it.
+    const QString q = toQString(std::u32string{U' ', c})
                           .normalized(compat ? QString::NormalizationForm_KD : QString::NormalizationForm_D);
-    return cache.emplace(c, fromQString(q)).first->second;
+    return cache.emplace(c, fromQString(q).substr(1)).first->second;
 }
 
 // Primary composite of (a, b), or 0 when the pair does not compose.
@@ -284,9 +293,10 @@ char32_t composePair(char32_t a, char32_t b)
     auto it = cache.find(key);
     if (it != cache.end())
         return it->second;
-    const std::u32string pair{a, b};
+    // The leading space never composes; it keeps a U+FEFF from being dropped as a byte order mark.
+    const std::u32string pair{U' ', a, b};
     const std::u32string composed = fromQString(toQString(pair).normalized(QString::NormalizationForm_C));
-    const char32_t result = composed.size() == 1 ? composed[0] : 0;
+    const char32_t result = composed.size() == 2 ? composed[1] : 0;
     cache.emplace(key, result);
     return result;
 }

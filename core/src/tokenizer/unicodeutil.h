@@ -39,8 +39,11 @@ bool isWordChar(char32_t c);
 /// General categories Cc, Cf, Co, Cs. Unassigned code points are not included: the reference
 /// keeps them (BertNormalizer's clean_text does not drop U+0378, for example).
 bool isOtherCategory(char32_t c);
-/// General category Mn.
+/// General category Mn (what BertNormalizer strips).
 bool isMarkNonSpacing(char32_t c);
+/// General categories Mn, Mc and Me: the StripAccents normalizer removes every combining mark,
+/// spacing and enclosing ones included (U+093F, U+20DD, ...).
+bool isMark(char32_t c);
 /// The CJK ideograph blocks BERT puts spaces around.
 bool isChineseChar(char32_t c);
 /// Full lower-case mapping of one character (may be more than one code point).
