@@ -49,19 +49,6 @@ QCPColorGradient attentionGradient()
     return g;
 }
 
-QString sanitizedFileStem(const std::string& name)
-{
-    QString out;
-    for (const QChar c : QString::fromStdString(name)) {
-        if (c.isLetterOrNumber() || c == QLatin1Char('-') || c == QLatin1Char('_') || c == QLatin1Char('.'))
-            out += c;
-        else if (!out.endsWith(QLatin1Char('-')))
-            out += QLatin1Char('-');
-    }
-    while (out.startsWith(QLatin1Char('.')) || out.startsWith(QLatin1Char('-')))
-        out.remove(0, 1);
-    return out;
-}
 } // namespace
 
 AttentionHeatmapView::AttentionHeatmapView(Selection* selection, QWidget* parent)
@@ -217,7 +204,7 @@ QString AttentionHeatmapView::placeholderText() const
 
 QString AttentionHeatmapView::defaultFileName() const
 {
-    QString stem = m_result ? sanitizedFileStem(m_result->model.name) : QString();
+    QString stem = m_result ? safeFileStem(QString::fromStdString(m_result->model.name)) : QString();
     if (!stem.isEmpty())
         stem += QLatin1Char('-');
     if (!hasFigure())

@@ -242,6 +242,22 @@ bool writeFileAtomically(const QString& fileName, const QByteArray& data, QStrin
     return commit(file, fileName, errorMessage);
 }
 
+QString safeFileStem(const QString& name)
+{
+    QString out;
+    for (const QChar c : name) {
+        if (c.isLetterOrNumber() || c == QLatin1Char('-') || c == QLatin1Char('_') || c == QLatin1Char('.'))
+            out += c;
+        else if (!out.endsWith(QLatin1Char('-')))
+            out += QLatin1Char('-');
+    }
+    while (out.startsWith(QLatin1Char('.')) || out.startsWith(QLatin1Char('-')))
+        out.remove(0, 1);
+    while (out.endsWith(QLatin1Char('-')))
+        out.chop(1);
+    return out;
+}
+
 QString csvField(const QString& text)
 {
     if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) && !text.contains(QLatin1Char('\n'))

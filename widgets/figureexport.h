@@ -54,6 +54,10 @@ bool grabWidgetToPng(QWidget* widget, const QString& fileName, QString* errorMes
 /// Writes `data` to `fileName` atomically (QSaveFile).
 bool writeFileAtomically(const QString& fileName, const QByteArray& data, QString* errorMessage = nullptr);
 
+/// A name usable as part of a file name on every platform: letters, digits, '-', '_' and '.'
+/// kept, runs of anything else turned into one '-', no leading '.' or '-' ("" when nothing is left).
+QString safeFileStem(const QString& name);
+
 /// One CSV field: quoted (with doubled quotes) when it holds a comma, quote, or line break.
 QString csvField(const QString& text);
 

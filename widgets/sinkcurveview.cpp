@@ -114,13 +114,7 @@ QString SinkCurveView::placeholderText() const
 
 QString SinkCurveView::defaultFileName() const
 {
-    QString stem;
-    if (m_result) {
-        for (const QChar c : QString::fromStdString(m_result->model.name)) {
-            if (c.isLetterOrNumber() || c == QLatin1Char('-') || c == QLatin1Char('_'))
-                stem += c;
-        }
-    }
+    const QString stem = m_result ? safeFileStem(QString::fromStdString(m_result->model.name)) : QString();
     return stem.isEmpty() ? QStringLiteral("sink-curve") : stem + QStringLiteral("-sink-curve");
 }
 

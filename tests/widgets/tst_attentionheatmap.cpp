@@ -8,10 +8,13 @@
 #include "tokenlabels.h"
 #include "widgetstestdata.h"
 
+#include <QApplication>
 #include <QDir>
+#include <QHelpEvent>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
+#include <QToolTip>
 #include <QTest>
 
 #include <cmath>
@@ -233,6 +236,14 @@ void TestWidgets::heatmapClickSelectsCell()
     QTRY_VERIFY(!hovered.isEmpty());
     QCOMPARE(hovered.last().at(0).toInt(), 5);
     QCOMPARE(hovered.last().at(1).toInt(), 2);
+
+    // The tooltip shows the hover text (escaped: "<s>" must not be taken for markup).
+    QHelpEvent help(QEvent::ToolTip, view.cellCenter(6, 0).toPoint(), view.plot()->mapToGlobal(view.cellCenter(6, 0).toPoint()));
+    QApplication::sendEvent(view.plot(), &help);
+    QTRY_VERIFY(QToolTip::isVisible());
+    QCOMPARE(QToolTip::text(), toolTipHtml(view.hoverText(6, 0)));
+    QVERIFY(QToolTip::text().contains(QStringLiteral("&lt;s&gt;")));
+    QToolTip::hideText();
 
     QTest::mouseClick(view.plot(), Qt::LeftButton, {}, center.toPoint());
     QCOMPARE(selection.query(), 5);

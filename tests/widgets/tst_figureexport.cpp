@@ -220,6 +220,24 @@ void TestWidgets::grabWidget()
     QVERIFY(!error.isEmpty());
 }
 
+void TestWidgets::fileStem_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("plain") << "stories260K" << "stories260K";
+    QTest::newRow("hub name") << "meta-llama/Llama-3.2-1B" << "meta-llama-Llama-3.2-1B";
+    QTest::newRow("spaces and slashes") << "my model // v2 " << "my-model-v2";
+    QTest::newRow("hidden") << "../.secret" << "secret";
+    QTest::newRow("nothing left") << "///" << "";
+}
+
+void TestWidgets::fileStem()
+{
+    QFETCH(QString, name);
+    QFETCH(QString, expected);
+    QCOMPARE(safeFileStem(name), expected);
+}
+
 void TestWidgets::csvField_data()
 {
     QTest::addColumn<QString>("text");

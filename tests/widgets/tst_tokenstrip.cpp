@@ -2,10 +2,14 @@
 #include "widgetstests.h"
 
 #include "selection.h"
+#include "tokenlabels.h"
 #include "tokenstrip.h"
 #include "widgetstestdata.h"
 
+#include <QApplication>
+#include <QHelpEvent>
 #include <QSignalSpy>
+#include <QToolTip>
 #include <QTest>
 
 using namespace sinkscope;
@@ -106,6 +110,14 @@ void TestWidgets::tokenStripClickSelectsQuery()
     QCOMPARE(clicked.count(), 1);
     QCOMPARE(clicked.at(0).at(0).toInt(), 4);
     QCOMPARE(selection.query(), 4);
+    // Hovering a chip shows its description.
+    const QPoint bos = strip.chipRect(0).center();
+    QHelpEvent help(QEvent::ToolTip, bos, strip.chipArea()->mapToGlobal(bos));
+    QApplication::sendEvent(strip.chipArea(), &help);
+    QTRY_VERIFY(QToolTip::isVisible());
+    QCOMPARE(QToolTip::text(), toolTipHtml(strip.chipToolTip(0)));
+    QToolTip::hideText();
+
     // Between chips: nothing happens.
     QTest::mouseClick(strip.chipArea(), Qt::LeftButton, {}, strip.chipRect(4).topRight() + QPoint(2, 0));
     QCOMPARE(clicked.count(), 1);

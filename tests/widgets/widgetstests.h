@@ -58,6 +58,8 @@ private Q_SLOTS:
     void exportErrors_data();
     void exportErrors();
     void grabWidget();
+    void fileStem_data();
+    void fileStem();
     void csvField_data();
     void csvField();
 };
