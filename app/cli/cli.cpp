@@ -17,6 +17,8 @@ const char* kUsage =
     "  run       --model DIR (--prompt TEXT | --ids 1,2,3) [--bos auto|on|off]\n"
     "            [--device auto|cpu|cuda] [--save attention,logits] --out OUTDIR\n"
     "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
+    "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] --out OUTDIR\n"
+    "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
     "  models    list the supported model families\n";
 
 } // namespace
@@ -91,6 +93,10 @@ int dispatch(const QStringList& args)
             return tokenizeCommand(rest);
         if (command == QLatin1String("models"))
             return modelsCommand(rest);
+        if (command == QLatin1String("analyze"))
+            return analyzeCommand(rest);
+        if (command == QLatin1String("demo"))
+            return demoCommand(rest);
         throw UsageError("unknown command '" + command.toStdString() + "'");
     } catch (const UsageError& e) {
         err(QStringLiteral("error: %1").arg(QString::fromUtf8(e.what())));

@@ -36,6 +36,8 @@ private:
 int runCommand(const QStringList& args);
 int tokenizeCommand(const QStringList& args);
 int modelsCommand(const QStringList& args);
+int analyzeCommand(const QStringList& args);
+int demoCommand(const QStringList& args);
 
 /// Runs the sub-command named by args[1]; returns the process exit code.
 int dispatch(const QStringList& args);

@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -31,14 +32,63 @@ struct ModelInfo {
     bool synthetic = false;           ///< a generated demo model, not a trained one
 };
 
+/// A float32 array with its shape, row-major. Empty (no shape) when not captured.
+struct Tensor {
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+    bool empty() const { return data.empty(); }
+    int64_t size(int dim) const { return shape.at(size_t(dim)); }
+    /// Pointer to the first element of index prefix `idx` (e.g. {layer, head} of [L, H, T, d]).
+    const float* at(std::initializer_list<int64_t> idx) const;
+};
+
+/// How one layer's attention logits are formed, so that any head's map can be recomputed from
+/// the captured post-position-encoding Q and K without the model (identical to the forward pass).
+struct AttentionRecipe {
+    double scale = 1.0;      ///< logits = scale * q . k
+    double softcap = 0.0;    ///< > 0: logits = softcap * tanh(logits / softcap) (gemma2)
+    bool causal = true;      ///< mask keys after the query
+    int window = 0;          ///< > 0: also mask keys with t - s >= window (sliding window)
+};
+
+/// Interventions applied inside the forward pass (hooks; the classification views use them).
+struct Interventions {
+    /// Replace the position ids (size T) used by RoPE / learned positions. Empty: 0..T-1.
+    std::vector<int64_t> positionIds;
+    /// Added to every layer's attention logits before softmax: [T, T] row-major (use -inf to
+    /// block a key). Empty: none.
+    std::vector<float> maskBias;
+    /// Overwrite hidden dimensions at the input of a layer (the residual stream entering it).
+    struct DimOverwrite {
+        int layer = 0;      ///< 0..L (L: the stream leaving the last block, before the final norm)
+        int dim = 0;
+        int token = -1;     ///< -1: every token
+        float value = 0.0f;
+    };
+    std::vector<DimOverwrite> dims;
+    /// Overwrite one token's whole hidden state at the input of a layer.
+    struct TokenOverwrite {
+        int layer = 0;
+        int token = 0;
+        std::vector<float> hidden; ///< size D
+    };
+    std::vector<TokenOverwrite> tokens;
+    bool any() const { return !positionIds.empty() || !maskBias.empty() || !dims.empty() || !tokens.empty(); }
+};
+
 /// What to run.
 struct RunRequest {
     std::string text;             ///< UTF-8 prompt (used when `useIds` is false)
     std::vector<int32_t> ids;     ///< explicit ids, run exactly as given (no BOS added)
     bool useIds = false;
     BosPolicy bos = BosPolicy::Auto;
-    bool captureAttention = true; ///< keep all L x H x T x T probabilities
+    bool captureAttention = true; ///< keep all L x H x T x T probabilities (after a memory estimate)
     bool captureLogits = true;    ///< keep the [T, vocab] logits
+    bool captureHidden = true;    ///< residual stream [L+1, T, D]
+    bool captureQK = true;        ///< post-position-encoding Q [L,H,T,hd] and K [L,Hkv,T,hd] (needed for maps on demand)
+    bool captureValues = true;    ///< V [L, Hkv, T, hd]
+    bool captureHeadOutputs = false; ///< per-head A.V before o_proj [L, H, T, hd]
+    Interventions interventions;
 };
 
 /// Immutable outcome of one forward pass; shared between threads as shared_ptr<const RunResult>.
@@ -53,11 +103,31 @@ struct RunResult {
 
     std::vector<float> attention; ///< [layers, heads, T, T] probabilities, empty when not captured
     std::vector<float> logits;    ///< [T, vocab], empty when not captured
+    Tensor hidden;                ///< [L+1, T, D]: [0] embedding output, [l+1] after block l
+    Tensor queries;               ///< [L, H, T, hd] post-position-encoding
+    Tensor keys;                  ///< [L, Hkv, T, hd] post-position-encoding
+    Tensor values;                ///< [L, Hkv, T, hd]
+    Tensor headOutputs;           ///< [L, H, T, hd] A.V per head, before the output projection
+    std::vector<AttentionRecipe> recipes; ///< per layer
+    std::vector<float> maskBias;  ///< [T, T] the intervention's additive logit bias, when one was used
+
+    // Summaries, always computed on the device during the pass (O(L.H.T)):
     RowMatrixXf firstTokenMass;   ///< [layers, heads]: mean over queries t >= 1 of A[l,h,t,0] (0 when T == 1)
+    Tensor firstMassPerQuery;     ///< [L, H, T]: A[l,h,t,0]
+    Tensor received;              ///< [L, H, T]: alpha_k = mean over queries t that can see k of A[t,k] (Gu et al.)
+    Tensor entropy;               ///< [L, H, T]: row entropy of A[t,:] in nats
+    Tensor valueNorms;            ///< [L, Hkv, T]: ||v_j||
+    Tensor contributionNorms;     ///< [L, H, T]: ||v_j W_O^h|| (the element's output through head h)
+    Tensor writtenNorms;          ///< [L, H, T]: sum over queries t of ||A[t,j] v_j W_O^h||
 
     bool hasAttention() const { return !attention.empty(); }
-    /// One head's T x T map (row = query, column = key). Requires hasAttention().
-    Eigen::Map<const RowMatrixXf> attentionMap(int layer, int head) const;
+    /// True when maps can be produced: stored, or recomputable from Q/K.
+    bool canMakeMaps() const { return hasAttention() || (!queries.empty() && !keys.empty()); }
+    /// One head's T x T probabilities (row = query, column = key): the stored map, or recomputed
+    /// from Q/K with the layer's recipe (fp32, same as the forward pass up to rounding).
+    RowMatrixXf attentionMap(int layer, int head) const;
+    /// One head's T x T logits (scaled, soft-capped, masked entries -inf). Requires Q/K.
+    RowMatrixXf attentionLogits(int layer, int head) const;
 };
 
 /// mean over t >= 1 of A[t, 0] for a T x T map (0 when T < 2).
