@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Prompt-set files: plain text (one prompt per line) or JSONL with a "text" field. A bad line is
+// reported with its number and the rest of the file is still used.
+#include "sinkscope/analysis.h"
+
+#include "sinkscope/error.h"
+#include "sinkscope/npy.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QJsonParseError>
+#include <QString>
+#include <QStringDecoder>
+
+namespace sinkscope::analysis {
+
+namespace {
+
+bool validUtf8(const std::string& s)
+{
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    const QString text = decoder.decode(QByteArrayView(s.data(), qsizetype(s.size())));
+    return !decoder.hasError();
+}
+
+bool blank(const std::string& s)
+{
+    return s.find_first_not_of(" \t\r\f\v") == std::string::npos;
+}
+
+} // namespace
+
+PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
+{
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start <= bytes.size()) {
+        size_t end = bytes.find('\n', start);
+        if (end == std::string::npos)
+            end = bytes.size();
+        std::string line = bytes.substr(start, end - start);
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        lines.push_back(std::move(line));
+        start = end + 1;
+    }
+    if (lines.size() == 1 && lines.front().empty())
+        lines.clear();
+    // A byte-order mark belongs to the file, not to the first prompt.
+    if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0)
+        lines.front().erase(0, 3);
+
+    PromptSet set;
+    set.jsonl = forceJsonl;
+    if (!forceJsonl)
+        for (const std::string& line : lines)
+            if (!blank(line)) {
+                set.jsonl = line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '{';
+                break;
+            }
+
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const int number = int(i + 1);
+        const std::string& line = lines[i];
+        if (blank(line))
+            continue;
+        if (!validUtf8(line)) {
+            set.issues.push_back({number, "not valid UTF-8"});
+            continue;
+        }
+        if (!set.jsonl) {
+            set.prompts.push_back({number, line});
+            continue;
+        }
+        QJsonParseError error;
+        const QJsonDocument doc = QJsonDocument::fromJson(QByteArray(line.data(), qsizetype(line.size())), &error);
+        if (error.error != QJsonParseError::NoError) {
+            set.issues.push_back({number, "not valid JSON: " + error.errorString().toStdString() + " at offset "
+                                              + std::to_string(error.offset)});
+            continue;
+        }
+        if (!doc.isObject()) {
+            set.issues.push_back({number, "not a JSON object"});
+            continue;
+        }
+        const QJsonValue text = doc.object().value(QStringLiteral("text"));
+        if (!text.isString()) {
+            set.issues.push_back({number, text.isUndefined() ? "no \"text\" field" : "\"text\" is not a string"});
+            continue;
+        }
+        if (text.toString().isEmpty()) {
+            set.issues.push_back({number, "\"text\" is empty"});
+            continue;
+        }
+        set.prompts.push_back({number, text.toString().toStdString()});
+    }
+    return set;
+}
+
+PromptSet readPromptSet(const std::string& path)
+{
+    const bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+    return parsePromptSet(readFile(path), jsonl);
+}
+
+} // namespace sinkscope::analysis
