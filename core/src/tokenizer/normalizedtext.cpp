@@ -171,7 +171,7 @@ std::vector<PatternMatch> Pattern::findMatches(const std::u32string& text) const
         return out;
     }
     size_t prev = 0;
-    auto emit = [&](size_t s, size_t e) {
+    auto addMatch = [&](size_t s, size_t e) {
         if (prev != s)
             out.push_back({prev, s, false});
         out.push_back({s, e, true});
@@ -185,7 +185,7 @@ std::vector<PatternMatch> Pattern::findMatches(const std::u32string& text) const
         }
         size_t pos = 0;
         while ((pos = text.find(m_literal, pos)) != std::u32string::npos) {
-            emit(pos, pos + m_literal.size());
+            addMatch(pos, pos + m_literal.size());
             pos += m_literal.size();
         }
         break;
@@ -193,7 +193,7 @@ std::vector<PatternMatch> Pattern::findMatches(const std::u32string& text) const
     case Kind::Predicate:
         for (size_t i = 0; i < n; ++i)
             if (m_pred(text[i]))
-                emit(i, i + 1);
+                addMatch(i, i + 1);
         break;
     case Kind::Regex: {
         const QString q = toQString(text);
@@ -213,7 +213,7 @@ std::vector<PatternMatch> Pattern::findMatches(const std::u32string& text) const
         auto it = m_regex->globalMatch(q);
         while (it.hasNext()) {
             const QRegularExpressionMatch m = it.next();
-            emit(toCp(m.capturedStart()), toCp(m.capturedEnd()));
+            addMatch(toCp(m.capturedStart()), toCp(m.capturedEnd()));
         }
         break;
     }
