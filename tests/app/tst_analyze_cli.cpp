@@ -3,6 +3,7 @@
 // against an independent double-precision forward pass, prompt sets with bad lines, length
 // grouping, errors; and, in process, the analysis functions against the engine's own summaries.
 #include "sinkscope/analysis.h"
+#include "sinkscope/demomodels.h"
 #include "sinkscope/model.h"
 #include "testsupport.h"
 #include "tinymodels.h"
@@ -83,6 +84,8 @@ private Q_SLOTS:
     void errors();
     void nothingWrittenOnFailure();
     void agreesWithEngineSummaries();
+    void findsPlantedWaivers_data();
+    void findsPlantedWaivers();
 
 private:
     QTemporaryDir m_tmp;
@@ -330,6 +333,63 @@ void TestAnalyzeCli::agreesWithEngineSummaries()
     const analysis::RunMetrics m = analysis::analyzeRun(*r);
     if (!r->contributionNorms.empty())
         QCOMPARE(m.waiverBasis, std::string("contribution"));
+}
+
+void TestAnalyzeCli::findsPlantedWaivers_data()
+{
+    QTest::addColumn<int>("kind");
+    QTest::newRow("decoder") << int(DemoKind::Decoder);
+    QTest::newRow("encoder") << int(DemoKind::Encoder);
+}
+
+void TestAnalyzeCli::findsPlantedWaivers()
+{
+    // The built-in demo models are the ground truth: every planted head's top waiver must be the
+    // planted element (the position, or a token of the planted kind) and every planted massive
+    // activation must be flagged with Sun et al.'s default thresholds.
+    QFETCH(int, kind);
+    const DemoKind k = DemoKind(kind);
+    const QString dir = QDir(m_tmp.path()).filePath(QString::fromStdString(demoModelName(k)));
+    writeDemoModel(k, dir.toStdString());
+    const DemoGroundTruth truth = demoGroundTruth(k);
+    QVERIFY(!truth.samplePrompts.empty());
+    const QString out = dir + "-metrics";
+    const Outcome o = cli({"analyze", "--model", dir, "--prompt", QString::fromStdString(truth.samplePrompts[1]), "--out", out});
+    if (o.code != 0 && o.err.contains("not supported"))
+        QSKIP(qPrintable("the engine does not run this family yet: " + o.err.trimmed()));
+    QVERIFY2(o.code == 0, qPrintable(o.err));
+    const QJsonObject m = readJson(QDir(out).filePath("metrics.json"));
+    const QJsonArray tokens = m["tokens"].toArray();
+    const QJsonArray waiver = m["waiver"].toArray();
+    if (waiver.isEmpty())
+        QSKIP("this run captured no values, so there are no waiver scores");
+    const int H = m["model"].toObject()["heads"].toInt();
+    for (const PlantedHead& p : truth.heads) {
+        const QJsonObject w = waiver[p.layer * H + p.head].toObject();
+        QCOMPARE(w["layer"].toInt(), p.layer);
+        QCOMPARE(w["head"].toInt(), p.head);
+        const int element = w["element"].toInt();
+        const double score = w["score"].toDouble();
+        const QString where = QString("layer %1 head %2 (%3): element %4 '%5' score %6")
+                                  .arg(p.layer).arg(p.head).arg(QString::fromStdString(p.mechanism)).arg(element)
+                                  .arg(tokens[element].toString()).arg(score);
+        if (p.mechanism == "positional")
+            QVERIFY2(element == p.waiverPosition, qPrintable(where));
+        else
+            QVERIFY2(tokens[element].toString().trimmed() == QString::fromStdString(p.waiverToken), qPrintable(where));
+        QVERIFY2(score > 0.5, qPrintable(where));
+    }
+    const QJsonArray massive = m["massive_activations"].toArray();
+    for (const PlantedMassiveActivation& p : truth.massive)
+        for (int layer = p.firstHidden; layer <= p.lastHidden; ++layer) {
+            bool found = false;
+            for (const QJsonValue& v : massive) {
+                const QJsonObject a = v.toObject();
+                found = found || (a["layer"].toInt() == layer && a["dim"].toInt() == p.dim
+                                  && (p.position < 0 || a["element"].toInt() == p.position));
+            }
+            QVERIFY2(found, qPrintable(QString("massive activation in dim %1 at hidden %2 not flagged").arg(p.dim).arg(layer)));
+        }
 }
 
 QTEST_GUILESS_MAIN(TestAnalyzeCli)
