@@ -89,6 +89,8 @@ private Q_SLOTS:
     void waiver();
     void waiverExactlyZeroForOrdinaryElements();
     void keySide();
+    void keySideRows_data();
+    void keySideRows();
     void dimStatistics_data();
     void dimStatistics();
     void median_data();
@@ -381,6 +383,43 @@ void TestAnalysis::keySide()
     for (int t = 0; t < 3; ++t)
         QVERIFY(std::fabs(d.dot[t] - d.queryNorm[t] * d.keyNorm * d.cosine[t]) < 1e-5f);
     QVERIFY_THROWS_EXCEPTION(Error, keyDecomposition(Q, K, 3, true));
+}
+
+void TestAnalysis::keySideRows_data()
+{
+    QTest::addColumn<int>("element");
+    QTest::addColumn<bool>("causal");
+    QTest::addColumn<float>("keyNormOthers");
+    QTest::addColumn<float>("meanCosine");
+    QTest::addColumn<float>("meanCosineOthers");
+    QTest::addColumn<float>("meanQueryNorm");
+    // Same Q and K as keySide(). Cosines of every (query, key) pair:
+    //          k_0 = [2,0]  k_1 = [0,1]  k_2 = [1,1]
+    // q_0=[1,0]   1           0            0.707107
+    // q_1=[1,1]   0.707107    0.707107     1
+    // q_2=[0,2]   0           1            0.707107
+    // bidirectional, s = 0: cos mean (1 + 0.707107 + 0) / 3 = 0.569036; others: columns 1 and 2 of
+    // every row: (0 + 0.707107 + 0.707107 + 1 + 1 + 0.707107) / 6 = 4.121320 / 6 = 0.686887
+    QTest::newRow("bidirectional s=0") << 0 << false << 1.2071068f << 0.5690356f << 0.6868867f << 1.4714045f;
+    // causal, s = 1: queries 1 and 2; cos (0.707107 + 1) / 2 = 0.853553; others: t=1 j=0 0.707107,
+    // t=2 j=0 0, t=2 j=2 0.707107 -> 1.414214 / 3 = 0.471405; ||q|| (1.414214 + 2) / 2 = 1.707107;
+    // ||k|| of the others (2 + 1.414214) / 2 = 1.707107
+    QTest::newRow("causal s=1") << 1 << true << 1.7071068f << 0.8535534f << 0.4714045f << 1.7071068f;
+}
+
+void TestAnalysis::keySideRows()
+{
+    QFETCH(int, element);
+    QFETCH(bool, causal);
+    QFETCH(float, keyNormOthers);
+    QFETCH(float, meanCosine);
+    QFETCH(float, meanCosineOthers);
+    QFETCH(float, meanQueryNorm);
+    const KeyDecomposition d = keyDecomposition(matrix(3, 2, {1, 0, 1, 1, 0, 2}), matrix(3, 2, {2, 0, 0, 1, 1, 1}), element, causal);
+    QVERIFY(std::fabs(d.keyNormOthers - keyNormOthers) < 1e-6f);
+    QVERIFY(std::fabs(d.meanCosine - meanCosine) < 1e-6f);
+    QVERIFY(std::fabs(d.meanCosineOthers - meanCosineOthers) < 1e-6f);
+    QVERIFY(std::fabs(d.meanQueryNorm - meanQueryNorm) < 1e-6f);
 }
 
 void TestAnalysis::dimStatistics_data()

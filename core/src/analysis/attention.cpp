@@ -274,18 +274,37 @@ KeyDecomposition keyDecomposition(const MatrixRef& queries, const MatrixRef& key
     if (T > 1)
         r.keyNormOthers = float((kn.sum() - kn[element]) / double(T - 1));
 
+    // Mean cosine with the other visible keys without the T x T loop: with unit vectors q^ and k^,
+    // sum_{j visible, j != s} cos(q_t, k_j) = q^_t . (sum_{j visible} k^_j) - q^_t . k^_s, and the
+    // visible sums are prefix sums (causal) or one total (bidirectional). Zero vectors stay zero,
+    // matching cosine() above.
+    auto unit = [](const Eigen::MatrixXd& m) {
+        Eigen::MatrixXd u = m;
+        for (Eigen::Index i = 0; i < u.rows(); ++i) {
+            const double n = u.row(i).norm();
+            if (n > 0.0)
+                u.row(i) /= n;
+        }
+        return u;
+    };
+    const Eigen::MatrixXd qu = unit(q), ku = unit(k);
+    Eigen::RowVectorXd visible = Eigen::RowVectorXd::Zero(k.cols());
+    if (causal)
+        for (Eigen::Index j = 0; j < element; ++j)
+            visible += ku.row(j);
+    else
+        visible = ku.colwise().sum();
     double cosSum = 0.0, qSum = 0.0, otherSum = 0.0;
     int64_t queriesSeen = 0, others = 0;
     for (Eigen::Index t = causal ? element : 0; t < T; ++t) {
-        cosSum += cosine(t, element);
+        if (causal)
+            visible += ku.row(t);
+        const double own = qu.row(t).dot(ku.row(element));
+        cosSum += own;
         qSum += qn[t];
         ++queriesSeen;
-        const Eigen::Index lastKey = causal ? t : T - 1;
-        for (Eigen::Index j = 0; j <= lastKey; ++j)
-            if (j != element) {
-                otherSum += cosine(t, j);
-                ++others;
-            }
+        otherSum += qu.row(t).dot(visible) - own;
+        others += causal ? int64_t(t) : int64_t(T - 1);
     }
     if (queriesSeen > 0) {
         r.meanCosine = float(cosSum / double(queriesSeen));

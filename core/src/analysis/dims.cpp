@@ -68,21 +68,24 @@ HiddenStats hiddenStats(const MatrixRef& hidden, int topCount)
                 s.argmax[d] = int(t);
             }
         }
-    // Top entries over all T x D (Sun et al. sort the flattened |h| of the layer).
-    std::vector<Activation> all;
-    all.reserve(size_t(T * D));
-    for (Eigen::Index t = 0; t < T; ++t)
-        for (Eigen::Index d = 0; d < D; ++d)
-            all.push_back({int(t), int(d), hidden(t, d)});
-    const size_t n = std::min(all.size(), size_t(std::max(0, topCount)));
+    // Top entries over all T x D (Sun et al. sort the flattened |h| of the layer); a short sorted
+    // list instead of sorting T x D entries.
     auto larger = [](const Activation& a, const Activation& b) {
         const float x = std::fabs(a.value), y = std::fabs(b.value);
         if (x != y)
             return x > y;
         return a.element != b.element ? a.element < b.element : a.dim < b.dim;
     };
-    std::partial_sort(all.begin(), all.begin() + std::ptrdiff_t(n), all.end(), larger);
-    s.top.assign(all.begin(), all.begin() + std::ptrdiff_t(n));
+    const size_t n = size_t(std::max(0, topCount));
+    for (Eigen::Index t = 0; t < T && n > 0; ++t)
+        for (Eigen::Index d = 0; d < D; ++d) {
+            const Activation a{int(t), int(d), hidden(t, d)};
+            if (s.top.size() == n && !larger(a, s.top.back()))
+                continue;
+            s.top.insert(std::upper_bound(s.top.begin(), s.top.end(), a, larger), a);
+            if (s.top.size() > n)
+                s.top.pop_back();
+        }
     s.median = medianAbs(hidden);
     return s;
 }
