@@ -10,7 +10,7 @@
 // Residual stream plan (see demobuild.h): dimensions 0..39 carry the token's identity (random
 // wte rows, mean zero over those dims), 40..47 the position's identity (random wpe rows, mean
 // zero), and three reserved dimensions carry flags:
-//   48  POS0    wpe[0][48] = a0 = 50; no other position, token or layer writes it.
+//   48  POS0    wpe[0][48] = a0 = 90; no other position, token or layer writes it.
 //   49  DOT     wte["."][49] = a1 = 8, and "." has no token content (dims 0..39 are 0).
 //   50  MASSIVE written by layer 1's MLP on position 0 (Sun et al.'s massive activation).
 // Every ordinary weight reads and writes only dims 0..47, so the flags pass through the residual
@@ -21,7 +21,7 @@
 // x_i = (A - mean)/std ~ sqrt(63) ~ 7.9, while every other dimension is divided by
 // std ~ A/8. So a flagged element (a) has a large, almost input-independent coordinate in its flag
 // dimension after ln_1, and (b) has its content squashed by a factor (A/8) / |c|/8 = A / |c|
-// compared with an ordinary element. (a) makes keys that point at it; (b) makes its value small.
+// compared with an ordinary element (|c| ~ 3.3 here, so ~27x for a0 = 90). (a) makes keys that point at it; (b) makes its value small.
 //
 // Planted head L0.H0 - positional waiver (the first element, whatever token is there):
 //   query: W_q = 0 for the head and b_q = (4, 0, ..., 0), so q_t = (4, 0, ...) for every t;
@@ -33,8 +33,8 @@
 //   little (two flags share the norm) but A[t,0] stays > 0.99.
 //   value: W_v reads only token-content dims 0..39 (its rows there have zero column sums, so the
 //   constant LayerNorm offset cancels) and, 10x weaker, the position dims 40..47; b_v = 0. At
-//   position 0 the content is divided by ~50/8 instead of ~|c|/8 ~ 0.4, so ||v_0|| is ~5% of an
-//   ordinary ||v_j||.
+//   position 0 the content is divided by ~90/8 instead of ~|c|/8 ~ 0.4, so ||v_0|| is ~4% of an
+//   ordinary ||v_j|| (measured: at most 4.1% of the median over the test prompts).
 //
 // Planted head L0.H1 - feature waiver (every "." token, wherever it sits):
 //   query constant as above; key k_j[0] = kd * ln_1(h_j)[49] + k0 * ln_1(h_j)[48] with
@@ -44,20 +44,20 @@
 //   > 0.999. With none visible (t before the first "."), position 0 takes
 //   A[t,0] = e^9 / (e^9 + t) >= 0.96 for t < 256: the head falls back to the first element.
 //   value: as for H0; "." has no token content at all, so v_dot only holds the weak position part
-//   (~3% of an ordinary value).
+//   (measured: at most 1.5% of the median ordinary value).
 //
 // Planted massive activation - layer 1 MLP, dim 50, position 0:
 //   one MLP unit (the last of c_fc) reads ln_2(h)[48] with weight 1.5 and bias -5; position 0 has
 //   ln_2[48] ~ 7.8, so the unit's input is ~6.7 and GELU passes it; every other element has input
-//   ~ -5 and GELU-tanh(-5) ~ -3e-7. The unit's c_proj row writes 400 / 6.7 per unit of activation
-//   into dim 50 only, so hidden[2..4][0][50] ~ 400, while the median |h| of the stream is a few
-//   tenths: |h| > 100 and > 1000x the median, Sun et al.'s criterion. It stays until the end
+//   ~ -5 and GELU-tanh(-5) ~ -3e-7. The unit's c_proj row writes 2000 / 6.7 per unit of activation
+//   into dim 50 only, so hidden[2..4][0][50] ~ 2000, while the median |h| of the stream is ~0.7:
+//   |h| > 100 and ~3000x the median, Sun et al.'s criterion. It stays until the end
 //   (GPT-2's own massive activations do too) and only ln_f removes it.
 //
 // Planted head L2.H0 - positional waiver through the massive activation:
-//   query constant; key k_j[0] = kappa * ln_1(h_j)[50]. Position 0 carries 400 in dim 50 and
-//   ~50 in dim 48, so ln_1[50] ~ 7.8 there and ~0 elsewhere: s_t0 ~ 14 and A[t,0] > 0.999 as for
-//   L0.H0. The massive value squashes position 0's content by ~400/8: ||v_0|| ~ 1% of ordinary.
+//   query constant; key k_j[0] = kappa * ln_1(h_j)[50]. Position 0 carries 2000 in dim 50 and
+//   90 in dim 48, so ln_1[50] ~ 7.8 there and ~0 elsewhere: s_t0 ~ 14 and A[t,0] > 0.999 as for
+//   L0.H0. The massive value squashes position 0's content by ~2000/8: ||v_0|| ~ 0.5% of ordinary.
 //   This is the mechanism Sun et al. describe: a massive activation on the first element makes its
 //   normalised state a constant vector that keys can point at, with a near-zero value.
 //
@@ -71,7 +71,7 @@ namespace sinkscope::demo {
 
 namespace {
 
-constexpr float kFlagPos0 = 50.0f;
+constexpr float kFlagPos0 = 90.0f;
 constexpr float kFlagDot = 8.0f;
 constexpr float kTokenAmp = 0.87f;     // U(-a, a): std 0.5
 constexpr float kPositionAmp = 0.5f;

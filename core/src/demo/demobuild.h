@@ -95,6 +95,6 @@ std::vector<HostTensor> decoderTensors();
 std::vector<HostTensor> encoderTensors();
 
 /// Target massive activation value of the decoder (see decoder.cpp).
-constexpr double kDecMassiveValue = 400.0;
+constexpr double kDecMassiveValue = 2000.0;
 
 } // namespace sinkscope::demo

@@ -271,23 +271,23 @@ DemoGroundTruth demoGroundTruth(DemoKind kind)
     };
     if (kind == DemoKind::Decoder) {
         t.heads.push_back({kDecPositionalLayer, kDecPositionalHead, "positional", 0, "", -1,
-                           "Constant query; keys read dimension 48, which only position embedding 0 sets (50), so "
+                           "Constant query; keys read dimension 48, which only position embedding 0 sets (90), so "
                            "every query puts > 0.99 on position 0 whatever token is there; LayerNorm divides "
-                           "that element's content by its large norm, so its value is ~5% of an ordinary one."});
+                           "that element's content by its large norm, so its value is ~4% of an ordinary one."});
         t.heads.push_back({kDecDotLayer, kDecDotHead, "feature", -1, ".", 0,
                            "Constant query; keys read dimension 49, which only the '.' embedding sets (8), and "
                            "weakly dimension 48: attention goes to every visible '.', else to position 0; '.' "
                            "has no token content, so its value is only a weak position part."});
         t.heads.push_back({kDecMassiveHeadLayer, kDecMassiveHead, "positional", 0, "", -1,
-                           "Constant query; keys read the massive dimension 50 (about 400 on position 0 after "
-                           "layer 1), so attention goes to position 0, whose value is ~1% of an ordinary one."});
+                           "Constant query; keys read the massive dimension 50 (about 2000 on position 0 after "
+                           "layer 1), so attention goes to position 0, whose value is ~0.5% of an ordinary one."});
         t.massive.push_back({kDecMassiveMlpLayer + 1, kLayers, kDimMassive, 0, "", kDecMassiveValue});
         t.flagDims = {{"position0", kDimPosition0}, {"dot", kDimDot}, {"massive", kDimMassive}};
     } else {
         t.heads.push_back({kEncSepLayer, kEncSepHead, "feature", -1, "[SEP]", -1,
                            "Constant query; keys read dimension 48, which only the [SEP] word embedding sets "
                            "(50), so every query, [CLS] included, puts > 0.99 on the [SEP] token(s); [SEP] has "
-                           "no token content, so its value is a few percent of an ordinary one."});
+                           "no token content, so its value is ~1% of an ordinary one."});
         t.flagDims = {{"sep", kDimSep}};
     }
     return t;

@@ -14,12 +14,15 @@
 //
 //   word_embeddings["[SEP]"] = 50 e_48 and no token content; [CLS] and every other token are
 //   ordinary random rows. The embedding LayerNorm (weight 1, bias 0) turns [SEP]'s vector
-//   (50 in dim 48 plus ~0.85 of position content) into ~7.9 e_48 with content divided by ~6:
-//   already a near-constant vector. Because each later LayerNorm divides by the whole vector's
-//   spread, [SEP] keeps that shape as long as what layers add to it is small against 7.9: layer 0
-//   adds the average of the other tokens' values through a small output projection (~0.5 in norm)
-//   and its MLP sees ~zero input with zero biases, so after layer 0 [SEP] is still ~7.9 e_48 plus a
-//   small content part, while an ordinary token has norm 8 spread over its content dims.
+//   (50 in dim 48 plus ~0.9 of position content) into ~7.9 e_48 with its content divided by ~6:
+//   already a near-constant vector. A post-LN layer would blur that: attention adds to [SEP] the
+//   average of the other tokens' values (~0.7 in norm here), and LayerNorm(h + attn) keeps it next
+//   to the capped 7.9 (LayerNorm cannot make one coordinate larger than sqrt(63)). So every
+//   attention.output.LayerNorm has an outlier weight of 8 on dim 48 - the kind of outlier
+//   LayerNorm weight Kovaleva et al. (2021) found in trained BERTs: [SEP] leaves it with ~63 in
+//   dim 48, and output.LayerNorm (weight 1) then divides [SEP]'s content by ~63/8 while restoring
+//   the flag to ~7.9. Ordinary elements have ~0 in dim 48, so the gain does nothing to them. The
+//   MLP biases are zero, so an element with ~no content gets ~no MLP output.
 //
 // Planted head L1.H0 - feature waiver on [SEP] (every [SEP], wherever it sits):
 //   query: W_q = 0 for the head, bias (4, 0, ..., 0): the same query for every element;
@@ -27,7 +30,8 @@
 //   Bidirectional softmax over T keys: A[t, SEP] = e^14 / (e^14 + T - 1) > 0.99 for any T <= 256
 //   and any query, [CLS] included; with two [SEP]s (a sentence pair) they share the mass.
 //   value: reads token content with zero column sums plus 10x weaker position content, no bias;
-//   [SEP]'s content is the small remainder above, so ||v_SEP|| is a few percent of an ordinary one.
+//   [SEP]'s content is the small remainder above, so ||v_SEP|| is ~1% of an ordinary one
+//   (measured: at most 1.0% of the median over the test prompts).
 //
 // [CLS] is deliberately ordinary: a positional-looking sink on the first element would confound
 // the feature mechanism. Every other head and MLP unit is ordinary random.
@@ -42,12 +46,13 @@ constexpr float kTokenAmp = 0.87f;
 constexpr float kPositionAmp = 0.5f;
 constexpr float kTypeAmp = 0.2f;
 constexpr float kQkvAmp = 0.25f;
-constexpr float kAttnOutAmp = 0.08f;
+constexpr float kAttnOutAmp = 0.04f;
 constexpr float kFcAmp = 0.25f;
 constexpr float kMlpOutAmp = 0.06f;
 constexpr float kBiasAmp = 0.02f;
 constexpr float kSpike = 7.8f;
 constexpr float kQuery = 4.0f;
+constexpr float kSepNormGain = 8.0f;
 
 std::string B(int l, const std::string& rest)
 {
@@ -137,7 +142,11 @@ std::vector<HostTensor> encoderTensors()
         dense.randomBlock(rng, 0, kHidden, 0, kContentDimEnd, kAttnOutAmp);
         out.push_back(tensor(B(l, "attention.output.dense.weight"), dense.transposed()));
         out.push_back(tensor(B(l, "attention.output.dense.bias"), zeros(kHidden)));
-        out.push_back(tensor(B(l, "attention.output.LayerNorm.weight"), ones(kHidden)));
+        // An outlier LayerNorm weight on the flag dimension (BERT's real outlier dimensions show up
+        // in LayerNorm weights too, Kovaleva et al. 2021): see the comment at the top.
+        std::vector<float> attnNormWeight = ones(kHidden);
+        attnNormWeight[size_t(kDimSep)] = kSepNormGain;
+        out.push_back(tensor(B(l, "attention.output.LayerNorm.weight"), attnNormWeight));
         out.push_back(tensor(B(l, "attention.output.LayerNorm.bias"), zeros(kHidden)));
 
         // Zero MLP biases: an element with ~no content (a [SEP]) gets ~no MLP output.
