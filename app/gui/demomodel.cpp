@@ -34,6 +34,10 @@ QString ensureDemoModel(DemoKind kind, QString* error, const QString& baseDir)
     const QString staging = dir + QStringLiteral(".tmp-") + QUuid::createUuid().toString(QUuid::Id128);
     try {
         writeDemoModel(kind, staging.toStdString());
+        if (isDemoModelDir(kind, dir.toStdString())) { // another instance finished first
+            QDir(staging).removeRecursively();
+            return dir;
+        }
         QDir old(dir);
         if (old.exists() && !old.removeRecursively())
             throw Error(ErrorCode::Io, "Cannot replace the damaged demo model folder.", dir.toStdString());
