@@ -182,14 +182,18 @@ std::string P(const char* prefix, int l, const char* rest)
     return std::string(prefix) + std::to_string(l) + "." + rest;
 }
 
-Forward referenceGpt2(const Weights& w, const std::vector<int32_t>& ids, int L, int H, int D)
+// `positions`: position ids (empty: 0..T-1).
+Forward referenceGpt2(const Weights& w, const std::vector<int32_t>& ids, int L, int H, int D,
+                      const std::vector<int64_t>& positions = {})
 {
     const int T = int(ids.size());
     Forward f = prepare(T, L, H, D);
     Rows h(static_cast<size_t>(T), std::vector<double>(static_cast<size_t>(D)));
-    for (int t = 0; t < T; ++t)
+    for (int t = 0; t < T; ++t) {
+        const size_t pos = positions.empty() ? size_t(t) : size_t(positions[size_t(t)]);
         for (int d = 0; d < D; ++d)
-            h[t][d] = w["transformer.wte.weight"][size_t(ids[t]) * D + d] + w["transformer.wpe.weight"][size_t(t) * D + d];
+            h[t][d] = w["transformer.wte.weight"][size_t(ids[t]) * D + d] + w["transformer.wpe.weight"][pos * D + d];
+    }
     storeHidden(f, 0, h);
     const double eps = 1e-5;
     for (int l = 0; l < L; ++l) {
@@ -382,6 +386,7 @@ std::vector<std::vector<int32_t>> decoderPrompts(const Tokenizer& tok)
     }
     out.push_back(encodeIds(tok, "once upon a time there was a little girl and she loved to play outside in the park"));
     out.push_back(encodeIds(tok, ". . the cat . sat", BosPolicy::Off));
+    out.push_back(encodeIds(tok, "the cat sat on the mat and the dog slept by the door", BosPolicy::Off));
     // Long: 200 tokens, dots every 7.
     std::vector<int32_t> longIds = encodeIds(tok, "the bird sang in the tree", BosPolicy::On);
     while (longIds.size() < 200)
@@ -543,6 +548,7 @@ private Q_SLOTS:
     void plantedInReference();
     void plantedInModel_data() { addKindRows(); }
     void plantedInModel();
+    void positionalFollowsPositionIds();
     void kindNames();
 
 private:
@@ -803,6 +809,54 @@ void TestDemoModels::plantedInModel()
             return;
     }
     report("model", kind, m);
+}
+
+// The positional heads follow the position id 0, not the first element: with position ids
+// (3, 4, 0, 5, 6, ...) element 2 is at position 0, so every query t >= 2 of L0.H0 and L2.H0 puts
+// its mass on element 2 (queries 0 and 1 cannot see it), while the "." head still finds the dots.
+// Checked on the reference, and on sinkscope::Model when it runs gpt2.
+void TestDemoModels::positionalFollowsPositionIds()
+{
+    const QString dir = modelDir(m_tmp, DemoKind::Decoder);
+    const Weights w = readWeights(dir);
+    const auto tok = Tokenizer::fromFile(QDir(dir).filePath("tokenizer.json").toStdString(),
+                                         QDir(dir).filePath("tokenizer_config.json").toStdString());
+    const std::vector<int32_t> ids = encodeIds(*tok, "the cat sat . on the mat . the dog slept", BosPolicy::Off);
+    std::vector<int64_t> positions{3, 4, 0};
+    for (int t = 3; t < int(ids.size()); ++t)
+        positions.push_back(t + 2);
+    const int32_t dot = *tok->tokenToId(".");
+
+    auto check = [&](const Forward& f, const char* what) {
+        for (const PlantedHead& h : plantedHeads(DemoKind::Decoder)) {
+            double lo = 1.0;
+            if (h.mechanism == "positional") {
+                for (int t = 2; t < f.T; ++t)
+                    lo = std::min(lo, f.A(h.layer, h.head, t, 2));
+            } else {
+                lo = minWaiverMass(f, h.layer, h.head, ids, dot, true, -1);
+            }
+            QVERIFY2(lo >= 0.99, qPrintable(QString("%1 L%2.H%3: %4").arg(what).arg(h.layer).arg(h.head).arg(lo)));
+        }
+    };
+    check(referenceGpt2(w, ids, 4, 4, 64, positions), "reference");
+    if (QTest::currentTestFailed())
+        return;
+
+    std::unique_ptr<Model> model;
+    try {
+        model = Model::load(dir.toStdString(), DevicePreference::Cpu);
+    } catch (const Error& e) {
+        if (e.code() == ErrorCode::Unsupported)
+            QSKIP(unsupportedReason(DemoKind::Decoder));
+        throw;
+    }
+    RunRequest r;
+    r.useIds = true;
+    r.ids = ids;
+    r.captureLogits = false;
+    r.interventions.positionIds = positions;
+    check(fromRun(*model->run(r)), "model");
 }
 
 void TestDemoModels::kindNames()
