@@ -340,8 +340,8 @@ std::string tinyConfigJson(const TinyFamilySpec& s)
     }
     // Llama-like and Phi-3.
     c["num_key_value_heads"] = s.kvHeads;
-    if (s.headDim > 0)
-        c["head_dim"] = s.headDim;
+    // Qwen3 and Gemma default head_dim to 128 / 256, not hidden / heads: always say it.
+    c["head_dim"] = tinyHeadDim(s);
     c["rms_norm_eps"] = s.eps;
     c["rope_theta"] = s.ropeTheta;
     c["bos_token_id"] = 1;
