@@ -144,8 +144,8 @@ void TestFamilies::matchesReference_data()
     row("gpt2 transformer. prefix, tied", s, 12);
     s = family("gpt2", 14), s.prefix = "", s.tied = false, s.scaleByInverseLayer = true, s.layers = 3;
     row("gpt2 no prefix, untied, inverse-layer scaling", s, 10);
-    s = family("gpt2", 15), s.act = "gelu";
-    row("gpt2 exact gelu", s, 7);
+    s = family("gpt2", 15), s.act = "gelu", s.upcastAttn = true;
+    row("gpt2 exact gelu, reorder_and_upcast_attn", s, 7);
 
     s = family("gpt_neox", 16), s.heads = 2, s.rotaryFraction = 0.25, s.tied = false, s.attnBias = true;
     row("gpt_neox parallel residual, rotary_pct 0.25", s, 12);

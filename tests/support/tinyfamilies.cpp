@@ -294,7 +294,7 @@ std::string tinyConfigJson(const TinyFamilySpec& s)
         c["activation_function"] = act;
         c["scale_attn_weights"] = true;
         c["scale_attn_by_inverse_layer_idx"] = s.scaleByInverseLayer;
-        c["reorder_and_upcast_attn"] = false;
+        c["reorder_and_upcast_attn"] = s.upcastAttn;
         c["bos_token_id"] = 0;
         c["eos_token_id"] = 0;
         return QJsonDocument(c).toJson().toStdString();

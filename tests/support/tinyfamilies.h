@@ -44,6 +44,7 @@ struct TinyFamilySpec {
     int slidingWindow = 0;     ///< mistral/phi3 all layers, qwen2/qwen3 from windowFromLayer, gemma2 even layers
     int windowFromLayer = 0;   ///< qwen2/qwen3 max_window_layers
     bool scaleByInverseLayer = false; ///< gpt2 scale_attn_by_inverse_layer_idx
+    bool upcastAttn = false;   ///< gpt2 reorder_and_upcast_attn (same numbers, q.k in fp32)
     std::string act;           ///< "": the family's default activation
     uint32_t seed = 1;
     float scale = 1.0f;        ///< weights ~ U(-scale, scale) / sqrt(fan_in)
