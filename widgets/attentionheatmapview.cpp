@@ -234,7 +234,15 @@ QString AttentionHeatmapView::tokenText(int index, int maxChars) const
 
 bool AttentionHeatmapView::isMasked(int query, int key) const
 {
-    return m_result && m_result->model.attention == "causal" && key > query;
+    if (!m_result)
+        return false;
+    // The layer's recipe says what the forward pass masked (causal and sliding windows).
+    const int layer = m_shownLayer >= 0 ? m_shownLayer : 0;
+    if (size_t(layer) < m_result->recipes.size()) {
+        const AttentionRecipe& r = m_result->recipes[size_t(layer)];
+        return (r.causal && key > query) || (r.window > 0 && query - key >= r.window);
+    }
+    return m_result->model.attention == "causal" && key > query;
 }
 
 QString AttentionHeatmapView::hoverText(int query, int key) const
@@ -243,8 +251,8 @@ QString AttentionHeatmapView::hoverText(int query, int key) const
     if (!hasFigure() || query < 0 || key < 0 || query >= T || key >= T)
         return {};
     const QString value = isMasked(query, key)
-        ? tr("masked (causal)")
-        : QString::number(double(m_result->attentionMap(m_shownLayer, m_shownHead)(query, key)), 'f', 4);
+        ? tr("masked")
+        : QString::number(double(m_shownMap(query, key)), 'f', 4);
     return tr("query '%1' (%2) → key '%3' (%4): %5")
         .arg(tokenText(query), QString::number(query), tokenText(key), QString::number(key), value);
 }
@@ -307,8 +315,8 @@ void AttentionHeatmapView::rebuildMap()
         placeholder = tr("Run a prompt to see its attention maps.");
     else if (T == 0)
         placeholder = tr("The prompt has no tokens.");
-    else if (!m_result->hasAttention())
-        placeholder = tr("This run did not capture attention maps.\nRun again with attention capture on to see them.");
+    else if (!m_result->canMakeMaps())
+        placeholder = tr("This run kept neither the attention maps nor Q and K.\nRun again with capture on to see them.");
     else if (m_result->model.layers <= 0 || m_result->model.heads <= 0)
         placeholder = tr("The model has no attention heads.");
 
@@ -318,6 +326,7 @@ void AttentionHeatmapView::rebuildMap()
         m_placeholder->setText(placeholder);
         m_stack->setCurrentWidget(m_placeholder);
         m_map->data()->clear();
+        m_shownMap.resize(0, 0);
         m_title->setText(QString());
         m_marker->setVisible(false);
         return;
@@ -327,8 +336,9 @@ void AttentionHeatmapView::rebuildMap()
     head = std::clamp(head, 0, m_result->model.heads - 1);
     m_shownLayer = layer;
     m_shownHead = head;
-    const auto map = m_result->attentionMap(layer, head);
-    const bool causal = m_result->model.attention == "causal";
+    // One head's map, kept while it is shown: recomputed from Q/K when the run stored no maps.
+    m_shownMap = m_result->attentionMap(layer, head);
+    const RowMatrixXf& map = m_shownMap;
     const double nan = std::numeric_limits<double>::quiet_NaN();
 
     QCPColorMapData* data = m_map->data();
@@ -343,7 +353,7 @@ void AttentionHeatmapView::rebuildMap()
         data->setRange(QCPRange(0, T - 1), QCPRange(0, T - 1));
         for (int q = 0; q < T; ++q)
             for (int k = 0; k < T; ++k)
-                data->setCell(k, q, (causal && k > q) ? nan : double(map(q, k)));
+                data->setCell(k, q, isMasked(q, k) ? nan : double(map(q, k)));
     }
     m_plot->xAxis->setRange(-0.5, T - 0.5);
     m_plot->yAxis->setRange(-0.5, T - 0.5);
@@ -360,7 +370,7 @@ void AttentionHeatmapView::updateColorRange()
         m_map->setDataRange(QCPRange(0.0, 1.0));
         return;
     }
-    const auto map = m_result->attentionMap(m_shownLayer, m_shownHead);
+    const RowMatrixXf& map = m_shownMap;
     const int T = tokenCount();
     double lo = std::numeric_limits<double>::infinity();
     double hi = -lo;

@@ -101,6 +101,7 @@ private:
     int m_shownLayer = -1;
     int m_shownHead = -1;
     int m_labelStep = 1;
+    RowMatrixXf m_shownMap; ///< the shown head's probabilities (row = query)
     int m_hovered[2] = {-1, -1};
 
     QSpinBox* m_layerSpin = nullptr;

@@ -270,7 +270,7 @@ QString csvField(const QString& text)
 
 QByteArray attentionMapCsv(const RunResult& result, int layer, int head)
 {
-    if (!result.hasAttention() || layer < 0 || layer >= result.model.layers || head < 0 || head >= result.model.heads)
+    if (!result.canMakeMaps() || layer < 0 || layer >= result.model.layers || head < 0 || head >= result.model.heads)
         return {};
     const auto map = result.attentionMap(layer, head);
     const int T = int(result.tokens);

@@ -289,6 +289,11 @@ ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& s, const TinyWeights&
     for (int t = 0; t < T; ++t)
         for (int i = 0; i < D; ++i)
             x[size_t(t)][size_t(i)] = emb[size_t(ids[size_t(t)]) * D + i];
+    auto keepHidden = [&] {
+        for (const auto& row : x)
+            out.hidden.insert(out.hidden.end(), row.begin(), row.end());
+    };
+    keepHidden();
 
     for (int l = 0; l < s.layers; ++l) {
         auto get = [&](const std::string& n) { return &w.at(L(l, n)); };
@@ -299,6 +304,10 @@ ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& s, const TinyWeights&
         const Mat q = linear(h, *get("self_attn.q_proj.weight"), H * hd, D, opt("self_attn.q_proj.bias"));
         const Mat k = linear(h, *get("self_attn.k_proj.weight"), Hkv * hd, D, opt("self_attn.k_proj.bias"));
         const Mat v = linear(h, *get("self_attn.v_proj.weight"), Hkv * hd, D, opt("self_attn.v_proj.bias"));
+        for (int kvh = 0; kvh < Hkv; ++kvh)
+            for (int t = 0; t < T; ++t)
+                for (int i = 0; i < hd; ++i)
+                    out.values.push_back(v[size_t(t)][size_t(kvh * hd + i)]);
         Mat ctx(size_t(T), std::vector<double>(size_t(H * hd), 0.0));
         for (int head = 0; head < H; ++head) {
             const int kvh = head / (H / Hkv);
@@ -346,6 +355,7 @@ ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& s, const TinyWeights&
         for (int t = 0; t < T; ++t)
             for (int i = 0; i < D; ++i)
                 x[size_t(t)][size_t(i)] += m[size_t(t)][size_t(i)];
+        keepHidden();
     }
     const Mat y = rmsnorm(x, w.at("model.norm.weight"), s.eps);
     const auto& head = s.tied ? w.at("model.embed_tokens.weight") : w.at("lm_head.weight");

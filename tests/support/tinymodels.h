@@ -64,8 +64,10 @@ TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers = 2, ui
 /// Independent reference forward pass in double precision with plain loops (no torch, no code
 /// shared with the core): returns attention probabilities [L][H][T][T] flattened and logits [T][V].
 struct ReferenceOutput {
-    std::vector<double> attention;
-    std::vector<double> logits;
+    std::vector<double> attention; ///< [L][H][T][T]
+    std::vector<double> logits;    ///< [T][V]
+    std::vector<double> hidden;    ///< [L+1][T][D]
+    std::vector<double> values;    ///< [L][Hkv][T][hd]
 };
 ReferenceOutput referenceLlamaForward(const TinyLlamaSpec& spec, const TinyWeights& w, const std::vector<int32_t>& ids);
 

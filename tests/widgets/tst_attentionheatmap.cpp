@@ -185,7 +185,7 @@ void TestWidgets::heatmapHoverText_data()
     QTest::addColumn<QString>("expected"); // %1 = the value with 4 decimals
     QTest::newRow("onto BOS") << "causal" << 2 << 0 << "query '·cat' (2) → key '<s>' (0): %1";
     QTest::newRow("diagonal") << "causal" << 3 << 3 << "query ',' (3) → key ',' (3): %1";
-    QTest::newRow("masked") << "causal" << 1 << 4 << "query '·The' (1) → key '·sat' (4): masked (causal)";
+    QTest::newRow("masked") << "causal" << 1 << 4 << "query '·The' (1) → key '·sat' (4): masked";
     QTest::newRow("bidirectional future") << "bidirectional" << 1 << 4 << "query '·The' (1) → key '·sat' (4): %1";
     QTest::newRow("newline") << "causal" << 5 << 1 << "query '↵' (5) → key '·The' (1): %1";
     QTest::newRow("outside") << "causal" << 6 << 0 << "";
@@ -258,7 +258,7 @@ void TestWidgets::heatmapPlaceholders_data()
     QTest::addColumn<int>("kind"); // 0 no result, 1 no attention, 2 no tokens
     QTest::addColumn<QString>("contains");
     QTest::newRow("no result") << 0 << "Run a prompt";
-    QTest::newRow("no attention captured") << 1 << "did not capture attention";
+    QTest::newRow("no attention captured") << 1 << "kept neither the attention maps nor Q and K";
     QTest::newRow("no tokens") << 2 << "no tokens";
 }
 

@@ -10,6 +10,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <cstdio>
 #include <new>
 
 namespace sinkscope {
@@ -40,6 +41,46 @@ std::string gib(double bytes)
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
     return buf;
+}
+
+/// MemAvailable from /proc/meminfo in bytes, or 0 when unknown.
+double availableHostBytes()
+{
+    std::FILE* f = std::fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    double kb = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "MemAvailable: %lf kB", &kb) == 1)
+            break;
+    std::fclose(f);
+    return kb * 1024.0;
+}
+
+void validateInterventions(const Interventions& iv, int64_t T, const ModelConfig& c)
+{
+    auto bad = [](const std::string& m) { throw Error(ErrorCode::InvalidArgument, m); };
+    if (!iv.positionIds.empty()) {
+        if (int64_t(iv.positionIds.size()) != T)
+            bad("The replacement position ids have " + std::to_string(iv.positionIds.size()) + " entries for "
+                + std::to_string(T) + " tokens.");
+        for (int64_t p : iv.positionIds)
+            if (p < 0 || p >= c.maxPositionEmbeddings)
+                bad("Position id " + std::to_string(p) + " is outside 0.." + std::to_string(c.maxPositionEmbeddings - 1) + ".");
+    }
+    if (!iv.maskBias.empty() && int64_t(iv.maskBias.size()) != T * T)
+        bad("The attention mask bias must have T x T = " + std::to_string(T * T) + " entries.");
+    for (const auto& d : iv.dims)
+        if (d.layer < 0 || d.layer > c.numLayers || d.dim < 0 || d.dim >= c.hiddenSize || d.token < -1 || d.token >= T)
+            bad("A hidden-dimension overwrite targets layer " + std::to_string(d.layer) + ", dimension "
+                + std::to_string(d.dim) + ", token " + std::to_string(d.token) + ", outside the model or prompt.");
+    for (const auto& t : iv.tokens)
+        if (t.layer < 0 || t.layer > c.numLayers || t.token < 0 || t.token >= T
+            || int64_t(t.hidden.size()) != c.hiddenSize)
+            bad("A hidden-state overwrite targets layer " + std::to_string(t.layer) + ", token " + std::to_string(t.token)
+                + " with " + std::to_string(t.hidden.size()) + " values; it needs a layer 0.."
+                + std::to_string(c.numLayers) + ", a token of the prompt and " + std::to_string(c.hiddenSize) + " values.");
 }
 
 } // namespace
@@ -162,31 +203,70 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
                         + std::to_string(d->config.maxPositionEmbeddings) + " positions; shorten it.");
     r.tokens = T;
 
-    const int64_t L = d->config.numLayers, H = d->config.numHeads, V = d->config.vocabSize;
+    validateInterventions(request.interventions, T, d->config);
+
+    const int64_t L = d->config.numLayers, H = d->config.numHeads, Hkv = d->config.numKvHeads;
+    const int64_t V = d->config.vocabSize, D = d->config.hiddenSize, hd = d->config.headDim;
     const double mapBytes = double(L) * double(H) * double(T) * double(T) * 4.0;
+    if (request.captureAttention) {
+        // All maps are the one capture that grows with T^2: check it against free memory first.
+        const double avail = availableHostBytes();
+        if (avail > 0 && mapBytes > 0.8 * avail)
+            throw Error(ErrorCode::OutOfMemory,
+                        "Keeping every attention map needs " + gib(mapBytes) + " (" + std::to_string(L) + " layers x "
+                            + std::to_string(H) + " heads x " + std::to_string(T) + "^2 tokens x 4 bytes) but only "
+                            + gib(avail) + " of memory is free. Keep maps on demand (they are recomputed per head "
+                            "from Q and K), use a shorter prompt, or free memory.");
+    }
+    ForwardTargets targets;
     try {
-        if (request.captureAttention)
+        auto alloc = [](Tensor& t, std::vector<int64_t> shape) {
+            int64_t n = 1;
+            for (int64_t s : shape)
+                n *= s;
+            t.shape = std::move(shape);
+            t.data.assign(size_t(n), 0.0f);
+            return t.data.data();
+        };
+        if (request.captureAttention) {
             r.attention.assign(size_t(L * H * T * T), 0.0f);
-        if (request.captureLogits)
+            targets.attention = r.attention.data();
+        }
+        if (request.captureLogits) {
             r.logits.assign(size_t(T * V), 0.0f);
+            targets.logits = r.logits.data();
+        }
+        if (request.captureHidden)
+            targets.hidden = alloc(r.hidden, {L + 1, T, D});
+        if (request.captureQK) {
+            targets.queries = alloc(r.queries, {L, H, T, hd});
+            targets.keys = alloc(r.keys, {L, Hkv, T, hd});
+        }
+        if (request.captureValues)
+            targets.values = alloc(r.values, {L, Hkv, T, hd});
+        if (request.captureHeadOutputs)
+            targets.headOutputs = alloc(r.headOutputs, {L, H, T, hd});
         r.firstTokenMass = RowMatrixXf::Zero(L, H);
+        targets.firstTokenMass = r.firstTokenMass.data();
+        targets.firstMassPerQuery = alloc(r.firstMassPerQuery, {L, H, T});
+        targets.received = alloc(r.received, {L, H, T});
+        targets.entropy = alloc(r.entropy, {L, H, T});
+        targets.valueNorms = alloc(r.valueNorms, {L, Hkv, T});
+        targets.contributionNorms = alloc(r.contributionNorms, {L, H, T});
+        targets.writtenNorms = alloc(r.writtenNorms, {L, H, T});
+        targets.recipes = &r.recipes;
+        r.maskBias = request.interventions.maskBias;
     } catch (const std::bad_alloc&) {
         throw Error(ErrorCode::OutOfMemory,
-                    "Not enough host memory for the captured attention maps (" + gib(mapBytes)
-                        + " for all layers and heads at " + std::to_string(T)
-                        + " tokens). Use a shorter prompt or do not capture every map.");
+                    "Not enough host memory for the captures of this run (all maps alone: " + gib(mapBytes)
+                        + "). Use a shorter prompt or keep maps on demand.");
     }
-
-    ForwardTargets targets;
-    targets.attention = request.captureAttention ? r.attention.data() : nullptr;
-    targets.logits = request.captureLogits ? r.logits.data() : nullptr;
-    targets.firstTokenMass = r.firstTokenMass.data();
 
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<int32_t> ids = r.encoding.ids();
     translateTorchErrors("running the model", [&] {
         c10::InferenceMode guard;
-        d->transformer->forward(ids, targets, progress, cancel);
+        d->transformer->forward(ids, request.interventions, targets, progress, cancel);
     });
     r.runMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return result;

@@ -132,16 +132,50 @@ at::Tensor Transformer::invFreq(int64_t T) const
     return inv;
 }
 
-std::pair<at::Tensor, at::Tensor> Transformer::ropeTables(int64_t T) const
+std::pair<at::Tensor, at::Tensor> Transformer::ropeTables(const at::Tensor& positions) const
 {
-    const at::Tensor inv = invFreq(T);                                          // [hd/2]
-    const at::Tensor pos = at::arange(T, at::TensorOptions().dtype(at::kLong)).to(at::kFloat); // [T]
-    const at::Tensor freqs = at::outer(pos, inv);                               // [T, hd/2]
-    const at::Tensor emb = at::cat({freqs, freqs}, -1);                         // [T, hd]
+    // Dynamic NTK looks at the sequence length the positions imply (largest id + 1).
+    const int64_t T = positions.numel() ? positions.max().item<int64_t>() + 1 : 0;
+    const at::Tensor inv = invFreq(T);                        // [hd/2]
+    const at::Tensor freqs = at::outer(positions.to(at::kCPU).to(at::kFloat), inv); // [T, hd/2]
+    const at::Tensor emb = at::cat({freqs, freqs}, -1);       // [T, hd]
     return {emb.cos(), emb.sin()};
 }
 
-void Transformer::forward(const std::vector<int32_t>& ids, const ForwardTargets& out,
+namespace {
+
+/// Applies the hidden-state interventions that target the input of layer `layer`.
+at::Tensor applyOverwrites(at::Tensor x, const Interventions& iv, int layer)
+{
+    bool any = false;
+    for (const auto& d : iv.dims)
+        any = any || d.layer == layer;
+    for (const auto& t : iv.tokens)
+        any = any || t.layer == layer;
+    if (!any)
+        return x;
+    x = x.clone();
+    for (const auto& d : iv.dims) {
+        if (d.layer != layer)
+            continue;
+        if (d.token < 0)
+            x.select(1, d.dim).fill_(d.value);
+        else
+            x[d.token][d.dim].fill_(d.value);
+    }
+    for (const auto& t : iv.tokens) {
+        if (t.layer != layer)
+            continue;
+        const at::Tensor h = at::from_blob(const_cast<float*>(t.hidden.data()), {int64_t(t.hidden.size())},
+                                           at::TensorOptions().dtype(at::kFloat));
+        x[t.token].copy_(h.to(x.device(), x.scalar_type()));
+    }
+    return x;
+}
+
+} // namespace
+
+void Transformer::forward(const std::vector<int32_t>& ids, const Interventions& iv, const ForwardTargets& out,
                           const std::function<void(int, int)>& progress, const std::atomic<bool>* cancel) const
 {
     const int64_t T = int64_t(ids.size());
@@ -152,64 +186,117 @@ void Transformer::forward(const std::vector<int32_t>& ids, const ForwardTargets&
     const double scale = 1.0 / std::sqrt(double(hd));
 
     const at::TensorOptions longOpts = at::TensorOptions().dtype(at::kLong);
+    const at::TensorOptions floatOpts = at::TensorOptions().dtype(at::kFloat).device(m_device);
     std::vector<int64_t> ids64(ids.begin(), ids.end());
     const at::Tensor idT = at::from_blob(ids64.data(), {T}, longOpts).clone().to(m_device);
 
-    auto [cosT, sinT] = ropeTables(T);
+    std::vector<int64_t> pos64 = iv.positionIds;
+    if (pos64.empty())
+        for (int64_t t = 0; t < T; ++t)
+            pos64.push_back(t);
+    const at::Tensor positions = at::from_blob(pos64.data(), {T}, longOpts).clone();
+    auto [cosT, sinT] = ropeTables(positions);
     const at::Tensor cos = cosT.to(m_device, m_dtype).unsqueeze(0); // [1, T, hd]
     const at::Tensor sin = sinT.to(m_device, m_dtype).unsqueeze(0);
 
     // Additive masks in fp32: -inf gives exactly the zeros the reference's finfo.min gives.
     // Sliding-window layers (mistral; qwen2 from max_window_layers on) see keys t - s < window.
     at::Tensor fullMask, windowMask;
-    if (m_spec.causal) {
+    const float ninf = -std::numeric_limits<float>::infinity();
+    const int window = m_config.slidingWindow && *m_config.slidingWindow > 0 ? *m_config.slidingWindow : 0;
+    {
         const at::Tensor q = at::arange(T, longOpts.device(m_device)).unsqueeze(1);
         const at::Tensor k = at::arange(T, longOpts.device(m_device)).unsqueeze(0);
-        const at::Tensor zeros = at::zeros({T, T}, at::TensorOptions().dtype(at::kFloat).device(m_device));
-        const float ninf = -std::numeric_limits<float>::infinity();
-        const at::Tensor causal = k <= q;
+        const at::Tensor zeros = at::zeros({T, T}, floatOpts);
+        const at::Tensor causal = m_spec.causal ? (k <= q) : at::ones({T, T}, longOpts.device(m_device)).to(at::kBool);
         fullMask = zeros.masked_fill(causal.logical_not(), ninf);
-        if (m_config.slidingWindow && *m_config.slidingWindow > 0)
-            windowMask = zeros.masked_fill(causal.logical_and((q - k) < int64_t(*m_config.slidingWindow)).logical_not(), ninf);
+        if (window > 0)
+            windowMask = zeros.masked_fill(causal.logical_and((q - k) < int64_t(window)).logical_not(), ninf);
+        if (!iv.maskBias.empty()) {
+            const at::Tensor bias = at::from_blob(const_cast<float*>(iv.maskBias.data()), {T, T},
+                                                  at::TensorOptions().dtype(at::kFloat)).to(m_device);
+            fullMask = fullMask + bias;
+            if (windowMask.defined())
+                windowMask = windowMask + bias;
+        }
     }
+    if (out.recipes)
+        out.recipes->clear();
 
-    at::Tensor x = at::embedding(m_embed, idT); // [T, D]
+    at::Tensor x = applyOverwrites(at::embedding(m_embed, idT), iv, 0); // [T, D]
+    if (out.hidden)
+        copyToHost(x, out.hidden);
     for (int l = 0; l < L; ++l) {
         if (cancel && cancel->load())
             throw Error(ErrorCode::Cancelled, "The run was cancelled.");
         const Layer& W = m_layers[size_t(l)];
-        const at::Tensor& mask = windowMask.defined() && l >= m_config.slidingWindowFromLayer ? windowMask : fullMask;
+        const bool windowed = windowMask.defined() && l >= m_config.slidingWindowFromLayer;
+        const at::Tensor& mask = windowed ? windowMask : fullMask;
+        if (out.recipes)
+            out.recipes->push_back(AttentionRecipe{scale, 0.0, m_spec.causal, windowed ? window : 0});
+
         const at::Tensor h = norm(x, W.inputNorm);
         at::Tensor q = at::linear(h, W.wq, W.bq).view({T, H, hd}).transpose(0, 1);     // [H, T, hd]
         at::Tensor k = at::linear(h, W.wk, W.bk).view({T, Hkv, hd}).transpose(0, 1);   // [Hkv, T, hd]
-        at::Tensor v = at::linear(h, W.wv, W.bv).view({T, Hkv, hd}).transpose(0, 1);   // [Hkv, T, hd]
+        const at::Tensor v = at::linear(h, W.wv, W.bv).view({T, Hkv, hd}).transpose(0, 1); // [Hkv, T, hd]
         q = q * cos + rotateHalf(q) * sin;
         k = k * cos + rotateHalf(k) * sin;
         // Query head h reads KV head h / group (HF repeat_kv order).
         const at::Tensor kr = group > 1 ? k.repeat_interleave(group, 0) : k;           // [H, T, hd]
         const at::Tensor vr = group > 1 ? v.repeat_interleave(group, 0) : v;
-        at::Tensor logits = at::matmul(q, kr.transpose(1, 2)) * scale;                 // [H, T, T]
-        at::Tensor lf = logits.to(at::kFloat);
-        if (mask.defined())
-            lf = lf + mask;
+        const at::Tensor logits = at::matmul(q, kr.transpose(1, 2)) * scale;           // [H, T, T]
+        const at::Tensor lf = logits.to(at::kFloat) + mask;
         const at::Tensor probs = at::softmax(lf, -1);                                  // fp32
         const at::Tensor ctx = at::matmul(probs.to(m_dtype), vr);                      // [H, T, hd]
         const at::Tensor attnOut = at::linear(ctx.transpose(0, 1).reshape({T, H * hd}), W.wo, W.bo);
-        x = x + attnOut;
-        const at::Tensor h2 = norm(x, W.postAttnNorm);
-        x = x + at::linear(at::silu(at::linear(h2, W.wgate, W.bgate)) * at::linear(h2, W.wup, W.bup), W.wdown, W.bdown);
 
+        const int64_t lHT = int64_t(l) * H * T, lKT = int64_t(l) * Hkv * T;
+        if (out.queries)
+            copyToHost(q, out.queries + lHT * hd);
+        if (out.keys)
+            copyToHost(k, out.keys + lKT * hd);
+        if (out.values)
+            copyToHost(v, out.values + lKT * hd);
+        if (out.headOutputs)
+            copyToHost(ctx, out.headOutputs + lHT * hd);
+        if (out.attention)
+            copyToHost(probs, out.attention + lHT * T);
+
+        // O(L.H.T) summaries, computed where the maps live so they never cross to the host.
         if (out.firstTokenMass) {
-            // mean over queries t >= 1 of A[t, 0], per head, computed where the maps live.
             const at::Tensor m = T > 1 ? probs.select(2, 0).slice(1, 1).mean(1) : at::zeros({H}, probs.options());
             copyToHost(m, out.firstTokenMass + int64_t(l) * H);
         }
-        if (out.attention)
-            copyToHost(probs, out.attention + int64_t(l) * H * T * T);
+        if (out.firstMassPerQuery)
+            copyToHost(probs.select(2, 0), out.firstMassPerQuery + lHT);
+        const at::Tensor colSum = probs.sum(1); // [H, T]: attention each key receives, summed over queries
+        if (out.received) {
+            const at::Tensor visible = at::isfinite(lf).sum(1).to(at::kFloat).clamp_min(1.0); // queries that see k
+            copyToHost(colSum / visible, out.received + lHT);
+        }
+        if (out.entropy)
+            copyToHost(-at::xlogy(probs, probs).sum(-1), out.entropy + lHT);
+        if (out.valueNorms)
+            copyToHost(v.to(at::kFloat).norm(2, -1), out.valueNorms + lKT);
+        if (out.contributionNorms || out.writtenNorms) {
+            // v_j W_O^h for every head: W_O^h is the [D, hd] slice of o_proj that head h feeds.
+            const at::Tensor wo = W.wo.to(at::kFloat).view({D, H, hd}).permute({1, 2, 0}); // [H, hd, D]
+            const at::Tensor contrib = at::matmul(vr.to(at::kFloat), wo).norm(2, -1);        // [H, T]
+            if (out.contributionNorms)
+                copyToHost(contrib, out.contributionNorms + lHT);
+            if (out.writtenNorms)
+                copyToHost(contrib * colSum, out.writtenNorms + lHT);
+        }
+
+        x = x + attnOut;
+        const at::Tensor h2 = norm(x, W.postAttnNorm);
+        x = x + at::linear(at::silu(at::linear(h2, W.wgate, W.bgate)) * at::linear(h2, W.wup, W.bup), W.wdown, W.bdown);
+        x = applyOverwrites(x, iv, l + 1);
+        if (out.hidden)
+            copyToHost(x, out.hidden + (int64_t(l) + 1) * T * D);
         if (progress)
             progress(l + 1, L);
     }
-    (void)D;
     if (out.logits) {
         const at::Tensor y = norm(x, m_finalNorm);
         copyToHost(at::linear(y, m_lmHead), out.logits);

@@ -4,6 +4,7 @@
 
 #include "sinkscope/checkpoint.h"
 #include "sinkscope/modelconfig.h"
+#include "sinkscope/runresult.h"
 #include "torch/familyspec.h"
 
 #include <ATen/ATen.h>
@@ -14,11 +15,24 @@
 
 namespace sinkscope::detail {
 
-/// Where a forward pass writes what it captures; null pointers mean "not wanted".
+/// Where a forward pass writes what it captures (host, fp32, C order); null means "not wanted".
 struct ForwardTargets {
-    float* attention = nullptr; ///< [layers, heads, T, T] probabilities (host, fp32)
-    float* logits = nullptr;    ///< [T, vocab] (host, fp32)
-    float* firstTokenMass = nullptr; ///< [layers, heads]: mean over t >= 1 of A[t, 0]
+    float* attention = nullptr;      ///< [L, H, T, T] probabilities
+    float* logits = nullptr;         ///< [T, vocab]
+    float* hidden = nullptr;         ///< [L+1, T, D]
+    float* queries = nullptr;        ///< [L, H, T, hd] post-position-encoding
+    float* keys = nullptr;           ///< [L, Hkv, T, hd] post-position-encoding
+    float* values = nullptr;         ///< [L, Hkv, T, hd]
+    float* headOutputs = nullptr;    ///< [L, H, T, hd]
+    // summaries
+    float* firstTokenMass = nullptr; ///< [L, H]: mean over t >= 1 of A[t, 0]
+    float* firstMassPerQuery = nullptr; ///< [L, H, T]
+    float* received = nullptr;       ///< [L, H, T]: mean over the queries that see k of A[t, k]
+    float* entropy = nullptr;        ///< [L, H, T]
+    float* valueNorms = nullptr;     ///< [L, Hkv, T]
+    float* contributionNorms = nullptr; ///< [L, H, T]: ||v_j W_O^h||
+    float* writtenNorms = nullptr;   ///< [L, H, T]: sum_t ||A[t,j] v_j W_O^h||
+    std::vector<AttentionRecipe>* recipes = nullptr; ///< per layer, filled by the pass
 };
 
 class Transformer {
@@ -30,11 +44,11 @@ public:
 
     /// Runs ids [T] through the model, writing the requested captures. Calls `progress(l+1, L)`
     /// after each layer and throws Error(Cancelled) when `cancel` is set between layers.
-    void forward(const std::vector<int32_t>& ids, const ForwardTargets& out,
+    void forward(const std::vector<int32_t>& ids, const Interventions& interventions, const ForwardTargets& out,
                  const std::function<void(int, int)>& progress, const std::atomic<bool>* cancel) const;
 
-    /// cos and sin tables [T, head_dim] (fp32) for positions 0..T-1, HF rotate-half layout.
-    std::pair<at::Tensor, at::Tensor> ropeTables(int64_t T) const;
+    /// cos and sin tables [T, head_dim] (fp32) for the given positions, HF rotate-half layout.
+    std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& positions) const;
 
     at::Device device() const { return m_device; }
     at::ScalarType dtype() const { return m_dtype; }
