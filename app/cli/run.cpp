@@ -45,8 +45,13 @@ int runCommand(const QStringList& args)
     }
     req.bos = parseBosPolicy(o.value("bos", "auto").toStdString());
     const std::vector<SaveItem> items = parseSaveList(o.value("save").toStdString());
-    req.captureAttention = std::find(items.begin(), items.end(), SaveItem::Attention) != items.end();
-    req.captureLogits = std::find(items.begin(), items.end(), SaveItem::Logits) != items.end();
+    auto wants = [&](SaveItem i) { return std::find(items.begin(), items.end(), i) != items.end(); };
+    // Keep only what will be written; run.json's summaries are always computed.
+    req.captureAttention = wants(SaveItem::Attention);
+    req.captureLogits = wants(SaveItem::Logits);
+    req.captureHidden = wants(SaveItem::Hidden);
+    req.captureValues = wants(SaveItem::Values);
+    req.captureQK = wants(SaveItem::QK);
 
     DTypePreference dtype = DTypePreference::Auto;
     const QString dt = o.value("dtype", "auto");

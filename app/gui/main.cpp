@@ -9,6 +9,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QSettings>
 #include <QTimer>
 
 #include <cstdio>
@@ -32,8 +33,10 @@ int main(int argc, char** argv)
     const QCommandLineOption shotOpt(QStringLiteral("screenshot"),
                                      QStringLiteral("Save a PNG of the window once the prompt has run (or the model is open), then quit."),
                                      QStringLiteral("file.png"));
+    const QCommandLineOption demoOpt(QStringLiteral("demo"), QStringLiteral("Open the built-in synthetic demo model (the default on first start)."));
+    const QCommandLineOption noDemoOpt(QStringLiteral("no-demo"), QStringLiteral("Start on the start page even on first start."));
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot, WxH."), QStringLiteral("WxH"), QStringLiteral("1280x860"));
-    parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt});
+    parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt, demoOpt, noDemoOpt});
     parser.process(app);
 
     MainWindow window;
@@ -62,6 +65,9 @@ int main(int argc, char** argv)
     if (parser.isSet(promptOpt))
         window.setPrompt(parser.value(promptOpt));
     QObject::connect(window.engine(), &EngineClient::modelLoaded, &window, [&] {
+        // The window's own slot ran first: a demo model may already be running its sample prompt.
+        if (window.engine()->isBusy())
+            return;
         if (parser.isSet(promptOpt))
             window.runPrompt();
         else if (!shot.isEmpty())
@@ -79,9 +85,16 @@ int main(int argc, char** argv)
             QApplication::exit(1);
         });
 
-    if (parser.isSet(modelOpt))
+    const bool firstStart = QSettings().value(QStringLiteral("recentModelFolders")).toStringList().isEmpty();
+    if (parser.isSet(modelOpt)) {
         window.openModelFolder(parser.value(modelOpt));
-    else if (!shot.isEmpty())
+    } else if (parser.isSet(demoOpt) || (firstStart && !parser.isSet(noDemoOpt))) {
+        // The demo's own sample prompt runs unless --prompt gave one (run on load above).
+        window.openDemoModel(false, !parser.isSet(promptOpt));
+        if (parser.isSet(promptOpt))
+            window.setPrompt(parser.value(promptOpt));
+    } else if (!shot.isEmpty()) {
         QTimer::singleShot(0, &window, finishShot);
+    }
     return app.exec();
 }

@@ -2,6 +2,7 @@
 #include "mainwindow.h"
 
 #include "attentionheatmapview.h"
+#include "demomodel.h"
 #include "engineclient.h"
 #include "figureexport.h"
 #include "hfcache.h"
@@ -108,6 +109,9 @@ void MainWindow::buildActions()
                                    this, &MainWindow::chooseModelFolder);
     m_openAction->setShortcut(QKeySequence::Open);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    QMenu* demo = file->addMenu(tr("Open &Demo Model"));
+    demo->addAction(tr("Decoder with planted waivers (synthetic)"), this, [this] { openDemoModel(false); });
+    demo->addAction(tr("Encoder with a [SEP] waiver (synthetic)"), this, [this] { openDemoModel(true); });
     file->addSeparator();
     m_exportFigureAction = file->addAction(tr("Export &Figure…"), this, &MainWindow::exportFigureDialog);
     m_exportFigureAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+E")));
@@ -168,8 +172,14 @@ void MainWindow::buildStartPage()
     open->setObjectName(QStringLiteral("openFolderButton"));
     open->setMinimumHeight(36);
     connect(open, &QPushButton::clicked, this, &MainWindow::chooseModelFolder);
+    auto* demo = new QPushButton(tr("Open the built-in demo model"), page);
+    demo->setObjectName(QStringLiteral("openDemoButton"));
+    demo->setMinimumHeight(36);
+    demo->setToolTip(tr("A small synthetic decoder with planted positional and feature waiver heads"));
+    connect(demo, &QPushButton::clicked, this, [this] { openDemoModel(false); });
     auto* row = new QHBoxLayout;
     row->addWidget(open);
+    row->addWidget(demo);
     row->addStretch(1);
     outer->addLayout(row);
     outer->addWidget(new QLabel(tr("A Hugging Face model folder holds config.json, tokenizer.json and "
@@ -308,6 +318,23 @@ void MainWindow::openModelFolder(const QString& dir)
     m_engine->loadModel(m_loadingDir, parseDevicePreference(m_device->currentData().toString().toStdString()));
 }
 
+void MainWindow::openDemoModel(bool encoder, bool runSample)
+{
+    const DemoKind kind = encoder ? DemoKind::Encoder : DemoKind::Decoder;
+    QString error;
+    const QString dir = ensureDemoModel(kind, &error);
+    if (dir.isEmpty()) {
+        showMessage(tr("Could not write the demo model: %1").arg(error), true);
+        m_statusLabel->setText(error);
+        return;
+    }
+    const DemoGroundTruth truth = demoGroundTruth(kind);
+    if (!truth.samplePrompts.empty())
+        m_prompt->setPlainText(QString::fromStdString(truth.samplePrompts[std::min<size_t>(1, truth.samplePrompts.size() - 1)]));
+    m_runAfterLoad = runSample;
+    openModelFolder(dir);
+}
+
 void MainWindow::onModelLoaded(const QString& name)
 {
     m_modelDir = m_loadingDir;
@@ -319,21 +346,39 @@ void MainWindow::onModelLoaded(const QString& name)
     m_tokenStrip->setResult(nullptr);
     m_stack->setCurrentWidget(m_workspace);
     const ModelInfo& info = m_engine->modelInfo();
-    showMessage(tr("Loaded %1 (%2, %3 layers × %4 heads) on %5.")
-                    .arg(name, QString::fromStdString(info.modelType))
-                    .arg(info.layers)
-                    .arg(info.heads)
-                    .arg(m_engine->device()),
-                false);
+    QString text = tr("Loaded %1 (%2, %3 layers × %4 heads) on %5.")
+                       .arg(name, QString::fromStdString(info.modelType))
+                       .arg(info.layers)
+                       .arg(info.heads)
+                       .arg(m_engine->device());
+    if (info.synthetic) {
+        // Say what was planted so the user knows what the views should show.
+        const DemoKind kind = info.attention == "bidirectional" ? DemoKind::Encoder : DemoKind::Decoder;
+        QStringList heads;
+        for (const PlantedHead& h : demoGroundTruth(kind).heads)
+            heads << tr("L%1.H%2 %3%4")
+                         .arg(h.layer)
+                         .arg(h.head)
+                         .arg(QString::fromStdString(h.mechanism))
+                         .arg(h.waiverToken.empty() ? tr(" → position %1").arg(h.waiverPosition)
+                                                    : tr(" → '%1'").arg(QString::fromStdString(h.waiverToken)));
+        text += tr(" This is a synthetic demo model with planted waiver heads: %1.").arg(heads.join(QStringLiteral("; ")));
+    }
+    showMessage(text, false);
     if (m_prompt->toPlainText().isEmpty())
-        m_prompt->setPlainText(QStringLiteral("Once upon a time, there was a little girl named Lily. She loved to play outside."));
+        m_prompt->setPlainText(QStringLiteral("The cat sat on the mat. The dog slept by the door."));
     m_prompt->setFocus();
     updateStatus();
     updateActions();
+    if (m_runAfterLoad) {
+        m_runAfterLoad = false;
+        runPrompt();
+    }
 }
 
 void MainWindow::onLoadFailed(const QString& message)
 {
+    m_runAfterLoad = false;
     m_progress->hide();
     showMessage(tr("Could not open %1: %2").arg(QDir::toNativeSeparators(m_loadingDir), message), true);
     // The start page has no message bar; show the error in the status line there as well.
@@ -438,8 +483,9 @@ void MainWindow::updateStatus()
         return;
     }
     const ModelInfo& info = m_engine->modelInfo();
-    QString text = tr("%1 · %2 · %3 · %4").arg(QString::fromStdString(info.name), QString::fromStdString(info.modelType),
-                                               m_engine->device(), m_engine->dtype());
+    QString text = tr("%1%2 · %3 · %4 · %5")
+                       .arg(QString::fromStdString(info.name), info.synthetic ? tr(" (synthetic)") : QString(),
+                            QString::fromStdString(info.modelType), m_engine->device(), m_engine->dtype());
     if (m_result)
         text += tr(" · %1 tokens%2 · %3 ms")
                     .arg(m_result->tokens)

@@ -57,6 +57,8 @@ public:
 
 public Q_SLOTS:
     void openModelFolder(const QString& dir);
+    /// Writes (once) and opens a built-in synthetic model; `runSample` runs its sample prompt.
+    void openDemoModel(bool encoder = false, bool runSample = true);
     void runPrompt();
     void cancelRun();
     void chooseModelFolder();
@@ -95,6 +97,7 @@ private:
     sinkscope::Selection* m_selection = nullptr;
     std::shared_ptr<const sinkscope::RunResult> m_result;
     QString m_loadingDir;
+    bool m_runAfterLoad = false;
     QString m_modelDir;
 
     QStackedWidget* m_stack = nullptr;

@@ -78,9 +78,15 @@ std::vector<SaveItem> parseSaveList(const std::string& text)
             item = SaveItem::Attention;
         else if (p == "logits")
             item = SaveItem::Logits;
+        else if (p == "hidden")
+            item = SaveItem::Hidden;
+        else if (p == "values")
+            item = SaveItem::Values;
+        else if (p == "qk")
+            item = SaveItem::QK;
         else
             throw Error(ErrorCode::InvalidArgument,
-                        "--save accepts attention and logits, not '" + p.toStdString() + "'.");
+                        "--save accepts attention, logits, hidden, values and qk, not '" + p.toStdString() + "'.");
         if (std::find(items.begin(), items.end(), item) == items.end())
             items.push_back(item);
     }
@@ -105,12 +111,44 @@ void saveRun(const RunResult& r, const std::string& outDirPath, const std::vecto
 
     writeFileAtomically(stage(QStringLiteral("run.json")), runJsonText(r));
     const int64_t T = r.tokens;
+    const int64_t L = r.model.layers, H = r.model.heads;
+    auto need = [](const Tensor& t, const char* what) {
+        if (t.empty())
+            throw Error(ErrorCode::InvalidArgument, std::string("This run did not capture ") + what + ".");
+    };
     for (SaveItem item : items) {
         if (item == SaveItem::Attention) {
-            if (!r.hasAttention())
-                throw Error(ErrorCode::InvalidArgument, "This run did not capture attention maps.");
-            writeNpy(stage(QStringLiteral("attention.npy")), r.attention.data(),
-                     {r.model.layers, r.model.heads, T, T});
+            if (r.hasAttention()) {
+                writeNpy(stage(QStringLiteral("attention.npy")), r.attention.data(), {L, H, T, T});
+            } else {
+                if (!r.canMakeMaps())
+                    throw Error(ErrorCode::InvalidArgument, "This run kept neither the attention maps nor Q and K.");
+                std::vector<float> all(size_t(L * H * T * T));
+                for (int l = 0; l < L; ++l)
+                    for (int h = 0; h < H; ++h) {
+                        const RowMatrixXf m = r.attentionMap(l, h);
+                        std::copy(m.data(), m.data() + T * T, all.begin() + (l * H + h) * T * T);
+                    }
+                writeNpy(stage(QStringLiteral("attention.npy")), all.data(), {L, H, T, T});
+            }
+        } else if (item == SaveItem::Hidden) {
+            need(r.hidden, "hidden states");
+            writeNpy(stage(QStringLiteral("hidden.npy")), r.hidden.data.data(), r.hidden.shape);
+        } else if (item == SaveItem::Values) {
+            need(r.values, "value vectors");
+            writeNpy(stage(QStringLiteral("values.npy")), r.values.data.data(), r.values.shape);
+        } else if (item == SaveItem::QK) {
+            need(r.queries, "queries and keys");
+            const int64_t hd = r.queries.size(3), group = H / std::max(1, r.model.kvHeads);
+            std::vector<float> qk(size_t(2 * L * H * T * hd));
+            std::copy(r.queries.data.begin(), r.queries.data.end(), qk.begin());
+            float* k = qk.data() + L * H * T * hd;
+            for (int l = 0; l < L; ++l)
+                for (int h = 0; h < H; ++h) {
+                    const float* src = r.keys.at({l, h / group});
+                    std::copy(src, src + T * hd, k + (l * H + h) * T * hd);
+                }
+            writeNpy(stage(QStringLiteral("qk.npy")), qk.data(), {2, L, H, T, hd});
         } else if (item == SaveItem::Logits) {
             if (r.logits.empty())
                 throw Error(ErrorCode::InvalidArgument, "This run did not capture logits.");

@@ -51,6 +51,7 @@ private Q_SLOTS:
     void runWithPromptAndBos_data();
     void runWithPromptAndBos();
     void npyLoadsWithNumpy();
+    void savesHiddenValuesQK();
     void errors_data();
     void errors();
     void modelsListsFamilies();
@@ -157,6 +158,50 @@ void TestCli::npyLoadsWithNumpy()
              QString("float32 (3, 4, 3, 3) (3, %1) True 1.0").arg(kTinyTokenizerVocab));
 }
 
+void TestCli::savesHiddenValuesQK()
+{
+    const QString out = QDir(m_tmp.path()).filePath("all");
+    const std::vector<int32_t> ids{1, 270, 300, 5, 17};
+    const Outcome o = cli({"run", "--model", m_model, "--ids", "1,270,300,5,17", "--save", "attention,hidden,values,qk", "--out", out});
+    QVERIFY2(o.code == 0, qPrintable(o.err));
+    const NpyArray hidden = readNpy(QDir(out).filePath("hidden.npy").toStdString());
+    const NpyArray values = readNpy(QDir(out).filePath("values.npy").toStdString());
+    const NpyArray qk = readNpy(QDir(out).filePath("qk.npy").toStdString());
+    const NpyArray att = readNpy(QDir(out).filePath("attention.npy").toStdString());
+    const int L = 3, H = 4, T = 5, D = 16, hd = 4;
+    QCOMPARE(hidden.shape, (std::vector<int64_t>{L + 1, T, D}));
+    QCOMPARE(values.shape, (std::vector<int64_t>{L, 4, T, hd}));
+    QCOMPARE(qk.shape, (std::vector<int64_t>{2, L, H, T, hd}));
+    QVERIFY(!QFileInfo::exists(QDir(out).filePath("logits.npy")));
+    // hidden[0] is the embedding stage: the token's row of embed_tokens
+    const TinyWeights w = makeTinyLlamaWeights(m_spec);
+    const auto& emb = w.at("model.embed_tokens.weight");
+    for (int t = 0; t < T; ++t)
+        for (int i = 0; i < D; ++i)
+            QCOMPARE(hidden.data[size_t(t * D + i)], emb[size_t(ids[size_t(t)] * D + i)]);
+    // attention.npy equals softmax(q k^T / sqrt(hd)) with the causal mask, from qk.npy
+    for (int l = 0; l < L; ++l)
+        for (int h = 0; h < H; ++h)
+            for (int t = 0; t < T; ++t) {
+                std::vector<double> logit(size_t(t + 1));
+                double mx = -1e300, z = 0;
+                for (int s = 0; s <= t; ++s) {
+                    double dot = 0;
+                    for (int i = 0; i < hd; ++i)
+                        dot += double(qk.data[size_t((((0 * L + l) * H + h) * T + t) * hd + i)])
+                            * double(qk.data[size_t((((1 * L + l) * H + h) * T + s) * hd + i)]);
+                    logit[size_t(s)] = dot / 2.0; // sqrt(hd) = 2
+                    mx = std::max(mx, logit[size_t(s)]);
+                }
+                for (double& v : logit)
+                    z += std::exp(v - mx);
+                for (int s = 0; s < T; ++s) {
+                    const double expected = s <= t ? std::exp(logit[size_t(s)] - mx) / z : 0.0;
+                    QVERIFY(std::abs(att.data[size_t(((l * H + h) * T + t) * T + s)] - expected) < 1e-5);
+                }
+            }
+}
+
 void TestCli::errors_data()
 {
     QTest::addColumn<QStringList>("args");
@@ -177,7 +222,7 @@ void TestCli::errors_data()
     QTest::newRow("bad bos") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--bos", "maybe", "--out", "@OUT@"}
                              << "error: BOS policy must be auto, on or off, not 'maybe'.";
     QTest::newRow("bad save") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--save", "everything", "--out", "@OUT@"}
-                              << "error: --save accepts attention and logits, not 'everything'.";
+                              << "error: --save accepts attention, logits, hidden, values and qk, not 'everything'.";
     QTest::newRow("bad device") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--device", "tpu", "--out", "@OUT@"}
                                 << "error: Device must be auto, cpu or cuda, not 'tpu'.";
     QTest::newRow("unknown option") << QStringList{"run", "--modle", "x"} << "error: unknown option '--modle'";

@@ -13,12 +13,15 @@ namespace sinkscope {
 std::string runJsonText(const RunResult& result);
 
 /// Arrays `saveRun` can write next to run.json.
-enum class SaveItem { Attention, Logits };
+enum class SaveItem { Attention, Logits, Hidden, Values, QK };
 
-/// Parses "attention,logits" (empty = nothing). Throws Error(InvalidArgument) naming an unknown item.
+/// Parses a comma list of attention, logits, hidden, values, qk (empty = nothing). Throws Error(InvalidArgument) naming an unknown item.
 std::vector<SaveItem> parseSaveList(const std::string& text);
 
-/// Writes OUTDIR/run.json and one .npy per item (attention.npy [L,H,T,T], logits.npy [T,V]).
+/// Writes OUTDIR/run.json and one .npy per item: attention.npy [L,H,T,T] (probabilities),
+/// logits.npy [T,V], hidden.npy [L+1,T,D] ([0] the embedding stage's output, [l+1] the residual
+/// stream after block l), values.npy [L,H_kv,T,hd], qk.npy [2,L,H,T,hd] (post-position-encoding
+/// q and k, k repeated per query head).
 /// All or nothing: files are staged in a temporary folder inside OUTDIR and moved into place only
 /// when every one was written; on failure nothing new is left behind. Throws Error(Io|InvalidArgument).
 void saveRun(const RunResult& result, const std::string& outDir, const std::vector<SaveItem>& items);

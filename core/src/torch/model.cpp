@@ -2,6 +2,7 @@
 #include "sinkscope/model.h"
 
 #include "sinkscope/checkpoint.h"
+#include "sinkscope/demomodels.h"
 #include "sinkscope/error.h"
 #include "torch/familyspec.h"
 #include "torch/torchutil.h"
@@ -147,6 +148,7 @@ std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devi
     info.maxPositions = config.maxPositionEmbeddings;
     info.position = "rope";
     info.attention = spec->causal ? "causal" : "bidirectional";
+    info.synthetic = isSyntheticDemoModel(dir);
     return model;
 }
 
