@@ -21,6 +21,10 @@ DevicePreference parseDevicePreference(const std::string& text);
 /// True when this libtorch build sees a CUDA device.
 bool cudaAvailable();
 
+/// Achieved single-precision matrix-multiply rate of this libtorch build on `device`
+/// (best of `reps` n x n x n products), in GFLOP/s. For benchmarks: the peak to compare with.
+double measureSgemmGflops(DevicePreference device = DevicePreference::Cpu, int n = 1024, int reps = 5);
+
 /// A loaded model: config, tokenizer and weights on a device. Not thread-safe: every call,
 /// construction and destruction included, must happen on one thread (torch's per-thread state).
 class Model {

@@ -88,6 +88,7 @@ struct RunRequest {
     bool captureQK = true;        ///< post-position-encoding Q [L,H,T,hd] and K [L,Hkv,T,hd] (needed for maps on demand)
     bool captureValues = true;    ///< V [L, Hkv, T, hd]
     bool captureHeadOutputs = false; ///< per-head A.V before o_proj [L, H, T, hd]
+    bool computeSummaries = true; ///< the O(L.H.T) summaries; off only to time the bare forward pass
     Interventions interventions;
 };
 

@@ -102,6 +102,28 @@ bool cudaAvailable()
     return at::hasCUDA();
 }
 
+double measureSgemmGflops(DevicePreference devicePref, int n, int reps)
+{
+    return translateTorchErrors("measuring matrix-multiply speed", [&] {
+        c10::InferenceMode guard;
+        const at::Device device = chooseDevice(devicePref);
+        const at::TensorOptions opts = at::TensorOptions().dtype(at::kFloat).device(device);
+        const at::Tensor a = at::rand({n, n}, opts), b = at::rand({n, n}, opts);
+        at::Tensor c = at::matmul(a, b); // warm-up (thread pool, kernel choice)
+        double best = 1e30;
+        for (int r = 0; r < reps; ++r) {
+            if (device.is_cuda())
+                c.cpu(); // synchronise
+            const auto t0 = std::chrono::steady_clock::now();
+            c = at::matmul(a, b);
+            if (device.is_cuda())
+                c.cpu();
+            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        return 2.0 * double(n) * double(n) * double(n) / best / 1e9;
+    });
+}
+
 struct Model::Impl {
     ModelConfig config;
     ModelInfo info;
@@ -249,13 +271,15 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
         if (request.captureHeadOutputs)
             targets.headOutputs = alloc(r.headOutputs, {L, H, T, hd});
         r.firstTokenMass = RowMatrixXf::Zero(L, H);
-        targets.firstTokenMass = r.firstTokenMass.data();
-        targets.firstMassPerQuery = alloc(r.firstMassPerQuery, {L, H, T});
-        targets.received = alloc(r.received, {L, H, T});
-        targets.entropy = alloc(r.entropy, {L, H, T});
-        targets.valueNorms = alloc(r.valueNorms, {L, Hkv, T});
-        targets.contributionNorms = alloc(r.contributionNorms, {L, H, T});
-        targets.writtenNorms = alloc(r.writtenNorms, {L, H, T});
+        if (request.computeSummaries) {
+            targets.firstTokenMass = r.firstTokenMass.data();
+            targets.firstMassPerQuery = alloc(r.firstMassPerQuery, {L, H, T});
+            targets.received = alloc(r.received, {L, H, T});
+            targets.entropy = alloc(r.entropy, {L, H, T});
+            targets.valueNorms = alloc(r.valueNorms, {L, Hkv, T});
+            targets.contributionNorms = alloc(r.contributionNorms, {L, H, T});
+            targets.writtenNorms = alloc(r.writtenNorms, {L, H, T});
+        }
         targets.recipes = &r.recipes;
         r.maskBias = request.interventions.maskBias;
     } catch (const std::bad_alloc&) {
