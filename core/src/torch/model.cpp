@@ -67,8 +67,8 @@ void validateInterventions(const Interventions& iv, int64_t T, const ModelConfig
             bad("The replacement position ids have " + std::to_string(iv.positionIds.size()) + " entries for "
                 + std::to_string(T) + " tokens.");
         for (int64_t p : iv.positionIds)
-            if (p < 0 || p >= c.maxPositionEmbeddings)
-                bad("Position id " + std::to_string(p) + " is outside 0.." + std::to_string(c.maxPositionEmbeddings - 1) + ".");
+            if (p < 0 || p >= c.maxTokens)
+                bad("Position id " + std::to_string(p) + " is outside 0.." + std::to_string(c.maxTokens - 1) + ".");
     }
     if (!iv.maskBias.empty() && int64_t(iv.maskBias.size()) != T * T)
         bad("The attention mask bias must have T x T = " + std::to_string(T * T) + " entries.");
@@ -167,9 +167,9 @@ std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devi
     info.headDim = config.headDim;
     info.hiddenSize = config.hiddenSize;
     info.vocabSize = config.vocabSize;
-    info.maxPositions = config.maxPositionEmbeddings;
-    info.position = "rope";
-    info.attention = spec->causal ? "causal" : "bidirectional";
+    info.maxPositions = config.maxTokens;
+    info.position = positionKindName(config.position);
+    info.attention = config.causal ? "causal" : "bidirectional";
     info.synthetic = isSyntheticDemoModel(dir);
     return model;
 }
@@ -221,10 +221,10 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
     }
 
     const int64_t T = int64_t(r.encoding.tokens.size());
-    if (T > d->config.maxPositionEmbeddings)
+    if (T > d->config.maxTokens)
         throw Error(ErrorCode::InvalidArgument,
                     "The prompt has " + std::to_string(T) + " tokens but the model handles at most "
-                        + std::to_string(d->config.maxPositionEmbeddings) + " positions; shorten it.");
+                        + std::to_string(d->config.maxTokens) + " positions; shorten it.");
     r.tokens = T;
 
     validateInterventions(request.interventions, T, d->config);
@@ -256,7 +256,7 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
             r.attention.assign(size_t(L * H * T * T), 0.0f);
             targets.attention = r.attention.data();
         }
-        if (request.captureLogits) {
+        if (request.captureLogits && d->transformer->hasLogits()) { // bare encoders have no output head
             r.logits.assign(size_t(T * V), 0.0f);
             targets.logits = r.logits.data();
         }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The one generic decoder/encoder forward pass, driven by a FamilySpec. Torch stays in here.
+// The one generic decoder/encoder forward pass, driven by a FamilySpec and the ModelConfig.
+// Torch stays in here.
 #pragma once
 
 #include "sinkscope/checkpoint.h"
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <vector>
 
 namespace sinkscope::detail {
@@ -18,7 +20,7 @@ namespace sinkscope::detail {
 /// Where a forward pass writes what it captures (host, fp32, C order); null means "not wanted".
 struct ForwardTargets {
     float* attention = nullptr;      ///< [L, H, T, T] probabilities
-    float* logits = nullptr;         ///< [T, vocab]
+    float* logits = nullptr;         ///< [T, vocab] (left untouched when the model has no output head)
     float* hidden = nullptr;         ///< [L+1, T, D]
     float* queries = nullptr;        ///< [L, H, T, hd] post-position-encoding
     float* keys = nullptr;           ///< [L, Hkv, T, hd] post-position-encoding
@@ -37,8 +39,9 @@ struct ForwardTargets {
 
 class Transformer {
 public:
-    /// Copies every weight the family needs from `checkpoint` onto `device` in `dtype`
-    /// (norm weights stay fp32). Throws Error(Format) for missing or mis-shaped tensors.
+    /// Copies every weight the family needs from `checkpoint` onto `device` in `dtype`, splitting
+    /// fused projections and transposing Conv1D weights so the forward pass sees one layout.
+    /// Throws Error(Format) for missing or mis-shaped tensors.
     Transformer(const ModelConfig& config, const FamilySpec& spec, const Checkpoint& checkpoint, at::Device device,
                 at::ScalarType dtype);
 
@@ -47,29 +50,43 @@ public:
     void forward(const std::vector<int32_t>& ids, const Interventions& interventions, const ForwardTargets& out,
                  const std::function<void(int, int)>& progress, const std::atomic<bool>* cancel) const;
 
-    /// cos and sin tables [T, head_dim] (fp32) for the given positions, HF rotate-half layout.
+    /// cos and sin tables [T, rotary_dim] (fp32) for the given positions, HF rotate-half layout.
     std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& positions) const;
+
+    /// False for an encoder checkpoint without its MLM head: the pass then writes no logits.
+    bool hasLogits() const { return m_lmHead.defined(); }
 
     at::Device device() const { return m_device; }
     at::ScalarType dtype() const { return m_dtype; }
 
 private:
+    struct Norm {
+        at::Tensor w, b; ///< undefined when the norm is absent (or, for LayerNorm, not affine)
+        bool present = false;
+    };
     struct Layer {
-        at::Tensor inputNorm, postAttnNorm;
-        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;
+        Norm attnNorm, mlpNorm, attnOutNorm, mlpOutNorm, qNorm, kNorm;
+        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< nn.Linear layout [out, in]
         at::Tensor wgate, wup, wdown, bgate, bup, bdown;
     };
 
-    at::Tensor weight(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape, bool keepFp32) const;
-    at::Tensor optionalWeight(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape) const;
-    at::Tensor norm(const at::Tensor& x, const at::Tensor& w) const;
+    at::Tensor load(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape) const;
+    at::Tensor linearWeight(const Checkpoint& ckpt, const std::string& name, int64_t out, int64_t in) const;
+    at::Tensor bias(const Checkpoint& ckpt, const std::string& name, int64_t size, bool wanted) const;
+    Norm loadNorm(const Checkpoint& ckpt, const std::string& name, int64_t dim, NormKind kind, bool optional) const;
+    at::Tensor norm(const at::Tensor& x, const Norm& n, NormKind kind) const;
+    at::Tensor activation(const at::Tensor& x, const std::string& name) const;
     at::Tensor invFreq(int64_t T) const;
+    at::Tensor positionIds(const std::vector<int32_t>& ids, const Interventions& iv) const;
 
     ModelConfig m_config;
     FamilySpec m_spec;
+    std::string m_prefix;
     at::Device m_device;
     at::ScalarType m_dtype;
-    at::Tensor m_embed, m_finalNorm, m_lmHead;
+    at::Tensor m_embed, m_positions, m_tokenTypes, m_projectIn, m_projectOut;
+    at::Tensor m_lmHead, m_lmBias, m_mlmDense, m_mlmDenseBias;
+    Norm m_embedNorm, m_finalNorm, m_mlmNorm;
     std::vector<Layer> m_layers;
 };
 
