@@ -158,6 +158,8 @@ void TestFamilies::matchesReference_data()
     row("opt-350m-like post-LN with project_in/out", s, 11);
     s = family("opt", 20), s.attnBias = false, s.tied = false;
     row("opt no biases, untied", s, 8);
+    s = family("opt", 25), s.normAffine = false, s.normBefore = false;
+    row("opt post-LN without LayerNorm weights", s, 9);
 
     s = family("bert", 21);
     row("bert mlm", s, 12);

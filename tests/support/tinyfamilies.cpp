@@ -151,6 +151,8 @@ TinyWeights makeTinyWeights(const TinyFamilySpec& s)
     // Gemma norms multiply by (1 + w) and are initialised at zero; the others at one.
     auto norm = [&](const std::string& name, int dim) { add(name, {dim}, 0.2f, gemma ? 0.0f : 1.0f); };
     auto layerNorm = [&](const std::string& name, int dim) {
+        if (!s.normAffine && t == "opt")
+            return;
         const bool legacy = s.legacyNormNames && (t == "bert" || t == "roberta");
         add(name + (legacy ? ".gamma" : ".weight"), {dim}, 0.2f, 1.0f);
         add(name + (legacy ? ".beta" : ".bias"), {dim}, 0.2f);
@@ -309,6 +311,7 @@ std::string tinyConfigJson(const TinyFamilySpec& s)
         c["do_layer_norm_before"] = s.normBefore;
         c["word_embed_proj_dim"] = s.wordEmbedProjDim > 0 ? s.wordEmbedProjDim : s.hidden;
         c["enable_bias"] = s.attnBias;
+        c["layer_norm_elementwise_affine"] = s.normAffine;
         c["pad_token_id"] = 1;
         c["bos_token_id"] = 2;
         c["eos_token_id"] = 2;

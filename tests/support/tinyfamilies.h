@@ -33,6 +33,7 @@ struct TinyFamilySpec {
     bool attnBias = false;     ///< llama/qwen3/gemma attention_bias, gpt_neox attention_bias, opt enable_bias
     bool parallelResidual = true; ///< gpt_neox use_parallel_residual
     bool normBefore = true;    ///< opt do_layer_norm_before
+    bool normAffine = true;    ///< opt layer_norm_elementwise_affine (false: no LayerNorm tensors)
     int wordEmbedProjDim = 0;  ///< opt word_embed_proj_dim (0: hidden)
     bool mlmHead = true;       ///< bert/roberta: write cls.predictions.* / lm_head.*
     bool legacyNormNames = false; ///< bert: LayerNorm.gamma/.beta as in old TF-converted checkpoints
