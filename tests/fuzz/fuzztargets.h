@@ -17,5 +17,11 @@ enum class Outcome { Accepted, Rejected, InvariantBroken };
 Outcome safetensorsHeader(const uint8_t* data, std::size_t size);
 /// The bytes are the text of a config.json.
 Outcome modelConfig(const uint8_t* data, std::size_t size);
+/// The bytes are the text of a tokenizer.json; an accepted tokenizer also encodes and decodes a
+/// fixed set of prompts.
+Outcome tokenizerJson(const uint8_t* data, std::size_t size);
+/// The first byte picks one of the committed tokenizers (tests/fuzz/tokenizers) and the BOS
+/// policy; the rest is the prompt given to the encoder.
+Outcome tokenizerEncode(const uint8_t* data, std::size_t size);
 
 } // namespace sinkscope::fuzz

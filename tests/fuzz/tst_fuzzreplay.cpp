@@ -29,6 +29,14 @@ const char* const kTokens[] = {
     "\"num_attention_heads\"", "\"num_key_value_heads\"", "\"head_dim\"", "\"rope_scaling\"", "\"rope_type\"",
     "\"type\"", "\"llama3\"", "\"yarn\"", "\"factor\"", "\"sliding_window\"", "\"use_sliding_window\"",
     "\"rope_parameters\"", "\xff", "\xc3", "\\u0000", "  ",
+    // tokenizer.json keys and component names
+    "\"added_tokens\"", "\"normalizer\"", "\"pre_tokenizer\"", "\"post_processor\"", "\"decoder\"",
+    "\"model\"", "\"vocab\"", "\"merges\"", "\"unk_token\"", "\"byte_fallback\"", "\"BPE\"", "\"WordPiece\"",
+    "\"WordLevel\"", "\"Unigram\"", "\"Sequence\"", "\"ByteLevel\"", "\"Metaspace\"", "\"Split\"", "\"Regex\"",
+    "\"String\"", "\"TemplateProcessing\"", "\"SpecialToken\"", "\"content\"", "\"id\"", "\"lstrip\"",
+    "\"special\"", "\"(a|b)*\"", "\"[\"", "\"\\\\p{L}+\"",
+    // prompt pieces for the encoder
+    "<s>", "</s>", "[SEP]", "<mask>", "\xe2\x96\x81", "\xf0\x9f\x98\x80", "\xcc\x81", "\r\n", "\t", "\xef\xbb\xbf",
 };
 
 class Mutator {
@@ -133,14 +141,19 @@ void TestFuzzReplay::replay_data()
 {
     QTest::addColumn<QString>("target");
     QTest::addColumn<Entry>("entry");
-    QTest::newRow("safetensors_header") << QStringLiteral("safetensors_header") << Entry(&safetensorsHeader);
-    QTest::newRow("modelconfig") << QStringLiteral("modelconfig") << Entry(&modelConfig);
+    QTest::addColumn<int>("iterations"); // default mutation count; a few seconds per row at most
+    QTest::newRow("safetensors_header") << QStringLiteral("safetensors_header") << Entry(&safetensorsHeader) << 20000;
+    QTest::newRow("modelconfig") << QStringLiteral("modelconfig") << Entry(&modelConfig) << 20000;
+    // An accepted tokenizer.json is also exercised with 27 encodes, so fewer rounds.
+    QTest::newRow("tokenizer_json") << QStringLiteral("tokenizer_json") << Entry(&tokenizerJson) << 3000;
+    QTest::newRow("tokenizer_encode") << QStringLiteral("tokenizer_encode") << Entry(&tokenizerEncode) << 20000;
 }
 
 void TestFuzzReplay::replay()
 {
     QFETCH(QString, target);
     QFETCH(Entry, entry);
+    QFETCH(int, iterations);
     const std::vector<std::string> corpus = loadCorpus(target);
     QVERIFY2(corpus.size() >= 5, "the committed seed corpus is missing");
 
@@ -165,10 +178,10 @@ void TestFuzzReplay::replay()
     QVERIFY2(accepted > 0, "no seed is accepted any more");
     QVERIFY2(rejected > 0, "no seed is rejected any more");
 
-    const uint64_t iterations = envNumber("SINKSCOPE_FUZZ_ITERATIONS", 20000);
+    const uint64_t rounds = envNumber("SINKSCOPE_FUZZ_ITERATIONS", uint64_t(iterations));
     Mutator mutator(envNumber("SINKSCOPE_FUZZ_SEED", 20240601) + qHash(target));
     int mutatedAccepted = 0;
-    for (uint64_t i = 0; i < iterations; ++i) {
+    for (uint64_t i = 0; i < rounds; ++i) {
         const std::string input = mutator.mutate(corpus);
         const Outcome o = run(input, "mutated", i);
         if (o == Outcome::InvariantBroken) {
@@ -180,7 +193,7 @@ void TestFuzzReplay::replay()
         mutatedAccepted += o == Outcome::Accepted;
     }
     qInfo("%s: %zu seeds (%d accepted), %llu mutations (%d accepted)", qPrintable(target), corpus.size(), accepted,
-          static_cast<unsigned long long>(iterations), mutatedAccepted);
+          static_cast<unsigned long long>(rounds), mutatedAccepted);
 }
 
 QTEST_GUILESS_MAIN(TestFuzzReplay)
