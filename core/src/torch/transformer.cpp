@@ -98,9 +98,9 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
     if (!spec.tokenTypeTable.empty())
         m_tokenTypes = load(ckpt, rel(spec.tokenTypeTable) + ".weight", {config.typeVocabSize, D});
     if (!spec.embedNorm.empty())
-        m_embedNorm = loadNorm(ckpt, rel(spec.embedNorm), D, NormKind::Layer, false);
+        m_embedNorm = loadNorm(ckpt, rel(spec.embedNorm), D, NormKind::Layer);
     if (config.finalNorm && !spec.finalNorm.empty())
-        m_finalNorm = loadNorm(ckpt, rel(spec.finalNorm), D, config.norm, false);
+        m_finalNorm = loadNorm(ckpt, rel(spec.finalNorm), D, config.norm);
 
     // Output head. Encoders have one only when the MLM transform is in the checkpoint.
     const bool mlm = !spec.mlmDense.empty();
@@ -108,7 +108,7 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
         if (mlm) {
             m_mlmDense = linearWeight(ckpt, spec.mlmDense, D, D);
             m_mlmDenseBias = bias(ckpt, spec.mlmDense + ".bias", D, true);
-            m_mlmNorm = loadNorm(ckpt, spec.mlmNorm, D, NormKind::Layer, false);
+            m_mlmNorm = loadNorm(ckpt, spec.mlmNorm, D, NormKind::Layer);
             const std::string b = ckpt.contains(spec.lmHeadBias) || spec.lmHeadBiasAlt.empty()
                                       || !ckpt.contains(spec.lmHeadBiasAlt)
                                       ? spec.lmHeadBias
@@ -128,15 +128,15 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
     for (int l = 0; l < config.numLayers; ++l) {
         Layer& L = m_layers[size_t(l)];
         auto n = [&](const std::string& p) { return rel(layerName(p, l)); };
-        L.attnNorm = loadNorm(ckpt, n(spec.attnNorm), D, config.norm, false);
-        L.mlpNorm = loadNorm(ckpt, n(spec.mlpNorm), D, config.norm, false);
+        L.attnNorm = loadNorm(ckpt, n(spec.attnNorm), D, config.norm);
+        L.mlpNorm = loadNorm(ckpt, n(spec.mlpNorm), D, config.norm);
         if (!spec.attnOutNorm.empty())
-            L.attnOutNorm = loadNorm(ckpt, n(spec.attnOutNorm), D, config.norm, false);
+            L.attnOutNorm = loadNorm(ckpt, n(spec.attnOutNorm), D, config.norm);
         if (!spec.mlpOutNorm.empty())
-            L.mlpOutNorm = loadNorm(ckpt, n(spec.mlpOutNorm), D, config.norm, false);
+            L.mlpOutNorm = loadNorm(ckpt, n(spec.mlpOutNorm), D, config.norm);
         if (!spec.qNorm.empty()) {
-            L.qNorm = loadNorm(ckpt, n(spec.qNorm), hd, NormKind::Rms, false);
-            L.kNorm = loadNorm(ckpt, n(spec.kNorm), hd, NormKind::Rms, false);
+            L.qNorm = loadNorm(ckpt, n(spec.qNorm), hd, NormKind::Rms);
+            L.kNorm = loadNorm(ckpt, n(spec.kNorm), hd, NormKind::Rms);
         }
 
         const int64_t qRows = H * hd, kvRows = Hkv * hd;
@@ -233,8 +233,7 @@ at::Tensor Transformer::bias(const Checkpoint& ckpt, const std::string& name, in
     return wanted ? load(ckpt, name, {size}) : at::Tensor();
 }
 
-Transformer::Norm Transformer::loadNorm(const Checkpoint& ckpt, const std::string& name, int64_t dim, NormKind kind,
-                                        bool optional) const
+Transformer::Norm Transformer::loadNorm(const Checkpoint& ckpt, const std::string& name, int64_t dim, NormKind kind) const
 {
     Norm n;
     n.present = true;
@@ -246,8 +245,6 @@ Transformer::Norm Transformer::loadNorm(const Checkpoint& ckpt, const std::strin
         return n;
     // TF-converted BERT checkpoints still call them gamma and beta.
     const bool legacy = !ckpt.contains(name + ".weight") && ckpt.contains(name + ".gamma");
-    if (optional && !legacy && !ckpt.contains(name + ".weight"))
-        return Norm{};
     n.w = load(ckpt, name + (legacy ? ".gamma" : ".weight"), {dim});
     n.b = load(ckpt, name + (legacy ? ".beta" : ".bias"), {dim});
     return n;

@@ -73,7 +73,7 @@ private:
     at::Tensor load(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape) const;
     at::Tensor linearWeight(const Checkpoint& ckpt, const std::string& name, int64_t out, int64_t in) const;
     at::Tensor bias(const Checkpoint& ckpt, const std::string& name, int64_t size, bool wanted) const;
-    Norm loadNorm(const Checkpoint& ckpt, const std::string& name, int64_t dim, NormKind kind, bool optional) const;
+    Norm loadNorm(const Checkpoint& ckpt, const std::string& name, int64_t dim, NormKind kind) const;
     at::Tensor norm(const at::Tensor& x, const Norm& n, NormKind kind) const;
     at::Tensor activation(const at::Tensor& x, const std::string& name) const;
     at::Tensor invFreq(int64_t T) const;
