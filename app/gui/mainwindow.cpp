@@ -364,6 +364,8 @@ void MainWindow::onModelLoaded(const QString& name)
                                                     : tr(" → '%1'").arg(QString::fromStdString(h.waiverToken)));
         text += tr(" This is a synthetic demo model with planted waiver heads: %1.").arg(heads.join(QStringLiteral("; ")));
     }
+    for (const std::string& note : info.notes) // e.g. tensors of the checkpoint the model ignores
+        text += QLatin1Char(' ') + QString::fromStdString(note);
     showMessage(text, false);
     if (m_prompt->toPlainText().isEmpty())
         m_prompt->setPlainText(QStringLiteral("The cat sat on the mat. The dog slept by the door."));
@@ -417,7 +419,9 @@ void MainWindow::onRunFinished(std::shared_ptr<const RunResult> result)
 {
     m_progress->hide();
     m_result = result;
-    m_messageBar->hide();
+    // A successful run clears an error; information (e.g. what a demo model has planted) stays.
+    if (m_messageBar->property("error").toBool())
+        m_messageBar->hide();
     m_selection->setBounds(result->model.layers, result->model.heads, int(result->tokens));
     m_tokenStrip->setResult(result);
     m_heatmap->setResult(result);
