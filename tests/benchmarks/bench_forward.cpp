@@ -9,7 +9,7 @@
 //
 // usage: bench_forward [--quick] [shared-fixtures-dir]
 #include "sinkscope/model.h"
-#include "tinymodels.h"
+#include "tinyfamilies.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -25,15 +25,16 @@ namespace {
 
 struct Shape {
     int L, D, H, Hkv, F, V;
+    int mlpMatrices; ///< 3 for a gated MLP (Llama), 2 for GPT-2
 };
 
-/// Matmul FLOPs of one forward pass of a Llama-layout model at T tokens (attention counted over
-/// the full T x T products the explicit attention computes).
+/// Matmul FLOPs of one forward pass at T tokens (attention counted over the full T x T products
+/// the explicit attention computes).
 double forwardFlops(const Shape& s, int T)
 {
     const double hd = double(s.D) / s.H;
     const double proj = 2.0 * s.D * (s.H * hd + 2.0 * s.Hkv * hd + s.H * hd);
-    const double mlp = 2.0 * 3.0 * s.D * s.F;
+    const double mlp = 2.0 * s.mlpMatrices * s.D * s.F;
     const double attn = 2.0 * 2.0 * s.H * hd * T;
     return double(T) * (s.L * (proj + mlp + attn) + 2.0 * s.D * s.V);
 }
@@ -100,19 +101,19 @@ int main(int argc, char** argv)
     const QString stories = QDir(shared).filePath("stories260K");
     if (QFileInfo::exists(QDir(stories).filePath("model.safetensors"))) {
         const auto m = Model::load(stories.toStdString(), DevicePreference::Cpu);
-        bench("stories260K", *m, {5, 64, 8, 4, 172, 512}, {128, 512}, reps * 4, sgemm);
+        bench("stories260K", *m, {5, 64, 8, 4, 172, 512, 3}, {128, 512}, reps * 4, sgemm);
     } else {
         std::printf("(stories260K skipped: %s not found)\n", qPrintable(stories));
     }
 
     QTemporaryDir tmp;
-    test::TinyLlamaSpec spec;
-    spec.layers = 12, spec.hidden = 768, spec.heads = 12, spec.kvHeads = 12, spec.ffn = 3072, spec.vocab = 50257;
+    test::TinyFamilySpec spec;
+    spec.modelType = "gpt2";
+    spec.layers = 12, spec.hidden = 768, spec.heads = 12, spec.ffn = 3072, spec.vocab = 50257;
     spec.maxPositions = 1024, spec.tied = true;
-    test::writeTinyLlama(tmp.path(), spec, test::makeTinyLlamaWeights(spec));
+    test::writeTinyModel(tmp.path(), spec, test::makeTinyWeights(spec));
     const auto m = Model::load(tmp.path().toStdString(), DevicePreference::Cpu);
-    bench("GPT-2-small dims (llama layout)", *m, {12, 768, 12, 12, 3072, 50257}, quick ? std::vector<int>{128}
-                                                                                    : std::vector<int>{128, 512},
-          reps, sgemm);
+    bench("GPT-2 small shape (random)", *m, {12, 768, 12, 12, 3072, 50257, 2},
+          quick ? std::vector<int>{128} : std::vector<int>{128, 512}, reps, sgemm);
     return 0;
 }
