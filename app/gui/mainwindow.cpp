@@ -6,6 +6,8 @@
 #include "engineclient.h"
 #include "figureexport.h"
 #include "hfcache.h"
+#include "promptsetdialog.h"
+#include "promptsetrunner.h"
 #include "selection.h"
 #include "sinkcurveview.h"
 #include "tokenstrip.h"
@@ -74,10 +76,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     connect(m_engine, &EngineClient::runFinished, this, &MainWindow::onRunFinished);
     connect(m_engine, &EngineClient::runFailed, this, &MainWindow::onRunFailed);
     connect(m_engine, &EngineClient::runCancelled, this, [this] {
+        if (m_promptSet->isRunning())
+            return;
         m_progress->hide();
         showMessage(tr("Run cancelled; the previous result is still shown."), false);
     });
     connect(m_engine, &EngineClient::progressChanged, this, [this](int done, int total) {
+        if (m_promptSet->isRunning())
+            return;
         m_progress->setRange(0, total);
         m_progress->setValue(done);
         m_progress->setFormat(tr("layer %1 / %2").arg(done).arg(total));
@@ -89,11 +95,34 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
         m_progress->show();
     });
     connect(m_engine, &EngineClient::runStarted, this, [this] {
+        if (m_promptSet->isRunning())
+            return;
         m_progress->setRange(0, 0);
         m_progress->setFormat(tr("running"));
         m_progress->show();
     });
     connect(m_engine, &EngineClient::busyChanged, this, [this] { updateActions(); });
+
+    // Created after the connections above so that the window's handlers see a running set first.
+    m_promptSet = new PromptSetRunner(m_engine, this);
+    connect(m_promptSet, &PromptSetRunner::progressChanged, this, [this](int done, int total) {
+        m_progress->setRange(0, total);
+        m_progress->setValue(done);
+        m_progress->setFormat(tr("prompt %1 / %2").arg(done).arg(total));
+        m_progress->show();
+        updateActions();
+    });
+    connect(m_promptSet, &PromptSetRunner::finished, this, &MainWindow::showPromptSetResult);
+    connect(m_promptSet, &PromptSetRunner::cancelled, this, [this](std::shared_ptr<const PromptSetResult> r) {
+        showPromptSetResult(r);
+        showMessage(tr("Prompt set cancelled after %1 of %2 prompts; the result on screen is unchanged.")
+                        .arg(r->runs.size()).arg(r->total), false);
+    });
+    connect(m_promptSet, &PromptSetRunner::failed, this, [this](const QString& message) {
+        m_progress->hide();
+        showMessage(message, true);
+        updateActions();
+    });
 
     resize(1280, 860);
     updateStatus();
@@ -125,6 +154,7 @@ void MainWindow::buildActions()
     QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
     m_runAction = runMenu->addAction(tr("&Run Prompt"), this, &MainWindow::runPrompt);
     m_runAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
+    m_promptSetAction = runMenu->addAction(tr("Analyze &Prompt Set…"), this, &MainWindow::analyzePromptSetDialog);
     m_cancelAction = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
     m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
 
@@ -393,6 +423,10 @@ void MainWindow::onLoadFailed(const QString& message)
 
 void MainWindow::runPrompt()
 {
+    if (m_promptSet->isRunning()) {
+        showMessage(tr("A prompt set is running; cancel it or wait for it to finish."), true);
+        return;
+    }
     if (!m_engine->hasModel()) {
         showMessage(tr("Open a model folder first."), true);
         return;
@@ -412,11 +446,16 @@ void MainWindow::runPrompt()
 
 void MainWindow::cancelRun()
 {
-    m_engine->cancel();
+    if (m_promptSet->isRunning())
+        m_promptSet->cancel(); // stops after the current prompt's current layer
+    else
+        m_engine->cancel();
 }
 
 void MainWindow::onRunFinished(std::shared_ptr<const RunResult> result)
 {
+    if (m_promptSet->isRunning())
+        return; // one prompt of the set: the runner takes it
     m_progress->hide();
     m_result = result;
     // A successful run clears an error; information (e.g. what a demo model has planted) stays.
@@ -433,6 +472,8 @@ void MainWindow::onRunFinished(std::shared_ptr<const RunResult> result)
 
 void MainWindow::onRunFailed(const QString& message)
 {
+    if (m_promptSet->isRunning())
+        return;
     m_progress->hide();
     showMessage(message, true);
     updateActions();
@@ -503,6 +544,7 @@ void MainWindow::updateActions()
     const bool busy = m_engine->isBusy();
     const bool model = m_engine->hasModel();
     m_runAction->setEnabled(model);
+    m_promptSetAction->setEnabled(model && m_promptSet && !m_promptSet->isRunning());
     m_runButton->setEnabled(model);
     m_cancelAction->setEnabled(busy);
     m_cancelButton->setEnabled(busy);
@@ -588,4 +630,38 @@ void MainWindow::saveScreenshotDialog()
     QString error;
     if (!grabWidgetToPng(this, name, &error))
         showMessage(tr("Screenshot failed: %1").arg(error), true);
+}
+
+void MainWindow::analyzePromptSet(const QString& file)
+{
+    PromptSetRunner::Settings settings;
+    settings.bos = parseBosPolicy(m_bos->currentData().toString().toStdString());
+    m_promptSet->start(file, settings);
+}
+
+void MainWindow::analyzePromptSetDialog()
+{
+    if (!m_engine->hasModel()) {
+        showMessage(tr("Open a model folder first."), true);
+        return;
+    }
+    const QString file = QFileDialog::getOpenFileName(this, tr("Analyze Prompt Set"), QDir::homePath(),
+                                                      tr("Prompt sets (*.txt *.jsonl);;All files (*)"));
+    if (file.isEmpty())
+        return;
+    PromptSetRunner::Settings settings;
+    settings.bos = parseBosPolicy(m_bos->currentData().toString().toStdString());
+    if (PromptSetDialog::askSettings(this, &settings))
+        m_promptSet->start(file, settings);
+}
+
+void MainWindow::showPromptSetResult(std::shared_ptr<const PromptSetResult> result)
+{
+    m_progress->hide();
+    if (!m_promptSetDialog)
+        m_promptSetDialog = new PromptSetDialog(this);
+    m_promptSetDialog->setResult(result);
+    m_promptSetDialog->show();
+    m_promptSetDialog->raise();
+    updateActions();
 }

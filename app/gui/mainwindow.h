@@ -8,6 +8,9 @@
 #include <memory>
 
 class EngineClient;
+class PromptSetDialog;
+class PromptSetRunner;
+struct PromptSetResult;
 class QAction;
 class QComboBox;
 class QLabel;
@@ -43,6 +46,9 @@ public:
     sinkscope::SinkCurveView* sinkCurveView() const { return m_sinkCurve; }
     sinkscope::TokenStrip* tokenStrip() const { return m_tokenStrip; }
     std::shared_ptr<const sinkscope::RunResult> result() const { return m_result; }
+    PromptSetRunner* promptSetRunner() const { return m_promptSet; }
+    /// The prompt-set results dialog (null until a prompt set ended).
+    PromptSetDialog* promptSetDialog() const { return m_promptSetDialog; }
 
     /// The message currently shown in the message bar ("" when hidden).
     QString message() const;
@@ -61,6 +67,9 @@ public Q_SLOTS:
     void openDemoModel(bool encoder = false, bool runSample = true);
     void runPrompt();
     void cancelRun();
+    /// Runs every prompt of a prompt file (text or JSONL) with the current BOS setting and shows
+    /// the aggregated metrics; the single run on screen stays.
+    void analyzePromptSet(const QString& file);
     void chooseModelFolder();
     /// Exports the current view's figure; the format follows the suffix (pdf, png, svg).
     bool exportFigureTo(const QString& fileName);
@@ -87,6 +96,8 @@ private:
     void exportFigureDialog();
     void exportDataDialog();
     void saveScreenshotDialog();
+    void analyzePromptSetDialog();
+    void showPromptSetResult(std::shared_ptr<const PromptSetResult> result);
 
     void onModelLoaded(const QString& name);
     void onLoadFailed(const QString& message);
@@ -94,6 +105,9 @@ private:
     void onRunFailed(const QString& message);
 
     EngineClient* m_engine = nullptr;
+    PromptSetRunner* m_promptSet = nullptr;
+    PromptSetDialog* m_promptSetDialog = nullptr;
+    QAction* m_promptSetAction = nullptr;
     sinkscope::Selection* m_selection = nullptr;
     std::shared_ptr<const sinkscope::RunResult> m_result;
     QString m_loadingDir;
