@@ -30,7 +30,9 @@ void setError(QString* errorMessage, const QString& text)
 
 bool commit(QSaveFile& file, const QString& fileName, QString* errorMessage)
 {
-    if (!file.commit()) {
+    // QSaveFile::commit() does not report a failed flush of its write buffer (Qt 6.4): a short
+    // write on a full disk would replace the target. Flush and check first.
+    if (!file.flush() || !file.commit()) {
         setError(errorMessage, QObject::tr("Could not write %1: %2").arg(QDir::toNativeSeparators(fileName), file.errorString()));
         return false;
     }

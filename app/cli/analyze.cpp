@@ -74,6 +74,11 @@ int analyzeCommand(const QStringList& args)
 
     std::vector<an::Prompt> prompts;
     if (o.has("prompt")) {
+        // The ids go to the model directly, so the model's own prompt checks do not see the text.
+        if (o.value("prompt").isEmpty())
+            throw Error(ErrorCode::InvalidArgument, "The prompt is empty.");
+        if (o.value("prompt").trimmed().isEmpty())
+            throw Error(ErrorCode::InvalidArgument, "The prompt contains only whitespace.");
         prompts.push_back({0, o.value("prompt").toStdString()});
     } else {
         const an::PromptSet set = an::readPromptSet(o.value("prompts").toStdString());
@@ -85,6 +90,8 @@ int analyzeCommand(const QStringList& args)
     }
 
     const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()), dtype);
+    for (const std::string& note : model->info().notes)
+        err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
     const auto tokenizer = model->tokenizer();
     if (!tokenizer)
         throw Error(ErrorCode::InvalidArgument, "This model folder has no tokenizer.json; analyze needs text prompts.",

@@ -62,6 +62,8 @@ int runCommand(const QStringList& args)
 
     const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()),
                                    dtype);
+    for (const std::string& note : model->info().notes)
+        err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
     const auto result = model->run(req);
     saveRun(*result, outDir.toStdString(), items);
     err(QStringLiteral("%1 tokens, %2 layers x %3 heads on %4 (%5) in %6 ms -> %7")

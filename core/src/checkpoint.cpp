@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sinkscope {
 
@@ -178,6 +179,8 @@ struct Checkpoint::Impl {
     std::vector<SafetensorsFile> files;
     // Tensor name -> index into `files`.
     std::unordered_map<std::string, std::size_t> owner;
+    // Names handed out by read(), so a loader can tell which tensors it ignored.
+    mutable std::unordered_set<std::string> read;
 };
 
 Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : d(std::move(impl)) {}
@@ -252,7 +255,19 @@ HostTensor Checkpoint::read(const std::string& name) const
         throw Error(ErrorCode::Format, "The checkpoint in " + d->dir.dir + " is missing tensor " + inQuotes(name) + ".",
                     name);
     }
-    return d->files[it->second].read(name);
+    HostTensor t = d->files[it->second].read(name);
+    d->read.insert(name);
+    return t;
+}
+
+std::vector<std::string> Checkpoint::unreadNames() const
+{
+    std::vector<std::string> out;
+    for (const auto& [name, file] : d->owner)
+        if (!d->read.count(name))
+            out.push_back(name);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 } // namespace sinkscope

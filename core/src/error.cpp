@@ -24,7 +24,8 @@ Error::Error(ErrorCode code, const std::string& message, std::string context)
 
 std::string Error::describe() const
 {
-    if (m_context.empty())
+    // Most messages already name their file, key or tensor; repeating it reads like a stutter.
+    if (m_context.empty() || std::string(what()).find(m_context) != std::string::npos)
         return what();
     return std::string(what()) + " (" + m_context + ")";
 }

@@ -324,7 +324,10 @@ void writeFileAtomically(const std::string& path, const std::string& bytes)
         p += written;
         left -= static_cast<std::size_t>(written);
     }
-    if (!file.commit())
+    // QSaveFile::commit() does not report a failed flush of its write buffer (seen with Qt 6.4):
+    // a short final write (a full disk) would be renamed over the target. Flush and check first;
+    // an uncommitted QSaveFile removes its temporary file.
+    if (!file.flush() || !file.commit())
         throw Error(ErrorCode::Io, "Could not write " + path + ": " + file.errorString().toStdString() + ".", path);
 }
 

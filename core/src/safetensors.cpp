@@ -654,7 +654,8 @@ void writeSafetensors(const std::string& path, const std::vector<HostTensor>& te
         if (t.nbytes)
             put(reinterpret_cast<const char*>(t.data.get()), t.nbytes);
     }
-    if (!file.commit())
+    // Flush before commit: commit() does not report a failed flush of the buffer (see writeFileAtomically).
+    if (!file.flush() || !file.commit())
         throw Error(ErrorCode::Io, "Could not write " + path + ": " + detail::toStd(file.errorString()) + ".", path);
 }
 

@@ -40,6 +40,9 @@ public:
     std::vector<std::string> names() const;
     /// Copies one tensor out. Throws Error(Format) "missing tensor" naming it when absent.
     HostTensor read(const std::string& name) const;
+    /// Names of the tensors read() has not returned yet, sorted: after a model is built from the
+    /// checkpoint, the tensors it ignores.
+    std::vector<std::string> unreadNames() const;
 
 private:
     struct Impl;

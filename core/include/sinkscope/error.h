@@ -27,7 +27,7 @@ public:
     Error(ErrorCode code, const std::string& message, std::string context = {});
     ErrorCode code() const noexcept { return m_code; }
     const std::string& context() const noexcept { return m_context; }
-    /// "message (context)" or just the message when there is no context.
+    /// "message (context)", or just the message when there is no context or the message names it.
     std::string describe() const;
 
 private:

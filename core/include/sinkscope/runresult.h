@@ -30,6 +30,7 @@ struct ModelInfo {
     std::string position = "rope";    ///< rope | learned | none | alibi
     std::string attention = "causal"; ///< causal | bidirectional
     bool synthetic = false;           ///< a generated demo model, not a trained one
+    std::vector<std::string> notes;   ///< things the user should know about the load (ignored tensors, ...)
 };
 
 /// A float32 array with its shape, row-major. Empty (no shape) when not captured.

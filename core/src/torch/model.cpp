@@ -171,6 +171,18 @@ std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devi
     info.position = positionKindName(config.position);
     info.attention = config.causal ? "causal" : "bidirectional";
     info.synthetic = isSyntheticDemoModel(dir);
+    // Tensors the family does not read (rotary caches, heads for other tasks, parts of another
+    // architecture) are skipped; say which, so a surprising checkpoint does not pass unnoticed.
+    const std::vector<std::string> unused = ckpt.unreadNames();
+    if (!unused.empty()) {
+        std::string list;
+        for (size_t i = 0; i < unused.size() && i < 5; ++i)
+            list += (i ? ", " : "") + unused[i];
+        if (unused.size() > 5)
+            list += ", ... (" + std::to_string(unused.size()) + " in all)";
+        info.notes.push_back("Ignored " + std::to_string(unused.size()) + (unused.size() == 1 ? " tensor" : " tensors")
+                             + " of the checkpoint that a " + config.modelType + " model does not use: " + list + ".");
+    }
     return model;
 }
 
