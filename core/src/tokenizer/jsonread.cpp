@@ -64,7 +64,8 @@ int64_t requireInt(const Json& o, const char* key, const std::string& component)
     if (v == nullptr)
         malformed(component, std::string("missing \"") + key + "\"");
     const double d = v->isNumber() ? v->number() : -1.5;
-    if (d != double(int64_t(d)) || d < 0 || d > 2147483647.0)
+    // Range first: converting a double outside int64's range is undefined behaviour.
+    if (!(d >= 0 && d <= 2147483647.0) || d != double(int64_t(d)))
         malformed(component, std::string("\"") + key + "\" must be a non-negative integer");
     return int64_t(d);
 }

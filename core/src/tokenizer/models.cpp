@@ -28,7 +28,8 @@ void Model::readVocab(const Json& vocab, const std::string& component)
     const char* notObject = "\"vocab\" must be an object mapping pieces to ids";
     std::vector<std::pair<std::string, int32_t>> entries;
     auto add = [&](std::string key, const Json::Type type, double d) {
-        if (type != Json::Type::Number || d < 0 || d != double(int64_t(d)) || d > 16.0 * 1024 * 1024)
+        // Range first: converting a double outside int64's range is undefined behaviour.
+        if (type != Json::Type::Number || !(d >= 0 && d <= 16.0 * 1024 * 1024) || d != double(int64_t(d)))
             malformed(component, "vocabulary entry '" + key + "' must map to a non-negative integer id");
         entries.emplace_back(std::move(key), int32_t(d));
     };

@@ -269,6 +269,12 @@ void Tokenizer::Impl::load(const std::string& json, const std::string& configJso
         std::vector<EncToken> probe(1);
         probe[0].id = -1;
         postProcessor->process(probe, true);
+        // Every id the post-processor adds must name a token: the encoder would otherwise produce
+        // ids that fromIds() and the views cannot show (found by fuzzing).
+        for (const EncToken& t : probe)
+            if (t.addedByPostProcessor && !addedFor(t.id) && !model->idToToken(t.id))
+                malformed("post_processor", "special token id " + std::to_string(t.id)
+                                                + " is neither in the vocabulary nor an added token");
         size_t k = 0;
         while (k < probe.size() && probe[k].addedByPostProcessor)
             ++k;
