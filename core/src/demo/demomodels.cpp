@@ -6,6 +6,7 @@
 
 #include "demo/demobuild.h"
 #include "sinkscope/error.h"
+#include "sinkscope/npy.h"
 #include "sinkscope/safetensors.h"
 
 #include <QCryptographicHash>
@@ -15,7 +16,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSaveFile>
 #include <QString>
 
 namespace sinkscope {
@@ -35,14 +35,8 @@ QString qs(const std::string& s)
 
 void writeTextFile(const QString& path, const std::string& text)
 {
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly))
-        throw Error(ErrorCode::Io, "Cannot write the demo model file: " + f.errorString().toStdString() + ".",
-                    path.toStdString());
-    const QByteArray bytes = QByteArray::fromStdString(text);
-    if (f.write(bytes) != bytes.size() || !f.commit())
-        throw Error(ErrorCode::Io, "Cannot write the demo model file: " + f.errorString().toStdString() + ".",
-                    path.toStdString());
+    // The shared atomic writer checks the final flush, so a full disk never leaves a short file.
+    writeFileAtomically(path.toStdString(), text);
 }
 
 QByteArray fileSha256(const QString& path)
