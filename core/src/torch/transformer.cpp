@@ -487,7 +487,8 @@ void Transformer::forward(const std::vector<int32_t>& ids, const Interventions& 
             copyToHost(probs.select(2, 0), out.firstMassPerQuery + lHT);
         const at::Tensor colSum = probs.sum(1); // [H, T]: attention each key receives, summed over queries
         if (out.received) {
-            const at::Tensor visible = at::isfinite(lf).sum(1).to(at::kFloat).clamp_min(1.0); // queries that see k
+            // Queries that see key k: the same for every head, so count them on the [T, T] mask.
+            const at::Tensor visible = at::isfinite(mask).sum(0).to(at::kFloat).clamp_min(1.0);
             copyToHost(colSum / visible, out.received + lHT);
         }
         if (out.entropy)
