@@ -36,6 +36,21 @@ Pattern readPattern(const Json* v, const std::string& component);
 /// Null or absent -> true (the stage is not configured).
 inline bool absent(const Json* v) { return v == nullptr || v->isNull(); }
 
+/// Builds a "Sequence" component: each entry of the array `key` through `make` (a component's own
+/// factory), skipping null entries, into `Seq::parts`. Entries are named "<component>[i]" in errors.
+template <class Seq, class Make>
+std::unique_ptr<Seq> makeSequence(const Json& o, const char* key, const std::string& component, Make make)
+{
+    auto seq = std::make_unique<Seq>();
+    const auto& parts = requireArray(o, key, component);
+    for (size_t i = 0; i < parts.size(); ++i) {
+        auto part = make(&parts[i], component + "[" + std::to_string(i) + "]");
+        if (part)
+            seq->parts.push_back(std::move(part));
+    }
+    return seq;
+}
+
 // ---- the pipeline ----------------------------------------------------------------------------
 
 /// A piece of the prompt on its way through the pipeline; `tokenId >= 0` once it has been matched

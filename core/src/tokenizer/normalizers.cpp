@@ -143,14 +143,7 @@ std::unique_ptr<Normalizer> makeNormalizer(const Json* v, const std::string& com
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "Sequence") {
-        auto seq = std::make_unique<SequenceNormalizer>();
-        const auto& parts = requireArray(o, "normalizers", c);
-        for (size_t i = 0; i < parts.size(); ++i) {
-            auto p = makeNormalizer(&parts[i], c + "[" + std::to_string(i) + "]");
-            if (p)
-                seq->parts.push_back(std::move(p));
-        }
-        return seq;
+        return makeSequence<SequenceNormalizer>(o, "normalizers", c, makeNormalizer);
     }
     if (type == "NFC")
         return std::make_unique<UnicodeNormalizer>(UnicodeForm::NFC);

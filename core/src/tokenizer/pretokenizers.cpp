@@ -232,14 +232,7 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const Json* v, const std::string&
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "Sequence") {
-        auto seq = std::make_unique<SequencePre>();
-        const auto& parts = requireArray(o, "pretokenizers", c);
-        for (size_t i = 0; i < parts.size(); ++i) {
-            auto p = makePreTokenizer(&parts[i], c + "[" + std::to_string(i) + "]");
-            if (p)
-                seq->parts.push_back(std::move(p));
-        }
-        return seq;
+        return makeSequence<SequencePre>(o, "pretokenizers", c, makePreTokenizer);
     }
     if (type == "ByteLevel")
         return std::make_unique<ByteLevelPre>(optBool(o, "add_prefix_space", c, true), optBool(o, "use_regex", c, true));

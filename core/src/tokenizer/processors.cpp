@@ -190,14 +190,7 @@ std::unique_ptr<PostProcessor> makePostProcessor(const Json* v, const std::strin
         return p;
     }
     if (type == "Sequence") {
-        auto p = std::make_unique<SequenceProcessor>();
-        const auto& parts = requireArray(o, "processors", c);
-        for (size_t i = 0; i < parts.size(); ++i) {
-            auto part = makePostProcessor(&parts[i], c + "[" + std::to_string(i) + "]");
-            if (part)
-                p->parts.push_back(std::move(part));
-        }
-        return p;
+        return makeSequence<SequenceProcessor>(o, "processors", c, makePostProcessor);
     }
     unsupported(c, "this post-processor type is not implemented");
 }
@@ -438,14 +431,7 @@ std::unique_ptr<Decoder> makeDecoder(const Json* v, const std::string& component
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "Sequence") {
-        auto d = std::make_unique<SequenceDecoder>();
-        const auto& parts = requireArray(o, "decoders", c);
-        for (size_t i = 0; i < parts.size(); ++i) {
-            auto p = makeDecoder(&parts[i], c + "[" + std::to_string(i) + "]");
-            if (p)
-                d->parts.push_back(std::move(p));
-        }
-        return d;
+        return makeSequence<SequenceDecoder>(o, "decoders", c, makeDecoder);
     }
     if (type == "ByteLevel")
         return std::make_unique<ByteLevelDecoder>();
