@@ -6,6 +6,7 @@
 #include "sinkscope/demomodels.h"
 #include "sinkscope/model.h"
 #include "testsupport.h"
+#include "clirunner.h"
 #include "tinymodels.h"
 
 #include <QDir>
@@ -24,28 +25,6 @@ using namespace sinkscope;
 using namespace sinkscope::test;
 
 namespace {
-
-struct Outcome {
-    int code = -1;
-    QString out, err;
-};
-
-Outcome cli(const QStringList& args)
-{
-    QProcess p;
-    p.start(QStringLiteral(SINKSCOPE_CLI_PATH), args);
-    p.waitForFinished(120000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
-
-QJsonObject readJson(const QString& path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
 
 void writeText(const QString& path, const QByteArray& bytes)
 {

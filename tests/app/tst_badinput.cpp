@@ -12,6 +12,7 @@
 #include "mainwindow.h"
 #include "selection.h"
 #include "sinkscope/modelconfig.h"
+#include "clirunner.h"
 #include "tinymodels.h"
 
 #include <QDir>
@@ -393,20 +394,6 @@ QRegularExpression messagePattern(const QString& pattern, const QString& dir)
     for (int i = 0; i < parts.size(); ++i)
         rx += (i ? "[^\\n]*" : "") + QRegularExpression::escape(parts[i]);
     return QRegularExpression("\\A" + rx + "\\z");
-}
-
-struct Outcome {
-    int code = -1;
-    QString out, err;
-};
-
-Outcome cli(const QStringList& args)
-{
-    QProcess p;
-    p.start(QStringLiteral(SINKSCOPE_CLI_PATH), args);
-    p.waitForFinished(60000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
 }
 
 // A command line through the shell, so an argument can carry bytes that are not UTF-8.

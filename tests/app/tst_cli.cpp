@@ -2,6 +2,7 @@
 // sinkscope-cli as other tools use it: a real process, its files and its exit codes.
 #include "sinkscope/npy.h"
 #include "testsupport.h"
+#include "clirunner.h"
 #include "tinymodels.h"
 
 #include <QDir>
@@ -18,27 +19,6 @@ using namespace sinkscope;
 using namespace sinkscope::test;
 
 namespace {
-
-struct Outcome {
-    int code = -1;
-    QString out, err;
-};
-
-Outcome cli(const QStringList& args)
-{
-    QProcess p;
-    p.start(QStringLiteral(SINKSCOPE_CLI_PATH), args);
-    p.waitForFinished(120000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
-
-QJsonObject readJson(const QString& path)
-{
-    QFile f(path);
-    f.open(QIODevice::ReadOnly);
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
 
 } // namespace
 

@@ -8,6 +8,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -168,15 +169,21 @@ void TestEngine::newRunSupersedesQueuedAndRunning()
     Engine engine(rec.callbacks());
     QCOMPARE(rec.waitFor(engine.load(m_modelDir.toStdString(), DevicePreference::Cpu)), std::string("loaded"));
     Gate entered, release;
-    uint64_t first = 0;
-    rec.onProgress = [&](uint64_t id, int done) {
-        if (id == first && done == 1) {
+    // Hold the engine inside the first layer of the first run (A) while B and C are queued. The
+    // engine may report A's progress before run() has even returned A's id here, so the hook
+    // keys on "the first report", not on the id.
+    std::atomic<bool> held{false};
+    std::atomic<uint64_t> heldId{0};
+    rec.onProgress = [&](uint64_t id, int) {
+        if (!held.exchange(true)) {
+            heldId = id;
             entered.open();
-            release.wait(); // hold the engine inside run A while B and C are queued
+            release.wait();
         }
     };
-    first = engine.run(ids(6));
+    const uint64_t first = engine.run(ids(6));
     entered.wait();
+    QCOMPARE(heldId.load(), first);
     const uint64_t second = engine.run(ids(5)); // cancels A (running)
     const uint64_t third = engine.run(ids(4));  // supersedes B (queued)
     QVERIFY(engine.busy());
