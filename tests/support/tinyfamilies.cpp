@@ -384,17 +384,7 @@ std::string tinyConfigJson(const TinyFamilySpec& s)
 
 void writeTinyModel(const QString& dir, const TinyFamilySpec& spec, const TinyWeights& weights)
 {
-    if (!QDir().mkpath(dir))
-        throw std::runtime_error("cannot create " + dir.toStdString());
-    QFile cfg(QDir(dir).filePath("config.json"));
-    if (!cfg.open(QIODevice::WriteOnly))
-        throw std::runtime_error("cannot write config.json");
-    cfg.write(QByteArray::fromStdString(tinyConfigJson(spec)));
-    cfg.close();
-    std::vector<HostTensor> tensors;
-    for (const auto& [name, values] : weights.values)
-        tensors.push_back(HostTensor::fromFloats(name, weights.shapes.at(name), values));
-    writeSafetensors(QDir(dir).filePath("model.safetensors").toStdString(), tensors);
+    writeCheckpointDir(dir, tinyConfigJson(spec), weights);
 }
 
 } // namespace sinkscope::test

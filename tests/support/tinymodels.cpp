@@ -112,19 +112,24 @@ std::string tinyLlamaConfigJson(const TinyLlamaSpec& s)
     return QJsonDocument(c).toJson().toStdString();
 }
 
-void writeTinyLlama(const QString& dir, const TinyLlamaSpec& spec, const TinyWeights& weights)
+void writeCheckpointDir(const QString& dir, const std::string& configJson, const TinyWeights& weights)
 {
     if (!QDir().mkpath(dir))
         throw std::runtime_error("cannot create " + dir.toStdString());
     QFile cfg(QDir(dir).filePath("config.json"));
     if (!cfg.open(QIODevice::WriteOnly))
         throw std::runtime_error("cannot write config.json");
-    cfg.write(QByteArray::fromStdString(tinyLlamaConfigJson(spec)));
+    cfg.write(QByteArray::fromStdString(configJson));
     cfg.close();
     std::vector<HostTensor> tensors;
     for (const auto& [name, values] : weights.values)
         tensors.push_back(HostTensor::fromFloats(name, weights.shapes.at(name), values));
     writeSafetensors(QDir(dir).filePath("model.safetensors").toStdString(), tensors);
+}
+
+void writeTinyLlama(const QString& dir, const TinyLlamaSpec& spec, const TinyWeights& weights)
+{
+    writeCheckpointDir(dir, tinyLlamaConfigJson(spec), weights);
 }
 
 std::string tinyTokenizerJson()

@@ -47,6 +47,8 @@ struct TinyWeights {
 
 /// Generates weights for `spec` (deterministic in spec.seed).
 TinyWeights makeTinyLlamaWeights(const TinyLlamaSpec& spec);
+/// Writes `configJson` as config.json and `weights` as model.safetensors into `dir` (created).
+void writeCheckpointDir(const QString& dir, const std::string& configJson, const TinyWeights& weights);
 /// Writes config.json and model.safetensors for `spec`/`weights` into `dir` (created).
 void writeTinyLlama(const QString& dir, const TinyLlamaSpec& spec, const TinyWeights& weights);
 /// The config.json text for `spec`.
