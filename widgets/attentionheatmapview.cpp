@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attentionheatmapview.h"
 
+#include "currentresult.h"
 #include "figureexport.h"
+#include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
 #include "tokenlabels.h"
@@ -24,36 +26,21 @@ namespace sinkscope {
 
 namespace {
 constexpr int kAxisLabelChars = 12;
-const QColor kMaskedColor(0xdc, 0xdc, 0xdc);
 const QColor kMarkerColor(0xe6, 0x39, 0x46);
-
-QCPColorGradient attentionGradient()
-{
-    // Viridis: perceptually uniform and readable in grey scale; its dark low end stays distinct
-    // from the light grey of masked cells.
-    QCPColorGradient g;
-    g.clearColorStops();
-    g.setColorStopAt(0.000, QColor(0x44, 0x01, 0x54));
-    g.setColorStopAt(0.125, QColor(0x48, 0x28, 0x78));
-    g.setColorStopAt(0.250, QColor(0x3e, 0x4a, 0x89));
-    g.setColorStopAt(0.375, QColor(0x31, 0x68, 0x8e));
-    g.setColorStopAt(0.500, QColor(0x26, 0x82, 0x8e));
-    g.setColorStopAt(0.625, QColor(0x1f, 0x9e, 0x89));
-    g.setColorStopAt(0.750, QColor(0x35, 0xb7, 0x79));
-    g.setColorStopAt(0.875, QColor(0x6e, 0xce, 0x58));
-    g.setColorStopAt(1.000, QColor(0xfd, 0xe7, 0x25));
-    g.setColorInterpolation(QCPColorGradient::ciRGB);
-    g.setNanHandling(QCPColorGradient::nhNanColor);
-    g.setNanColor(kMaskedColor);
-    g.setLevelCount(256);
-    return g;
-}
 
 } // namespace
 
-AttentionHeatmapView::AttentionHeatmapView(Selection* selection, QWidget* parent)
-    : QWidget(parent)
-    , m_selection(selection)
+ViewSpec AttentionHeatmapView::spec()
+{
+    return {QStringLiteral("heatmap"), tr("Attention heatmap"), QKeySequence(QStringLiteral("Ctrl+1")),
+            tr("One head's attention map: query rows × key columns."),
+            [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
+                return new AttentionHeatmapView(current, selection, parent);
+            }};
+}
+
+AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)
+    : View(currentResult, sharedSelection, parent)
 {
     setFocusPolicy(Qt::StrongFocus);
 
@@ -118,7 +105,7 @@ AttentionHeatmapView::AttentionHeatmapView(Selection* selection, QWidget* parent
     m_plot->plotLayout()->addElement(1, 1, m_scale);
     m_map->setColorScale(m_scale);
     // After linking: the map takes over the scale's gradient, so set it on the scale.
-    m_scale->setGradient(attentionGradient());
+    m_scale->setGradient(viridisGradient());
     m_map->setDataRange(QCPRange(0.0, 1.0));
     // Keep the colour bar exactly as tall as the map.
     auto* margins = new QCPMarginGroup(m_plot);
@@ -144,31 +131,31 @@ AttentionHeatmapView::AttentionHeatmapView(Selection* selection, QWidget* parent
     layout->addWidget(m_stack, 1);
 
     connect(m_layerSpin, qOverload<int>(&QSpinBox::valueChanged), this, [this](int value) {
-        if (m_selection)
-            m_selection->setLayer(value);
+        if (selection())
+            selection()->setLayer(value);
     });
     connect(m_headSpin, qOverload<int>(&QSpinBox::valueChanged), this, [this](int value) {
-        if (m_selection)
-            m_selection->setHead(value);
+        if (selection())
+            selection()->setHead(value);
     });
     connect(m_autoRangeBox, &QCheckBox::toggled, this, &AttentionHeatmapView::setAutoRange);
     connect(m_plot, &QCustomPlot::mouseMove, this, &AttentionHeatmapView::onPlotMouseMove);
     connect(m_plot, &QCustomPlot::mousePress, this, &AttentionHeatmapView::onPlotMousePress);
-    if (m_selection)
-        connect(m_selection, &Selection::changed, this, &AttentionHeatmapView::onSelectionChanged);
+    if (selection())
+        connect(selection(), &Selection::changed, this, &AttentionHeatmapView::onSelectionChanged);
+    if (current())
+        connect(current(), &CurrentResult::resultChanged, this, &AttentionHeatmapView::onResultChanged);
 
-    rebuildMap();
+    onResultChanged();
 }
 
 AttentionHeatmapView::~AttentionHeatmapView() = default;
 
-void AttentionHeatmapView::setResult(std::shared_ptr<const RunResult> result)
+void AttentionHeatmapView::onResultChanged()
 {
-    m_result = std::move(result);
+    m_result = current() ? current()->result() : nullptr;
     m_shownLayer = -1;
     m_shownHead = -1;
-    if (m_selection && m_result)
-        m_selection->setBounds(m_result->model.layers, m_result->model.heads, int(m_result->tokens));
     updateSpinBoxes();
     updateTickers();
     rebuildMap();
@@ -216,7 +203,24 @@ QByteArray AttentionHeatmapView::dataCsv() const
 {
     if (!hasFigure())
         return {};
-    return attentionMapCsv(*m_result, m_shownLayer, m_shownHead);
+    // All values as stored (masked causal cells are the model's zeros), 9 significant digits so
+    // float32 values round-trip; header `query\key,0:<tok>,…`, then `<q>:<tok>,p(q,0),…`.
+    const RowMatrixXf& map = m_shownMap;
+    const int T = tokenCount();
+    auto label = [&](int i) { return csvField(QString::number(i) + QLatin1Char(':') + tokenText(i)).toUtf8(); };
+    QByteArray out;
+    out.reserve(T * T * 12 + T * 16);
+    out += "query\\key";
+    for (int k = 0; k < T; ++k)
+        out += ',' + label(k);
+    out += '\n';
+    for (int q = 0; q < T; ++q) {
+        out += label(q);
+        for (int k = 0; k < T; ++k)
+            out += ',' + QByteArray::number(double(map(q, k)), 'g', 9);
+        out += '\n';
+    }
+    return out;
 }
 
 int AttentionHeatmapView::tokenCount() const
@@ -288,17 +292,17 @@ void AttentionHeatmapView::updateSpinBoxes()
     m_headSpin->setRange(0, std::max(heads - 1, 0));
     m_layerSpin->setEnabled(layers > 0);
     m_headSpin->setEnabled(heads > 0);
-    if (m_selection) {
-        m_layerSpin->setValue(std::max(m_selection->layer(), 0));
-        m_headSpin->setValue(std::max(m_selection->head(), 0));
+    if (selection()) {
+        m_layerSpin->setValue(std::max(selection()->layer(), 0));
+        m_headSpin->setValue(std::max(selection()->head(), 0));
     }
 }
 
 void AttentionHeatmapView::onSelectionChanged()
 {
     updateSpinBoxes();
-    const int layer = m_selection ? m_selection->layer() : -1;
-    const int head = m_selection ? m_selection->head() : -1;
+    const int layer = selection() ? selection()->layer() : -1;
+    const int head = selection() ? selection()->head() : -1;
     if (layer != m_shownLayer || head != m_shownHead)
         rebuildMap();
     else
@@ -308,8 +312,8 @@ void AttentionHeatmapView::onSelectionChanged()
 void AttentionHeatmapView::rebuildMap()
 {
     const int T = tokenCount();
-    int layer = m_selection ? m_selection->layer() : 0;
-    int head = m_selection ? m_selection->head() : 0;
+    int layer = selection() ? selection()->layer() : 0;
+    int head = selection() ? selection()->head() : 0;
     QString placeholder;
     if (!m_result)
         placeholder = tr("Run a prompt to see its attention maps.");
@@ -329,6 +333,7 @@ void AttentionHeatmapView::rebuildMap()
         m_shownMap.resize(0, 0);
         m_title->setText(QString());
         m_marker->setVisible(false);
+        Q_EMIT figureChanged();
         return;
     }
 
@@ -362,6 +367,7 @@ void AttentionHeatmapView::rebuildMap()
     m_placeholder->setText(QString());
     m_stack->setCurrentWidget(m_plot);
     updateSelectionMarker(); // replots
+    Q_EMIT figureChanged();
 }
 
 void AttentionHeatmapView::updateColorRange()
@@ -419,8 +425,8 @@ void AttentionHeatmapView::updateTickers()
 void AttentionHeatmapView::updateSelectionMarker()
 {
     const int T = tokenCount();
-    const int q = m_selection ? m_selection->query() : -1;
-    const int k = m_selection ? m_selection->key() : -1;
+    const int q = selection() ? selection()->query() : -1;
+    const int k = selection() ? selection()->key() : -1;
     if (!hasFigure() || q < 0 || q >= T) {
         m_marker->setVisible(false);
     } else {
@@ -436,15 +442,15 @@ void AttentionHeatmapView::updateSelectionMarker()
 
 void AttentionHeatmapView::keyPressEvent(QKeyEvent* event)
 {
-    if (!m_selection || event->modifiers() & (Qt::ControlModifier | Qt::AltModifier | Qt::MetaModifier))
+    if (!selection() || event->modifiers() & (Qt::ControlModifier | Qt::AltModifier | Qt::MetaModifier))
         return QWidget::keyPressEvent(event);
     switch (event->key()) {
-    case Qt::Key_Left: m_selection->previousHead(); break;
-    case Qt::Key_Right: m_selection->nextHead(); break;
+    case Qt::Key_Left: selection()->previousHead(); break;
+    case Qt::Key_Right: selection()->nextHead(); break;
     case Qt::Key_Up:
-    case Qt::Key_PageUp: m_selection->previousLayer(); break;
+    case Qt::Key_PageUp: selection()->previousLayer(); break;
     case Qt::Key_Down:
-    case Qt::Key_PageDown: m_selection->nextLayer(); break;
+    case Qt::Key_PageDown: selection()->nextLayer(); break;
     default: return QWidget::keyPressEvent(event);
     }
     event->accept();
@@ -499,8 +505,8 @@ void AttentionHeatmapView::onPlotMousePress(QMouseEvent* event)
 {
     int q = -1;
     int k = -1;
-    if (event->button() == Qt::LeftButton && m_selection && cellAt(event->position(), &q, &k))
-        m_selection->setCell(q, k);
+    if (event->button() == Qt::LeftButton && selection() && cellAt(event->position(), &q, &k))
+        selection()->setCell(q, k);
 }
 
 } // namespace sinkscope

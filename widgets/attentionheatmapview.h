@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "plotview.h"
 #include "sinkscope/runresult.h"
+#include "viewregistry.h"
 
 #include <QPointer>
 #include <QWidget>
@@ -20,8 +20,6 @@ class QStackedWidget;
 
 namespace sinkscope {
 
-class Selection;
-
 /// One head's attention map: query rows (row 0 at the top) × key columns, one flat cell per
 /// element pair (no interpolation), token labels on both axes (thinned to what fits), and a colour
 /// bar fixed to 0..1 unless auto range is on. For causal models the cells above the diagonal,
@@ -30,23 +28,24 @@ class Selection;
 /// Shows the layer/head of the shared Selection; spin boxes and the keyboard (Left/Right: head,
 /// Up/Down and PageUp/PageDown: layer) change it. Clicking a cell picks its query and key;
 /// hovering shows "query 'tok' (t) → key 'tok' (k): value".
-class AttentionHeatmapView : public QWidget, public PlotView
+class AttentionHeatmapView : public View
 {
     Q_OBJECT
 public:
-    explicit AttentionHeatmapView(Selection* selection, QWidget* parent = nullptr);
+    /// Registry entry "heatmap".
+    static ViewSpec spec();
+
+    AttentionHeatmapView(CurrentResult* current, Selection* selection, QWidget* parent = nullptr);
     ~AttentionHeatmapView() override;
 
-    /// Shows a result (nullptr: the "no result" placeholder). Also sets the selection's bounds.
-    void setResult(std::shared_ptr<const RunResult> result);
+    /// The result on display (the CurrentResult's).
     std::shared_ptr<const RunResult> result() const { return m_result; }
-    Selection* selection() const { return m_selection; }
 
     /// Colour range from the shown map's own minimum/maximum instead of the fixed 0..1.
     void setAutoRange(bool on);
     bool autoRange() const { return m_autoRange; }
 
-    // PlotView
+    // View
     QCustomPlot* plot() const override { return m_plot; }
     bool hasFigure() const override;
     QString defaultFileName() const override;
@@ -90,12 +89,12 @@ private:
     void updateColorRange();
     void updateSpinBoxes();
     void onSelectionChanged();
+    void onResultChanged();
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotMousePress(QMouseEvent* event);
     int tokenCount() const;
     QString tokenText(int index, int maxChars = 0) const;
 
-    QPointer<Selection> m_selection;
     std::shared_ptr<const RunResult> m_result;
     bool m_autoRange = false;
     int m_shownLayer = -1;

@@ -2,8 +2,6 @@
 #include "figureexport.h"
 
 #include "qcustomplot_wrapper.h"
-#include "sinkstats.h"
-#include "tokenlabels.h"
 
 #include <QDir>
 #include <QFile>
@@ -268,42 +266,6 @@ QString csvField(const QString& text)
     QString quoted = text;
     quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
     return QLatin1Char('"') + quoted + QLatin1Char('"');
-}
-
-QByteArray attentionMapCsv(const RunResult& result, int layer, int head)
-{
-    if (!result.canMakeMaps() || layer < 0 || layer >= result.model.layers || head < 0 || head >= result.model.heads)
-        return {};
-    const auto map = result.attentionMap(layer, head);
-    const int T = int(result.tokens);
-    auto label = [&](int i) {
-        const QString text = size_t(i) < result.encoding.tokens.size() ? tokenLabel(result.encoding.tokens[size_t(i)])
-                                                                      : QString();
-        return csvField(QString::number(i) + QLatin1Char(':') + text).toUtf8();
-    };
-    QByteArray out;
-    out.reserve(T * T * 12 + T * 16);
-    out += "query\\key";
-    for (int k = 0; k < T; ++k)
-        out += ',' + label(k);
-    out += '\n';
-    for (int q = 0; q < T; ++q) {
-        out += label(q);
-        for (int k = 0; k < T; ++k)
-            out += ',' + QByteArray::number(double(map(q, k)), 'g', 9);
-        out += '\n';
-    }
-    return out;
-}
-
-QByteArray sinkCurveCsv(const LayerSinkStats& stats)
-{
-    QByteArray out = "layer,mean,std\n";
-    for (size_t l = 0; l < stats.mean.size(); ++l) {
-        out += QByteArray::number(qulonglong(l)) + ',' + QByteArray::number(stats.mean[l], 'g', 9) + ','
-            + QByteArray::number(l < stats.std.size() ? stats.std[l] : 0.0, 'g', 9) + '\n';
-    }
-    return out;
 }
 
 } // namespace sinkscope

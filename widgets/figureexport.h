@@ -14,8 +14,6 @@ class QWidget;
 
 namespace sinkscope {
 
-struct LayerSinkStats;
-
 /// Figure file formats. PDF and SVG keep axes and text as vectors; PNG is a raster.
 enum class FigureFormat { Pdf, Png, Svg };
 
@@ -60,13 +58,5 @@ QString safeFileStem(const QString& name);
 
 /// One CSV field: quoted (with doubled quotes) when it holds a comma, quote, or line break.
 QString csvField(const QString& text);
-
-/// One head's T × T probabilities as CSV: a header row `query\key,0:<tok>,1:<tok>,…`, then per
-/// query row `<q>:<tok>,p(q,0),…,p(q,T-1)`. All values are written as stored (masked causal
-/// cells are the model's zeros), with 9 significant digits so float32 values round-trip.
-/// Empty when the result has no attention or the layer/head is outside the model.
-QByteArray attentionMapCsv(const RunResult& result, int layer, int head);
-/// The sink curve as CSV: `layer,mean,std` and one row per layer (population std over heads).
-QByteArray sinkCurveCsv(const LayerSinkStats& stats);
 
 } // namespace sinkscope

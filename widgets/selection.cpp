@@ -139,4 +139,14 @@ void Selection::previousLayer()
     apply({std::max(m_layer - 1, 0), m_head, m_query, m_key});
 }
 
+void Selection::firstHead()
+{
+    apply({0, 0, m_query, m_key});
+}
+
+void Selection::lastHead()
+{
+    apply({m_layers - 1, m_heads - 1, m_query, m_key});
+}
+
 } // namespace sinkscope

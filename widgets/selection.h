@@ -50,6 +50,9 @@ public Q_SLOTS:
     /// Next / previous layer, keeping the head; clamped at the ends.
     void nextLayer();
     void previousLayer();
+    /// Head 0 of layer 0 / the last head of the last layer.
+    void firstHead();
+    void lastHead();
 
 Q_SIGNALS:
     void layerChanged(int layer);

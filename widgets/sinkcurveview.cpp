@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "sinkcurveview.h"
 
+#include "currentresult.h"
 #include "figureexport.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
@@ -24,9 +25,17 @@ constexpr double kYMin = -0.02; // a little room so points at exactly 0 or 1 are
 constexpr double kYMax = 1.02;
 } // namespace
 
-SinkCurveView::SinkCurveView(Selection* selection, QWidget* parent)
-    : QWidget(parent)
-    , m_selection(selection)
+ViewSpec SinkCurveView::spec()
+{
+    return {QStringLiteral("sinks"), tr("Sink curve"), QKeySequence(QStringLiteral("Ctrl+3")),
+            tr("Per layer, the attention mass on the first element: mean ± std over heads."),
+            [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
+                return new SinkCurveView(current, selection, parent);
+            }};
+}
+
+SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)
+    : View(currentResult, sharedSelection, parent)
 {
     m_placeholder = new QLabel(this);
     m_placeholder->setAlignment(Qt::AlignCenter);
@@ -91,21 +100,18 @@ SinkCurveView::SinkCurveView(Selection* selection, QWidget* parent)
     layout->addWidget(m_stack);
 
     connect(m_plot, &QCustomPlot::mousePress, this, &SinkCurveView::onPlotMousePress);
-    if (m_selection)
-        connect(m_selection, &Selection::changed, this, &SinkCurveView::updateHighlight);
+    if (selection())
+        connect(selection(), &Selection::changed, this, &SinkCurveView::updateHighlight);
+    if (current()) {
+        connect(current(), &CurrentResult::resultChanged, this, &SinkCurveView::rebuild);
+        connect(current(), &CurrentResult::metricsAvailable, this, &SinkCurveView::rebuild);
+        connect(current(), &CurrentResult::metricsFailed, this, &SinkCurveView::rebuild);
+    }
 
     rebuild();
 }
 
 SinkCurveView::~SinkCurveView() = default;
-
-void SinkCurveView::setResult(std::shared_ptr<const RunResult> result)
-{
-    m_result = std::move(result);
-    if (m_selection && m_result)
-        m_selection->setBounds(m_result->model.layers, m_result->model.heads, int(m_result->tokens));
-    rebuild();
-}
 
 QString SinkCurveView::placeholderText() const
 {
@@ -120,23 +126,36 @@ QString SinkCurveView::defaultFileName() const
 
 QByteArray SinkCurveView::dataCsv() const
 {
-    return m_hasFigure ? sinkCurveCsv(m_stats) : QByteArray();
+    if (!m_hasFigure)
+        return {};
+    QByteArray out = "layer,mean,std,last_query_mean,last_query_std\n";
+    for (int l = 0; l < layerCount(); ++l)
+        out += QByteArray::number(l) + ',' + QByteArray::number(double(m_curve.mean[l]), 'g', 9) + ','
+            + QByteArray::number(double(m_curve.std[l]), 'g', 9) + ','
+            + QByteArray::number(double(m_curve.lastMean[l]), 'g', 9) + ','
+            + QByteArray::number(double(m_curve.lastStd[l]), 'g', 9) + '\n';
+    return out;
 }
 
 void SinkCurveView::rebuild()
 {
+    m_result = current() ? current()->result() : nullptr;
+    m_metrics = current() ? current()->metrics() : nullptr;
     QString placeholder;
-    const RowMatrixXf* mass = m_result ? &m_result->firstTokenMass : nullptr;
     if (!m_result)
         placeholder = tr("Run a prompt to see how much attention each layer puts on the first element.");
-    else if (mass->rows() == 0 || mass->cols() == 0)
-        placeholder = tr("This run has no per-head attention summary.");
+    else if (m_result->model.layers <= 0 || m_result->model.heads <= 0)
+        placeholder = tr("This run has no attention heads.");
     else if (m_result->tokens < 2)
         placeholder = tr("The mass on the first element needs a prompt of at least two elements.");
+    else if (!m_metrics && !current()->metricsError().isEmpty())
+        placeholder = tr("The analysis of this run failed: %1").arg(current()->metricsError());
+    else if (!m_metrics)
+        placeholder = tr("Analysing the run …");
 
     m_hasFigure = placeholder.isEmpty();
     if (!m_hasFigure) {
-        m_stats = LayerSinkStats();
+        m_curve = analysis::SinkCurve();
         m_placeholder->setText(placeholder);
         m_stack->setCurrentWidget(m_placeholder);
         for (QCPGraph* g : {m_headsGraph, m_meanGraph, m_highlightGraph})
@@ -144,10 +163,12 @@ void SinkCurveView::rebuild()
         m_errorBars->data()->clear();
         m_band->setVisible(false);
         m_highlighted = -1;
+        Q_EMIT figureChanged();
         return;
     }
 
-    m_stats = layerSinkStats(*mass);
+    m_curve = m_metrics->sinkCurve;
+    const RowMatrixXf* mass = &m_metrics->firstTokenMass;
     const int layers = int(mass->rows());
     const int heads = int(mass->cols());
     QVector<double> xs(layers);
@@ -159,8 +180,8 @@ void SinkCurveView::rebuild()
     hy.reserve(layers * heads);
     for (int l = 0; l < layers; ++l) {
         xs[l] = l;
-        means[l] = m_stats.mean[size_t(l)];
-        stds[l] = m_stats.std[size_t(l)];
+        means[l] = double(m_curve.mean[l]);
+        stds[l] = double(m_curve.std[l]);
         for (int h = 0; h < heads; ++h) {
             hx.append(l);
             hy.append(double((*mass)(l, h)));
@@ -174,14 +195,15 @@ void SinkCurveView::rebuild()
     m_stack->setCurrentWidget(m_plot);
     m_highlighted = -2; // force the highlight to refresh
     updateHighlight();
+    Q_EMIT figureChanged();
 }
 
 void SinkCurveView::updateHighlight()
 {
     if (!m_hasFigure)
         return;
-    const int layers = int(m_stats.mean.size());
-    int layer = m_selection ? m_selection->layer() : -1;
+    const int layers = layerCount();
+    int layer = selection() ? selection()->layer() : -1;
     if (layer >= layers)
         layer = -1;
     if (layer == m_highlighted)
@@ -191,7 +213,7 @@ void SinkCurveView::updateHighlight()
         m_highlightGraph->data()->clear();
         m_band->setVisible(false);
     } else {
-        m_highlightGraph->setData({double(layer)}, {m_stats.mean[size_t(layer)]});
+        m_highlightGraph->setData({double(layer)}, {double(m_curve.mean[layer])});
         m_band->topLeft->setCoords(layer - 0.5, kYMax);
         m_band->bottomRight->setCoords(layer + 0.5, kYMin);
         m_band->setVisible(true);
@@ -204,22 +226,22 @@ int SinkCurveView::layerAt(const QPointF& plotPos) const
     if (!m_hasFigure || !m_plot->axisRect()->rect().contains(plotPos.toPoint()))
         return -1;
     const int layer = int(std::floor(m_plot->xAxis->pixelToCoord(plotPos.x()) + 0.5));
-    return layer >= 0 && layer < int(m_stats.mean.size()) ? layer : -1;
+    return layer >= 0 && layer < layerCount() ? layer : -1;
 }
 
 QPointF SinkCurveView::layerPoint(int layer) const
 {
-    const double mean = layer >= 0 && size_t(layer) < m_stats.mean.size() ? m_stats.mean[size_t(layer)] : 0.0;
+    const double mean = layer >= 0 && layer < layerCount() ? double(m_curve.mean[layer]) : 0.0;
     return {m_plot->xAxis->coordToPixel(layer), m_plot->yAxis->coordToPixel(mean)};
 }
 
 QString SinkCurveView::hoverText(int layer) const
 {
-    if (!m_hasFigure || layer < 0 || size_t(layer) >= m_stats.mean.size())
+    if (!m_hasFigure || layer < 0 || layer >= layerCount())
         return {};
     return tr("layer %1: %2 ± %3 over %4 heads")
-        .arg(QString::number(layer), QString::number(m_stats.mean[size_t(layer)], 'f', 4),
-             QString::number(m_stats.std[size_t(layer)], 'f', 4), QString::number(m_result->firstTokenMass.cols()));
+        .arg(QString::number(layer), QString::number(double(m_curve.mean[layer]), 'f', 4),
+             QString::number(double(m_curve.std[layer]), 'f', 4), QString::number(m_metrics->heads));
 }
 
 bool SinkCurveView::eventFilter(QObject* watched, QEvent* event)
@@ -238,11 +260,11 @@ bool SinkCurveView::eventFilter(QObject* watched, QEvent* event)
 
 void SinkCurveView::onPlotMousePress(QMouseEvent* event)
 {
-    if (event->button() != Qt::LeftButton || !m_selection)
+    if (event->button() != Qt::LeftButton || !selection())
         return;
     const int layer = layerAt(event->position());
     if (layer >= 0)
-        m_selection->setLayer(layer);
+        selection()->setLayer(layer);
 }
 
 } // namespace sinkscope

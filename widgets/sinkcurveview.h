@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "plotview.h"
-#include "sinkstats.h"
+#include "sinkscope/analysis.h"
+#include "viewregistry.h"
 
 #include <QPointer>
 #include <QWidget>
@@ -18,31 +18,28 @@ class QStackedWidget;
 
 namespace sinkscope {
 
-class Selection;
-
 /// The sink curve: for each layer, the mean over heads of the attention mass on the first
-/// element (RunResult::firstTokenMass) with ±1 population standard deviation across heads as
-/// error bars, and each head as a faint dot. x = layer, y = mass in [0, 1]. The selection's layer
-/// is highlighted; clicking a layer's column selects that layer.
-class SinkCurveView : public QWidget, public PlotView
+/// element (analysis::sinkCurve of the current analysis) with ±1 population standard deviation
+/// across heads as error bars, and each head as a faint dot. x = layer, y = mass in [0, 1]. The
+/// selection's layer is highlighted; clicking a layer's column selects that layer.
+class SinkCurveView : public View
 {
     Q_OBJECT
 public:
-    explicit SinkCurveView(Selection* selection, QWidget* parent = nullptr);
+    /// Registry entry "sinks".
+    static ViewSpec spec();
+
+    SinkCurveView(CurrentResult* current, Selection* selection, QWidget* parent = nullptr);
     ~SinkCurveView() override;
 
-    /// Shows a result (nullptr: placeholder). Also sets the selection's bounds.
-    void setResult(std::shared_ptr<const RunResult> result);
-    std::shared_ptr<const RunResult> result() const { return m_result; }
-
-    // PlotView
+    // View
     QCustomPlot* plot() const override { return m_plot; }
     bool hasFigure() const override { return m_hasFigure; }
     QString defaultFileName() const override;
     QByteArray dataCsv() const override;
 
-    /// The numbers on display (empty without a figure).
-    const LayerSinkStats& stats() const { return m_stats; }
+    /// The curve on display (empty vectors without a figure).
+    const analysis::SinkCurve& curve() const { return m_curve; }
     QCPGraph* meanGraph() const { return m_meanGraph; }
     QCPGraph* headsGraph() const { return m_headsGraph; }
     QCPErrorBars* errorBars() const { return m_errorBars; }
@@ -62,12 +59,13 @@ protected:
 
 private:
     void rebuild();
+    int layerCount() const { return int(m_curve.mean.size()); }
     void updateHighlight();
     void onPlotMousePress(QMouseEvent* event);
 
-    QPointer<Selection> m_selection;
     std::shared_ptr<const RunResult> m_result;
-    LayerSinkStats m_stats;
+    std::shared_ptr<const analysis::RunMetrics> m_metrics;
+    analysis::SinkCurve m_curve;
     bool m_hasFigure = false;
     int m_highlighted = -1;
 

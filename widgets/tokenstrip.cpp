@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "tokenstrip.h"
 
+#include "currentresult.h"
 #include "selection.h"
 #include "tokenlabels.h"
 
@@ -169,8 +170,9 @@ private:
     int m_hovered = -1;
 };
 
-TokenStrip::TokenStrip(Selection* selection, QWidget* parent)
+TokenStrip::TokenStrip(CurrentResult* current, Selection* selection, QWidget* parent)
     : QWidget(parent)
+    , m_current(current)
     , m_selection(selection)
 {
     m_header = new QLabel(this);
@@ -191,6 +193,8 @@ TokenStrip::TokenStrip(Selection* selection, QWidget* parent)
 
     if (m_selection)
         connect(m_selection, &Selection::changed, this, &TokenStrip::onSelectionChanged);
+    if (m_current)
+        connect(m_current, &CurrentResult::resultChanged, this, [this] { setResult(m_current->result()); });
     rebuild();
 }
 
@@ -202,8 +206,6 @@ void TokenStrip::setResult(std::shared_ptr<const RunResult> result)
         clear();
         return;
     }
-    if (m_selection)
-        m_selection->setBounds(result->model.layers, result->model.heads, int(result->tokens));
     setEncoding(result->encoding);
 }
 

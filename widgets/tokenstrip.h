@@ -13,6 +13,7 @@ class QScrollArea;
 
 namespace sinkscope {
 
+class CurrentResult;
 class Selection;
 class TokenChipArea;
 
@@ -27,10 +28,12 @@ class TokenStrip : public QWidget
 public:
     enum class ChipKind { Normal, Special, Bos };
 
-    explicit TokenStrip(Selection* selection, QWidget* parent = nullptr);
+    /// Follows `current` (may be nullptr: then only setResult/setEncoding fill the strip).
+    TokenStrip(CurrentResult* current, Selection* selection, QWidget* parent = nullptr);
     ~TokenStrip() override;
 
-    /// Shows the tokens of a result (nullptr clears the strip). Also sets the selection's bounds.
+    /// Shows the tokens of a result (nullptr clears the strip). The selection's bounds are
+    /// CurrentResult's business, not the strip's.
     void setResult(std::shared_ptr<const RunResult> result);
     /// Shows an encoding that has not been run yet (e.g. while the prompt is edited).
     void setEncoding(const Encoding& encoding);
@@ -67,6 +70,7 @@ private:
     void onSelectionChanged();
 
     friend class TokenChipArea;
+    QPointer<CurrentResult> m_current;
     QPointer<Selection> m_selection;
     Encoding m_encoding;
     QLabel* m_header = nullptr;

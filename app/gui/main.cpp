@@ -6,6 +6,7 @@
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
+#include "viewregistry.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -27,7 +28,10 @@ int main(int argc, char** argv)
     parser.addVersionOption();
     const QCommandLineOption modelOpt(QStringLiteral("model"), QStringLiteral("Open this model folder."), QStringLiteral("dir"));
     const QCommandLineOption promptOpt(QStringLiteral("prompt"), QStringLiteral("Run this prompt once the model is open."), QStringLiteral("text"));
-    const QCommandLineOption viewOpt(QStringLiteral("view"), QStringLiteral("Show this view: heatmap or sinks."), QStringLiteral("name"), QStringLiteral("heatmap"));
+    const sinkscope::ViewRegistry& views = sinkscope::ViewRegistry::global();
+    const QCommandLineOption viewOpt(QStringLiteral("view"),
+                                     QStringLiteral("Show this view: %1.").arg(views.names().join(QStringLiteral(", "))),
+                                     QStringLiteral("name"), views.names().value(0));
     const QCommandLineOption layerOpt(QStringLiteral("layer"), QStringLiteral("Select this layer."), QStringLiteral("n"));
     const QCommandLineOption headOpt(QStringLiteral("head"), QStringLiteral("Select this head."), QStringLiteral("n"));
     const QCommandLineOption shotOpt(QStringLiteral("screenshot"),
@@ -38,6 +42,10 @@ int main(int argc, char** argv)
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot, WxH."), QStringLiteral("WxH"), QStringLiteral("1280x860"));
     parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt, demoOpt, noDemoOpt});
     parser.process(app);
+    if (!views.find(parser.value(viewOpt))) {
+        std::fprintf(stderr, "error: %s\n", qPrintable(views.unknownViewMessage(parser.value(viewOpt))));
+        return 2;
+    }
 
     MainWindow window;
     const QString shot = parser.value(shotOpt);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mainwindow.h"
 
-#include "attentionheatmapview.h"
+#include "currentresult.h"
 #include "demomodel.h"
 #include "engineclient.h"
 #include "figureexport.h"
@@ -9,8 +9,8 @@
 #include "promptsetdialog.h"
 #include "promptsetrunner.h"
 #include "selection.h"
-#include "sinkcurveview.h"
 #include "tokenstrip.h"
+#include "viewregistry.h"
 
 #include <QAction>
 #include <QApplication>
@@ -56,6 +56,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     setWindowIcon(QIcon(QStringLiteral(":/sinkscope/icons/sinkscope.svg")));
     m_engine = new EngineClient(this);
     m_selection = new Selection(this);
+    m_current = new CurrentResult(m_selection, this);
 
     m_stack = new QStackedWidget(this);
     setCentralWidget(m_stack);
@@ -102,6 +103,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
         m_progress->show();
     });
     connect(m_engine, &EngineClient::busyChanged, this, [this] { updateActions(); });
+    // The result is "shown" when every view has what it needs: the run and its analysis.
+    connect(m_current, &CurrentResult::metricsAvailable, this, [this] {
+        updateActions();
+        Q_EMIT resultShown();
+    });
+    connect(m_current, &CurrentResult::metricsFailed, this, [this](const QString& message) {
+        showMessage(tr("The analysis of this run failed: %1").arg(message), true);
+        updateActions();
+        Q_EMIT resultShown();
+    });
 
     // Created after the connections above so that the window's handlers see a running set first.
     m_promptSet = new PromptSetRunner(m_engine, this);
@@ -146,6 +157,7 @@ void MainWindow::buildActions()
     m_exportFigureAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+E")));
     m_exportDataAction = file->addAction(tr("Export &Data (CSV)…"), this, &MainWindow::exportDataDialog);
     m_exportDataAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+E")));
+    m_exportAllAction = file->addAction(tr("Export &All Views…"), this, &MainWindow::exportAllDialog);
     m_screenshotAction = file->addAction(tr("Save &Window Screenshot…"), this, &MainWindow::saveScreenshotDialog);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
@@ -159,10 +171,26 @@ void MainWindow::buildActions()
     m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    view->addAction(tr("&Attention Heatmap"), this, [this] { showView(QStringLiteral("heatmap")); })
-        ->setShortcut(QKeySequence(QStringLiteral("Ctrl+1")));
-    view->addAction(tr("&Sink Curve"), this, [this] { showView(QStringLiteral("sinks")); })
-        ->setShortcut(QKeySequence(QStringLiteral("Ctrl+2")));
+    for (const ViewSpec& spec : ViewRegistry::global().views()) {
+        const QString name = spec.name;
+        QAction* show = view->addAction(spec.title, this, [this, name] { showView(name); });
+        show->setShortcut(spec.shortcut);
+        show->setToolTip(spec.description);
+        show->setObjectName(QStringLiteral("showView-") + name);
+    }
+    // The views' own actions, each in a submenu; enabled only while that view is in front.
+    bool separated = false;
+    for (const auto& [name, v] : m_views) {
+        if (v->actions().isEmpty())
+            continue;
+        if (!separated)
+            view->addSeparator();
+        separated = true;
+        QMenu* sub = view->addMenu(ViewRegistry::global().find(name)->title);
+        sub->addActions(v->actions());
+        for (QAction* a : v->actions())
+            a->setShortcutContext(Qt::WindowShortcut);
+    }
     view->addSeparator();
     view->addAction(tr("&Next Head"), m_selection, &Selection::nextHead)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Right")));
     view->addAction(tr("&Previous Head"), m_selection, &Selection::previousHead)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Left")));
@@ -297,12 +325,18 @@ void MainWindow::buildWorkspace()
     controls->addWidget(m_runButton);
     controls->addWidget(m_cancelButton);
 
-    m_tokenStrip = new TokenStrip(m_selection, m_workspace);
+    m_tokenStrip = new TokenStrip(m_current, m_selection, m_workspace);
     m_tabs = new QTabWidget(m_workspace);
-    m_heatmap = new AttentionHeatmapView(m_selection, m_tabs);
-    m_sinkCurve = new SinkCurveView(m_selection, m_tabs);
-    m_tabs->addTab(m_heatmap, tr("Attention heatmap"));
-    m_tabs->addTab(m_sinkCurve, tr("Sink curve"));
+    m_tabs->setObjectName(QStringLiteral("viewTabs"));
+    for (const ViewSpec& spec : ViewRegistry::global().views()) {
+        View* v = spec.create(m_current, m_selection, m_tabs);
+        v->setObjectName(QStringLiteral("view-") + spec.name);
+        m_tabs->addTab(v, spec.title);
+        m_tabs->setTabToolTip(m_tabs->count() - 1, spec.description);
+        m_views.emplace_back(spec.name, v);
+        connect(v, &View::figureChanged, this, [this] { updateActions(); });
+        connect(v, &View::showViewRequested, this, [this](const QString& name) { showView(name); });
+    }
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
 
     layout->addWidget(m_messageBar);
@@ -370,10 +404,7 @@ void MainWindow::onModelLoaded(const QString& name)
     m_modelDir = m_loadingDir;
     rememberRecent(m_modelDir);
     m_progress->hide();
-    m_result.reset();
-    m_heatmap->setResult(nullptr);
-    m_sinkCurve->setResult(nullptr);
-    m_tokenStrip->setResult(nullptr);
+    m_current->clear();
     m_stack->setCurrentWidget(m_workspace);
     const ModelInfo& info = m_engine->modelInfo();
     QString text = tr("Loaded %1 (%2, %3 layers × %4 heads) on %5.")
@@ -457,17 +488,13 @@ void MainWindow::onRunFinished(std::shared_ptr<const RunResult> result)
     if (m_promptSet->isRunning())
         return; // one prompt of the set: the runner takes it
     m_progress->hide();
-    m_result = result;
     // A successful run clears an error; information (e.g. what a demo model has planted) stays.
     if (m_messageBar->property("error").toBool())
         m_messageBar->hide();
-    m_selection->setBounds(result->model.layers, result->model.heads, int(result->tokens));
-    m_tokenStrip->setResult(result);
-    m_heatmap->setResult(result);
-    m_sinkCurve->setResult(result);
+    m_current->setResult(std::move(result));
     updateStatus();
     updateActions();
-    Q_EMIT resultShown();
+    // resultShown() follows once the analysis has reached the views (see the constructor).
 }
 
 void MainWindow::onRunFailed(const QString& message)
@@ -515,10 +542,40 @@ QString MainWindow::prompt() const
     return m_prompt->toPlainText();
 }
 
-void MainWindow::showView(const QString& name)
+std::shared_ptr<const RunResult> MainWindow::result() const
 {
-    m_tabs->setCurrentWidget(name == QLatin1String("sinks") ? static_cast<QWidget*>(m_sinkCurve)
-                                                            : static_cast<QWidget*>(m_heatmap));
+    return m_current->result();
+}
+
+View* MainWindow::view(const QString& name) const
+{
+    for (const auto& [n, v] : m_views)
+        if (n == name)
+            return v;
+    return nullptr;
+}
+
+View* MainWindow::currentView() const
+{
+    return qobject_cast<View*>(m_tabs->currentWidget());
+}
+
+QString MainWindow::currentViewName() const
+{
+    const View* v = currentView();
+    for (const auto& [n, w] : m_views)
+        if (w == v)
+            return n;
+    return {};
+}
+
+bool MainWindow::showView(const QString& name)
+{
+    View* v = view(name);
+    if (!v)
+        return false;
+    m_tabs->setCurrentWidget(v);
+    return true;
 }
 
 void MainWindow::updateStatus()
@@ -531,11 +588,11 @@ void MainWindow::updateStatus()
     QString text = tr("%1%2 · %3 · %4 · %5")
                        .arg(QString::fromStdString(info.name), info.synthetic ? tr(" (synthetic)") : QString(),
                             QString::fromStdString(info.modelType), m_engine->device(), m_engine->dtype());
-    if (m_result)
+    if (const auto r = m_current->result())
         text += tr(" · %1 tokens%2 · %3 ms")
-                    .arg(m_result->tokens)
-                    .arg(m_result->encoding.bosAdded ? tr(" (BOS added)") : QString())
-                    .arg(m_result->runMs, 0, 'f', 1);
+                    .arg(r->tokens)
+                    .arg(r->encoding.bosAdded ? tr(" (BOS added)") : QString())
+                    .arg(r->runMs, 0, 'f', 1);
     m_statusLabel->setText(text);
 }
 
@@ -548,31 +605,40 @@ void MainWindow::updateActions()
     m_runButton->setEnabled(model);
     m_cancelAction->setEnabled(busy);
     m_cancelButton->setEnabled(busy);
-    const PlotView* view = currentPlotView();
-    const bool figure = view && view->hasFigure();
+    const View* current = currentView();
+    const bool figure = current && current->hasFigure();
     m_exportFigureAction->setEnabled(figure);
     m_exportDataAction->setEnabled(figure);
+    bool any = false;
+    for (const auto& [name, v] : m_views) {
+        any = any || v->hasFigure();
+        for (QAction* a : v->actions())
+            a->setEnabled(v == current);
+    }
+    m_exportAllAction->setEnabled(any);
 }
 
-PlotView* MainWindow::currentPlotView() const
+bool MainWindow::exportViewFigure(View* view, const QString& fileName, QString* error)
 {
-    QWidget* w = m_tabs->currentWidget();
-    if (w == m_heatmap)
-        return m_heatmap;
-    if (w == m_sinkCurve)
-        return m_sinkCurve;
-    return nullptr;
+    if (QCustomPlot* plot = view->plot())
+        return exportFigure(plot, fileName, error);
+    // A view that is more than one plot is exported as a picture of the whole view.
+    if (figureFormatForFile(fileName) != FigureFormat::Png) {
+        *error = tr("This view is exported as PNG only: use a .png file name.");
+        return false;
+    }
+    return grabWidgetToPng(view->figureWidget(), fileName, error);
 }
 
 bool MainWindow::exportFigureTo(const QString& fileName)
 {
-    PlotView* view = currentPlotView();
+    View* view = currentView();
     if (!view || !view->hasFigure()) {
         showMessage(tr("There is no figure to export yet: run a prompt first."), true);
         return false;
     }
     QString error;
-    if (!exportFigure(view->plot(), fileName, &error)) {
+    if (!exportViewFigure(view, fileName, &error)) {
         showMessage(tr("Export failed: %1").arg(error), true);
         return false;
     }
@@ -582,7 +648,7 @@ bool MainWindow::exportFigureTo(const QString& fileName)
 
 bool MainWindow::exportDataTo(const QString& fileName)
 {
-    PlotView* view = currentPlotView();
+    View* view = currentView();
     if (!view || !view->hasFigure()) {
         showMessage(tr("There is no data to export yet: run a prompt first."), true);
         return false;
@@ -596,13 +662,50 @@ bool MainWindow::exportDataTo(const QString& fileName)
     return true;
 }
 
+bool MainWindow::exportAllTo(const QString& dirName)
+{
+    const QDir dir(dirName);
+    if (!dir.exists()) {
+        showMessage(tr("Export failed: the folder %1 does not exist.").arg(QDir::toNativeSeparators(dirName)), true);
+        return false;
+    }
+    QStringList written;
+    for (const auto& [name, v] : m_views) {
+        if (!v->hasFigure())
+            continue;
+        const QString stem = dir.filePath(v->defaultFileName());
+        const QString figure = stem + (v->plot() ? QStringLiteral(".pdf") : QStringLiteral(".png"));
+        QString error;
+        if (!exportViewFigure(v, figure, &error) || !writeFileAtomically(stem + QStringLiteral(".csv"), v->dataCsv(), &error)) {
+            showMessage(tr("Export of the %1 view failed: %2").arg(name, error), true);
+            return false;
+        }
+        written << name;
+    }
+    if (written.isEmpty()) {
+        showMessage(tr("There is no figure to export yet: run a prompt first."), true);
+        return false;
+    }
+    showMessage(tr("Figures and data of %1 written to %2").arg(written.join(QStringLiteral(", ")), QDir::toNativeSeparators(dirName)),
+                false);
+    return true;
+}
+
+void MainWindow::exportAllDialog()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export All Views"), QDir::homePath());
+    if (!dir.isEmpty())
+        exportAllTo(dir);
+}
+
 void MainWindow::exportFigureDialog()
 {
-    PlotView* view = currentPlotView();
+    View* view = currentView();
     if (!view)
         return;
+    const QString suffix = view->plot() ? QStringLiteral(".pdf") : QStringLiteral(".png");
     const QString name = QFileDialog::getSaveFileName(this, tr("Export Figure"),
-                                                      QDir::home().filePath(view->defaultFileName() + ".pdf"),
+                                                      QDir::home().filePath(view->defaultFileName() + suffix),
                                                       figureFileFilter());
     if (!name.isEmpty())
         exportFigureTo(name);
@@ -610,7 +713,7 @@ void MainWindow::exportFigureDialog()
 
 void MainWindow::exportDataDialog()
 {
-    PlotView* view = currentPlotView();
+    View* view = currentView();
     if (!view)
         return;
     const QString name = QFileDialog::getSaveFileName(this, tr("Export Data"),

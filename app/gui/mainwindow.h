@@ -6,6 +6,8 @@
 #include <QMainWindow>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 class EngineClient;
 class PromptSetDialog;
@@ -24,15 +26,16 @@ class QTabWidget;
 class QToolButton;
 
 namespace sinkscope {
-class AttentionHeatmapView;
-class PlotView;
+class CurrentResult;
 class Selection;
-class SinkCurveView;
 class TokenStrip;
+class View;
 } // namespace sinkscope
 
 /// The main window: start page (open a folder, recent folders, HF cache) and the workspace
 /// (prompt, token strip, views). All model work goes through EngineClient; nothing here blocks.
+/// The views, their tabs and View-menu entries come from sinkscope::ViewRegistry::global(); the
+/// window knows no view by type. A finished run goes into the one CurrentResult.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 
@@ -42,10 +45,14 @@ public:
 
     EngineClient* engine() const { return m_engine; }
     sinkscope::Selection* selection() const { return m_selection; }
-    sinkscope::AttentionHeatmapView* heatmapView() const { return m_heatmap; }
-    sinkscope::SinkCurveView* sinkCurveView() const { return m_sinkCurve; }
+    sinkscope::CurrentResult* currentResult() const { return m_current; }
     sinkscope::TokenStrip* tokenStrip() const { return m_tokenStrip; }
-    std::shared_ptr<const sinkscope::RunResult> result() const { return m_result; }
+    std::shared_ptr<const sinkscope::RunResult> result() const;
+    /// The registered view called `name` (nullptr when there is none).
+    sinkscope::View* view(const QString& name) const;
+    /// The view in front, and its registry name.
+    sinkscope::View* currentView() const;
+    QString currentViewName() const;
     PromptSetRunner* promptSetRunner() const { return m_promptSet; }
     /// The prompt-set results dialog (null until a prompt set ended).
     PromptSetDialog* promptSetDialog() const { return m_promptSetDialog; }
@@ -58,8 +65,8 @@ public:
 
     void setPrompt(const QString& text);
     QString prompt() const;
-    /// "heatmap" or "sinks".
-    void showView(const QString& name);
+    /// Brings the registered view `name` to the front; false (nothing changes) for an unknown name.
+    bool showView(const QString& name);
 
 public Q_SLOTS:
     void openModelFolder(const QString& dir);
@@ -75,9 +82,11 @@ public Q_SLOTS:
     bool exportFigureTo(const QString& fileName);
     /// Exports the data behind the current view as CSV.
     bool exportDataTo(const QString& fileName);
+    /// Writes every view that has a figure into `dir`: <file name>.pdf and <file name>.csv.
+    bool exportAllTo(const QString& dir);
 
 Q_SIGNALS:
-    /// A run's result is on screen.
+    /// A run's result and its analysis are on screen (emitted after the analysis thread is done).
     void resultShown();
     /// A load or run failed; the message is on screen.
     void errorShown(const QString& message);
@@ -92,8 +101,9 @@ private:
     void showMessage(const QString& text, bool error);
     void updateStatus();
     void updateActions();
-    sinkscope::PlotView* currentPlotView() const;
     void exportFigureDialog();
+    void exportAllDialog();
+    bool exportViewFigure(sinkscope::View* view, const QString& fileName, QString* error);
     void exportDataDialog();
     void saveScreenshotDialog();
     void analyzePromptSetDialog();
@@ -109,7 +119,7 @@ private:
     PromptSetDialog* m_promptSetDialog = nullptr;
     QAction* m_promptSetAction = nullptr;
     sinkscope::Selection* m_selection = nullptr;
-    std::shared_ptr<const sinkscope::RunResult> m_result;
+    sinkscope::CurrentResult* m_current = nullptr;
     QString m_loadingDir;
     bool m_runAfterLoad = false;
     QString m_modelDir;
@@ -127,8 +137,8 @@ private:
     QPushButton* m_cancelButton = nullptr;
     sinkscope::TokenStrip* m_tokenStrip = nullptr;
     QTabWidget* m_tabs = nullptr;
-    sinkscope::AttentionHeatmapView* m_heatmap = nullptr;
-    sinkscope::SinkCurveView* m_sinkCurve = nullptr;
+    /// The registered views in tab order, with their names.
+    std::vector<std::pair<QString, sinkscope::View*>> m_views;
     QLabel* m_statusLabel = nullptr;
     QProgressBar* m_progress = nullptr;
 
@@ -137,6 +147,7 @@ private:
     QAction* m_cancelAction = nullptr;
     QAction* m_exportFigureAction = nullptr;
     QAction* m_exportDataAction = nullptr;
+    QAction* m_exportAllAction = nullptr;
     QAction* m_screenshotAction = nullptr;
     QMenu* m_recentMenu = nullptr;
 };

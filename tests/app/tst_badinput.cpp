@@ -11,6 +11,7 @@
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
+#include "viewregistry.h"
 #include "sinkscope/modelconfig.h"
 #include "clirunner.h"
 #include "tinymodels.h"
@@ -608,7 +609,7 @@ void TestBadInput::guiModel()
     // The window is as it was: same result on screen, same model, and it still runs.
     QCOMPARE(w.result(), before);
     QVERIFY(!w.showsStartPage());
-    QVERIFY(w.heatmapView() && w.engine()->hasModel());
+    QVERIFY(w.view("heatmap") && w.engine()->hasModel());
     QCOMPARE(QString::fromStdString(w.engine()->modelInfo().dir), QFileInfo(m_good).absoluteFilePath());
     QVERIFY(runInWindow("still usable"));
     QVERIFY(w.result() != before);
@@ -728,7 +729,7 @@ void TestBadInput::guiPrompt()
         QVERIFY(errors.wait(30000));
     QCOMPARE(w.message(), message);
     QCOMPARE(w.result(), before);
-    QVERIFY(w.heatmapView()->hasFigure());
+    QVERIFY(w.view("heatmap")->hasFigure());
     QVERIFY(runInWindow("and then a good prompt"));
 }
 

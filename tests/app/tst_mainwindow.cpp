@@ -2,14 +2,18 @@
 // The main window end to end, offscreen: open a folder, run, see the heatmap and sink curve,
 // bad input shown as a message while the window stays usable, export, cancel.
 #include "attentionheatmapview.h"
+#include "currentresult.h"
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
 #include "sinkcurveview.h"
 #include "tinymodels.h"
 #include "tokenstrip.h"
+#include "viewregistry.h"
 
+#include <QAction>
 #include <QApplication>
+#include <QTabWidget>
 #include <QDir>
 #include <QFile>
 #include <QImage>
@@ -21,6 +25,44 @@
 
 using namespace sinkscope;
 using namespace sinkscope::test;
+
+namespace {
+
+/// A view added the way docs/ARCHITECTURE.md describes: a View subclass with a spec, registered
+/// before the window is built. It shows the token count and the first-element mass of head (0, 0).
+class DummyView : public View
+{
+public:
+    DummyView(CurrentResult* current, Selection* selection, QWidget* parent)
+        : View(current, selection, parent)
+    {
+        connect(current, &CurrentResult::metricsAvailable, this, [this] { Q_EMIT figureChanged(); });
+        connect(current, &CurrentResult::resultChanged, this, [this] { Q_EMIT figureChanged(); });
+        auto* action = new QAction(QStringLiteral("Dummy Action"), this);
+        action->setShortcut(QKeySequence(QStringLiteral("Ctrl+Alt+D")));
+        connect(action, &QAction::triggered, this, [this] { ++triggered; });
+        addAction(action);
+    }
+    static ViewSpec spec()
+    {
+        return {QStringLiteral("dummy"), QStringLiteral("Dummy view"), QKeySequence(QStringLiteral("Ctrl+9")),
+                QStringLiteral("A test view."),
+                [](CurrentResult* c, Selection* s, QWidget* p) -> View* { return new DummyView(c, s, p); }};
+    }
+    bool hasFigure() const override { return current()->metrics() != nullptr; }
+    QString defaultFileName() const override { return QStringLiteral("dummy"); }
+    QByteArray dataCsv() const override
+    {
+        const auto m = current()->metrics();
+        if (!m)
+            return {};
+        return "tokens,mass00\n" + QByteArray::number(qlonglong(m->tokens)) + ','
+            + QByteArray::number(double(m->firstTokenMass(0, 0)), 'g', 9) + '\n';
+    }
+    int triggered = 0;
+};
+
+} // namespace
 
 class TestMainWindow : public QObject {
     Q_OBJECT
@@ -34,6 +76,7 @@ private Q_SLOTS:
     void badPromptKeepsResult();
     void exportsFigureAndData();
     void cancelKeepsPreviousResult();
+    void registeredViewAppearsEverywhere();
 
 private:
     bool openTiny(MainWindow& w);
@@ -47,6 +90,9 @@ void TestMainWindow::initTestCase()
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName("SinkScopeTests");
     QSettings().clear();
+    // Before any window exists: every window built afterwards has the dummy view.
+    QString error;
+    QVERIFY2(ViewRegistry::global().add(DummyView::spec(), &error), qPrintable(error));
     m_model = QDir(m_tmp.path()).filePath("tiny");
     writeTinyLlamaWithTokenizer(m_model, 4, 3);
 }
@@ -90,10 +136,13 @@ void TestMainWindow::openRunAndShow()
     QVERIFY(w.statusText().contains(QString("%1 tokens").arg(r->tokens)));
     // keyboard-free navigation through the shared selection reaches the heatmap
     w.selection()->setLayerHead(2, 3);
-    QCOMPARE(w.heatmapView()->shownLayer(), 2);
-    QCOMPARE(w.heatmapView()->shownHead(), 3);
-    QVERIFY(w.heatmapView()->hasFigure());
-    QVERIFY(w.sinkCurveView()->hasFigure());
+    auto* heatmap = qobject_cast<AttentionHeatmapView*>(w.view("heatmap"));
+    QVERIFY(heatmap);
+    QCOMPARE(heatmap->shownLayer(), 2);
+    QCOMPARE(heatmap->shownHead(), 3);
+    QVERIFY(heatmap->hasFigure());
+    // resultShown comes once the analysis is in, so every view has its figure
+    QVERIFY(w.view("sinks")->hasFigure());
     // the folder went into the recent list
     QCOMPARE(QSettings().value("recentModelFolders").toStringList().value(0), QFileInfo(m_model).absoluteFilePath());
 }
@@ -150,7 +199,7 @@ void TestMainWindow::badPromptKeepsResult()
         QVERIFY(errors.wait(30000));
     QVERIFY2(w.message().contains(message), qPrintable(w.message()));
     QCOMPARE(w.result(), before);
-    QVERIFY(w.heatmapView()->hasFigure());
+    QVERIFY(w.view("heatmap")->hasFigure());
 }
 
 void TestMainWindow::exportsFigureAndData()
@@ -206,6 +255,66 @@ void TestMainWindow::cancelKeepsPreviousResult()
     QCOMPARE(w.result(), before);
     QVERIFY(w.message().contains("cancelled"));
     QVERIFY(!w.engine()->isBusy());
+}
+
+void TestMainWindow::registeredViewAppearsEverywhere()
+{
+    MainWindow w;
+    w.show();
+    // A tab with the registered title, after the built-in views.
+    auto* tabs = w.findChild<QTabWidget*>("viewTabs");
+    QVERIFY(tabs);
+    QCOMPARE(tabs->count(), int(ViewRegistry::global().views().size()));
+    QCOMPARE(tabs->tabText(tabs->count() - 1), QString("Dummy view"));
+    auto* dummy = dynamic_cast<DummyView*>(w.view("dummy"));
+    QVERIFY(dummy);
+    // A View-menu entry with the registered shortcut that brings it to the front.
+    auto* show = w.findChild<QAction*>("showView-dummy");
+    QVERIFY(show);
+    QCOMPARE(show->shortcut(), QKeySequence("Ctrl+9"));
+    QCOMPARE(show->text(), QString("Dummy view"));
+    show->trigger();
+    QCOMPARE(w.currentViewName(), QString("dummy"));
+    QVERIFY(w.showView("heatmap"));
+    QVERIFY(!w.showView("no-such-view"));
+    QCOMPARE(w.currentViewName(), QString("heatmap"));
+    // Its own action is in the View menu, enabled only while it is in front.
+    QAction* own = dummy->actions().value(0);
+    QVERIFY(own && !own->isEnabled());
+    QVERIFY(w.showView("dummy"));
+    QVERIFY(own->isEnabled());
+
+    // It follows the current result, and export writes its CSV.
+    QVERIFY(openTiny(w));
+    QVERIFY(runPrompt(w, "hello world"));
+    QVERIFY(dummy->hasFigure());
+    const auto m = w.currentResult()->metrics();
+    QVERIFY(m);
+    // The run's own number: mean over queries t >= 1 of A[t, 0] of head (0, 0).
+    const RowMatrixXf a = w.result()->attentionMap(0, 0);
+    double mass = 0;
+    for (int t = 1; t < a.rows(); ++t)
+        mass += a(t, 0);
+    mass /= double(a.rows() - 1);
+    QVERIFY(std::abs(double(m->firstTokenMass(0, 0)) - mass) < 1e-6);
+    const QString csv = QDir(m_tmp.path()).filePath("dummy.csv");
+    QVERIFY(w.exportDataTo(csv));
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll(), dummy->dataCsv());
+    // A view that is not one plot exports as PNG only, and says so.
+    QVERIFY(!w.exportFigureTo(QDir(m_tmp.path()).filePath("dummy.pdf")));
+    QCOMPARE(w.message(), QString("Export failed: This view is exported as PNG only: use a .png file name."));
+    QVERIFY(w.exportFigureTo(QDir(m_tmp.path()).filePath("dummy.png")));
+    // Export All writes every view that has a figure, this one included.
+    const QString all = QDir(m_tmp.path()).filePath("all");
+    QDir().mkpath(all);
+    QVERIFY(w.exportAllTo(all));
+    QVERIFY(QFileInfo::exists(QDir(all).filePath("dummy.csv")));
+    QVERIFY(QFileInfo::exists(QDir(all).filePath("dummy.png")));
+    for (const ViewSpec& spec : ViewRegistry::global().views())
+        if (w.view(spec.name)->hasFigure())
+            QVERIFY2(QFileInfo::exists(QDir(all).filePath(w.view(spec.name)->defaultFileName() + ".csv")), qPrintable(spec.name));
 }
 
 QTEST_MAIN(TestMainWindow)

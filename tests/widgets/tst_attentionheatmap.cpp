@@ -4,6 +4,7 @@
 #include "attentionheatmapview.h"
 #include "figureexport.h"
 #include "qcustomplot_wrapper.h"
+#include "currentresult.h"
 #include "selection.h"
 #include "tokenlabels.h"
 #include "widgetstestdata.h"
@@ -46,9 +47,10 @@ void TestWidgets::heatmapShowsSelectedHead()
     QFETCH(int, head);
 
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({layers, heads, tokens, attention.toStdString(), true, true});
-    view.setResult(result);
+    current.setResult(result);
     selection.setLayerHead(layer, head);
 
     QVERIFY(view.hasFigure());
@@ -103,9 +105,10 @@ void TestWidgets::heatmapShowsSelectedHead()
 void TestWidgets::heatmapFollowsSelection()
 {
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({});
-    view.setResult(result);
+    current.setResult(result);
     QCOMPARE(view.shownLayer(), 0);
     QCOMPARE(view.shownHead(), 0);
     selection.setLayerHead(2, 1);
@@ -149,8 +152,9 @@ void TestWidgets::heatmapKeyboard()
     QFETCH(int, expectedLayer);
     QFETCH(int, expectedHead);
     Selection selection;
-    AttentionHeatmapView view(&selection);
-    view.setResult(test::makeCannedRun({3, 4, 5, "causal", true, true}));
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    current.setResult(test::makeCannedRun({3, 4, 5, "causal", true, true}));
     selection.setLayerHead(layer, head);
     QTest::keyClick(&view, Qt::Key(key));
     QCOMPARE(selection.layer(), expectedLayer);
@@ -168,8 +172,9 @@ void TestWidgets::heatmapKeyboard()
 void TestWidgets::heatmapSpinBoxes()
 {
     Selection selection;
-    AttentionHeatmapView view(&selection);
-    view.setResult(test::makeCannedRun({}));
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    current.setResult(test::makeCannedRun({}));
     view.layerSpinBox()->setValue(2);
     view.headSpinBox()->setValue(3);
     QCOMPARE(selection.layer(), 2);
@@ -198,9 +203,10 @@ void TestWidgets::heatmapHoverText()
     QFETCH(int, key);
     QFETCH(QString, expected);
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({3, 4, 6, attention.toStdString(), true, true});
-    view.setResult(result);
+    current.setResult(result);
     selection.setLayerHead(1, 2);
     if (expected.contains(QLatin1String("%1")))
         expected = expected.arg(double(result->attentionMap(1, 2)(query, key)), 0, 'f', 4);
@@ -210,9 +216,10 @@ void TestWidgets::heatmapHoverText()
 void TestWidgets::heatmapClickSelectsCell()
 {
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     view.resize(700, 600);
-    view.setResult(test::makeCannedRun({3, 4, 8, "causal", true, true}));
+    current.setResult(test::makeCannedRun({3, 4, 8, "causal", true, true}));
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
     view.plot()->replot(); // lay out axes now so pixel positions are final
@@ -267,15 +274,16 @@ void TestWidgets::heatmapPlaceholders()
     QFETCH(int, kind);
     QFETCH(QString, contains);
     Selection selection;
-    AttentionHeatmapView view(&selection);
-    view.setResult(test::makeCannedRun({})); // something shown first, then replaced
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    current.setResult(test::makeCannedRun({})); // something shown first, then replaced
     QVERIFY(view.hasFigure());
     if (kind == 0)
-        view.setResult(nullptr);
+        current.setResult(nullptr);
     else if (kind == 1)
-        view.setResult(test::makeCannedRun({2, 2, 4, "causal", false, true}));
+        current.setResult(test::makeCannedRun({2, 2, 4, "causal", false, true}));
     else
-        view.setResult(test::makeCannedRun({2, 2, 0, "causal", true, false}));
+        current.setResult(test::makeCannedRun({2, 2, 0, "causal", true, false}));
     QVERIFY(!view.hasFigure());
     QVERIFY2(view.placeholderText().contains(contains), qPrintable(view.placeholderText()));
     QCOMPARE(view.title(), QString());
@@ -289,9 +297,10 @@ void TestWidgets::heatmapPlaceholders()
 void TestWidgets::heatmapSingleToken()
 {
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({2, 2, 1, "causal", true, true});
-    view.setResult(result);
+    current.setResult(result);
     QVERIFY(view.hasFigure());
     QCOMPARE(double(result->attentionMap(0, 0)(0, 0)), 1.0);
     QCOMPARE(view.colorMap()->data()->data(0, 0), 1.0);
@@ -313,9 +322,10 @@ void TestWidgets::heatmapSingleToken()
 void TestWidgets::heatmapColorRange()
 {
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({});
-    view.setResult(result);
+    current.setResult(result);
     QCOMPARE(view.colorMap()->dataRange(), QCPRange(0.0, 1.0));
     view.setAutoRange(true);
     const auto map = result->attentionMap(0, 0);
@@ -346,9 +356,10 @@ void TestWidgets::heatmapLabels()
     QFETCH(int, tokens);
     QFETCH(bool, thinned);
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({1, 1, tokens, "causal", true, true});
-    view.setResult(result);
+    current.setResult(result);
     auto ticker = qSharedPointerCast<QCPAxisTickerText>(view.plot()->yAxis->ticker());
     auto xTicker = qSharedPointerCast<QCPAxisTickerText>(view.plot()->xAxis->ticker());
     QVERIFY(ticker && xTicker);
@@ -378,9 +389,10 @@ void TestWidgets::heatmapLabels()
 void TestWidgets::heatmapCsv()
 {
     Selection selection;
-    AttentionHeatmapView view(&selection);
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
     auto result = test::makeCannedRun({2, 2, 4, "causal", true, true});
-    view.setResult(result);
+    current.setResult(result);
     selection.setLayerHead(1, 0);
     const QList<QByteArray> lines = view.dataCsv().split('\n');
     QCOMPARE(lines.size(), 4 + 2); // header, 4 rows, trailing newline

@@ -4,6 +4,7 @@
 #include "attentionheatmapview.h"
 #include "figureexport.h"
 #include "qcustomplot_wrapper.h"
+#include "currentresult.h"
 #include "selection.h"
 #include "sinkcurveview.h"
 #include "tokenstrip.h"
@@ -60,19 +61,20 @@ void TestWidgets::exportFigure()
     const QString dir = outputDir(temp);
 
     Selection selection;
+    CurrentResult current(&selection);
     std::unique_ptr<QWidget> widget;
-    PlotView* plotView = nullptr;
+    View* plotView = nullptr;
     auto result = test::makeCannedRun({4, 4, 12, "causal", true, true});
     if (view == QLatin1String("heatmap")) {
-        auto* heatmap = new AttentionHeatmapView(&selection);
-        heatmap->setResult(result);
+        auto* heatmap = new AttentionHeatmapView(&current, &selection);
+        current.setResult(result);
         selection.setLayerHead(2, 1);
         selection.setCell(7, 0);
         widget.reset(heatmap);
         plotView = heatmap;
     } else {
-        auto* curve = new SinkCurveView(&selection);
-        curve->setResult(result);
+        auto* curve = new SinkCurveView(&current, &selection);
+        QVERIFY(test::showAnalysed(current, result));
         selection.setLayer(2);
         widget.reset(curve);
         plotView = curve;
@@ -133,7 +135,7 @@ void TestWidgets::exportFigure()
         QVERIFY(csv.startsWith("query\\key,0:<s>,"));
     } else {
         QCOMPARE(csv.count('\n'), 5);
-        QVERIFY(csv.startsWith("layer,mean,std\n0,"));
+        QVERIFY(csv.startsWith("layer,mean,std,last_query_mean,last_query_std\n0,"));
     }
 }
 
@@ -142,8 +144,9 @@ void TestWidgets::exportReplacesAtomically()
     QTemporaryDir temp;
     QVERIFY(temp.isValid());
     Selection selection;
-    SinkCurveView view(&selection);
-    view.setResult(test::makeCannedRun({}));
+    CurrentResult current(&selection);
+    SinkCurveView view(&current, &selection);
+    QVERIFY(test::showAnalysed(current, test::makeCannedRun({})));
     for (const char* suffix : {"pdf", "png", "svg"}) {
         const QString path = temp.filePath(QStringLiteral("figure.") + QLatin1String(suffix));
         QVERIFY(writeFileAtomically(path, "old contents"));
@@ -177,8 +180,9 @@ void TestWidgets::exportErrors()
     QFETCH(QString, contains);
     QTemporaryDir temp;
     Selection selection;
-    SinkCurveView view(&selection);
-    view.setResult(test::makeCannedRun({}));
+    CurrentResult current(&selection);
+    SinkCurveView view(&current, &selection);
+    QVERIFY(test::showAnalysed(current, test::makeCannedRun({})));
     const QString path = fileName.isEmpty() ? QString() : temp.filePath(fileName);
     QString error;
     const FigureFormat format = figureFormatForFile(path).value_or(FigureFormat::Png);
@@ -196,18 +200,17 @@ void TestWidgets::grabWidget()
     const QString dir = outputDir(temp);
     // A window like the main one: token strip over heatmap and sink curve, never shown.
     Selection selection;
+    CurrentResult current(&selection);
     QWidget window;
     auto* layout = new QVBoxLayout(&window);
-    auto* strip = new TokenStrip(&selection);
-    auto* heatmap = new AttentionHeatmapView(&selection);
-    auto* curve = new SinkCurveView(&selection);
+    auto* strip = new TokenStrip(&current, &selection);
+    auto* heatmap = new AttentionHeatmapView(&current, &selection);
+    auto* curve = new SinkCurveView(&current, &selection);
     layout->addWidget(strip);
     layout->addWidget(heatmap, 3);
     layout->addWidget(curve, 2);
     auto result = test::makeCannedRun({6, 4, 10, "causal", true, true});
-    strip->setResult(result);
-    heatmap->setResult(result);
-    curve->setResult(result);
+    QVERIFY(test::showAnalysed(current, result));
     selection.setLayerHead(3, 2);
     selection.setCell(6, 0);
     window.resize(720, 1000);

@@ -2,9 +2,9 @@
 #include "widgetstests.h"
 
 #include "qcustomplot_wrapper.h"
+#include "currentresult.h"
 #include "selection.h"
 #include "sinkcurveview.h"
-#include "sinkstats.h"
 #include "widgetstestdata.h"
 
 #include <QTest>
@@ -13,57 +13,17 @@
 
 using namespace sinkscope;
 
-void TestWidgets::sinkStats_data()
-{
-    QTest::addColumn<QVector<float>>("values"); // row-major [layers, heads]
-    QTest::addColumn<int>("heads");
-    QTest::addColumn<QVector<double>>("mean");
-    QTest::addColumn<QVector<double>>("stdev");
-    // Hand-computed. Population std: sqrt(sum (x - mean)² / H).
-    // [0.5 0.7 0.9]: mean 0.7, deviations ±0.2, 0 -> sqrt(0.08 / 3) = 0.16329931618554522
-    QTest::newRow("three heads") << QVector<float>{0.5f, 0.7f, 0.9f} << 3 << QVector<double>{0.7}
-                                 << QVector<double>{0.16329931618554522};
-    // [0.1 0.3]: mean 0.2, std 0.1 (the sample std would be 0.1414…)
-    QTest::newRow("two heads, population not sample") << QVector<float>{0.1f, 0.3f} << 2 << QVector<double>{0.2}
-                                                      << QVector<double>{0.1};
-    // [0 0 1 1]: mean 0.5, std 0.5
-    QTest::newRow("four heads, two layers") << QVector<float>{0, 0, 1, 1, 1, 1, 1, 1} << 4 << QVector<double>{0.5, 1.0}
-                                            << QVector<double>{0.5, 0.0};
-    QTest::newRow("one head: no spread") << QVector<float>{0.25f, 0.75f} << 1 << QVector<double>{0.25, 0.75}
-                                         << QVector<double>{0.0, 0.0};
-    // Equal heads: std exactly 0 (the one-pass formula would not give that).
-    QTest::newRow("equal heads") << QVector<float>{0.3f, 0.3f, 0.3f} << 3 << QVector<double>{double(0.3f)}
-                                 << QVector<double>{0.0};
-}
-
-void TestWidgets::sinkStats()
-{
-    QFETCH(QVector<float>, values);
-    QFETCH(int, heads);
-    QFETCH(QVector<double>, mean);
-    QFETCH(QVector<double>, stdev);
-    const int layers = int(values.size()) / heads;
-    const RowMatrixXf m = Eigen::Map<const RowMatrixXf>(values.constData(), layers, heads);
-    const LayerSinkStats stats = layerSinkStats(m);
-    QCOMPARE(int(stats.mean.size()), layers);
-    QCOMPARE(int(stats.std.size()), layers);
-    for (int l = 0; l < layers; ++l) {
-        // The inputs are floats: compare to float precision.
-        QVERIFY2(std::abs(stats.mean[size_t(l)] - mean[l]) < 1e-7, qPrintable(QString::number(stats.mean[size_t(l)], 'g', 17)));
-        QVERIFY2(std::abs(stats.std[size_t(l)] - stdev[l]) < 1e-7, qPrintable(QString::number(stats.std[size_t(l)], 'g', 17)));
-    }
-    if (layers && mean.size() == 1 && stdev[0] == 0.0)
-        QCOMPARE(stats.std[0], 0.0);
-}
-
 void TestWidgets::sinkCurvePlotsStats()
 {
     Selection selection;
-    SinkCurveView view(&selection);
+    CurrentResult current(&selection);
+    SinkCurveView view(&current, &selection);
     auto result = test::makeCannedRun({5, 3, 7, "causal", true, true});
-    view.setResult(result);
+    current.setResult(result);
+    QVERIFY(!view.hasFigure()); // until the analysis arrives from its thread
+    QVERIFY2(view.placeholderText().contains(QStringLiteral("Analysing")), qPrintable(view.placeholderText()));
+    QVERIFY(test::showAnalysed(current, result));
     QVERIFY(view.hasFigure());
-    const LayerSinkStats expected = layerSinkStats(result->firstTokenMass);
     QCOMPARE(view.meanGraph()->data()->size(), 5);
     QCOMPARE(view.errorBars()->dataCount(), 5);
     QCOMPARE(view.headsGraph()->data()->size(), 5 * 3);
@@ -80,25 +40,27 @@ void TestWidgets::sinkCurvePlotsStats()
 
         const auto point = view.meanGraph()->data()->at(l);
         QCOMPARE(point->key, double(l));
-        QVERIFY(std::abs(point->value - mean) < 1e-12);
+        // The curve is float32 (analysis::SinkCurve): compare to float precision.
+        QVERIFY2(std::abs(point->value - mean) < 1e-6, qPrintable(QString::number(point->value - mean)));
         const QCPErrorBarsData err = view.errorBars()->data()->at(l);
-        QVERIFY(std::abs(err.errorMinus - sd) < 1e-12);
-        QVERIFY(std::abs(err.errorPlus - sd) < 1e-12);
+        QVERIFY(std::abs(err.errorMinus - sd) < 1e-6);
+        QVERIFY(std::abs(err.errorPlus - sd) < 1e-6);
         QVERIFY(sd > 0.0); // the canned heads differ
-        QCOMPARE(view.stats().mean[size_t(l)], expected.mean[size_t(l)]);
+        if (l == 2)
+            QVERIFY(view.hoverText(2).startsWith(QStringLiteral("layer 2: %1 ± ").arg(mean, 0, 'f', 4)));
     }
     // The canned data put more weight on element 0 in deeper layers: the curve rises.
-    QVERIFY(view.stats().mean[4] > view.stats().mean[0]);
+    QVERIFY(view.curve().mean[4] > view.curve().mean[0]);
     QCOMPARE(view.plot()->yAxis->range().lower < 0.0 && view.plot()->yAxis->range().upper > 1.0, true);
-    QVERIFY(view.hoverText(2).startsWith(QStringLiteral("layer 2: %1 ± ").arg(expected.mean[2], 0, 'f', 4)));
 }
 
 void TestWidgets::sinkCurveHighlightAndClick()
 {
     Selection selection;
-    SinkCurveView view(&selection);
+    CurrentResult current(&selection);
+    SinkCurveView view(&current, &selection);
     view.resize(600, 400);
-    view.setResult(test::makeCannedRun({6, 2, 5, "causal", true, true}));
+    QVERIFY(test::showAnalysed(current, test::makeCannedRun({6, 2, 5, "causal", true, true})));
     QCOMPARE(view.highlightedLayer(), 0);
     selection.setLayer(3);
     QCOMPARE(view.highlightedLayer(), 3);
@@ -129,10 +91,11 @@ void TestWidgets::sinkCurvePlaceholders()
     QFETCH(int, kind);
     QFETCH(QString, contains);
     Selection selection;
-    SinkCurveView view(&selection);
-    view.setResult(test::makeCannedRun({}));
+    CurrentResult current(&selection);
+    SinkCurveView view(&current, &selection);
+    QVERIFY(test::showAnalysed(current, test::makeCannedRun({})));
     QVERIFY(view.hasFigure());
-    view.setResult(kind == 0 ? nullptr : test::makeCannedRun({2, 2, 1, "causal", true, true}));
+    current.setResult(kind == 0 ? nullptr : test::makeCannedRun({2, 2, 1, "causal", true, true}));
     QVERIFY(!view.hasFigure());
     QVERIFY2(view.placeholderText().contains(contains), qPrintable(view.placeholderText()));
     QCOMPARE(view.meanGraph()->data()->size(), 0);
@@ -143,14 +106,25 @@ void TestWidgets::sinkCurvePlaceholders()
 void TestWidgets::sinkCurveCsv()
 {
     Selection selection;
-    SinkCurveView view(&selection);
-    auto result = std::make_shared<RunResult>(*test::makeCannedRun({2, 2, 4, "causal", true, true}));
-    result->firstTokenMass.resize(2, 2);
-    result->firstTokenMass << 0.1f, 0.3f, 1.0f, 1.0f;
-    view.setResult(result);
+    CurrentResult current(&selection);
+    SinkCurveView view(&current, &selection);
+    // Two elements: row 1 of head (l, h) is [a, 1 - a], so the mean mass on element 0 and the
+    // last query's mass are both a. Layer 0: a = 0.25, 0.75 (mean 0.5, population std 0.25);
+    // layer 1: a = 1, 1 (mean 1, std 0).
+    auto result = test::makeCannedRun({2, 2, 2, "causal", true, true});
+    const float a[2][2] = {{0.25f, 0.75f}, {1.0f, 1.0f}};
+    for (int l = 0; l < 2; ++l)
+        for (int h = 0; h < 2; ++h) {
+            float* map = result->attention.data() + (l * 2 + h) * 4;
+            map[0] = 1.0f;
+            map[1] = 0.0f;
+            map[2] = a[l][h];
+            map[3] = 1.0f - a[l][h];
+        }
+    QVERIFY(test::showAnalysed(current, result));
     const QByteArray csv = view.dataCsv();
-    QCOMPARE(csv, QByteArray("layer,mean,std\n"
-                             "0,0.200000007,0.100000005\n"
-                             "1,1,0\n"));
+    QCOMPARE(csv, QByteArray("layer,mean,std,last_query_mean,last_query_std\n"
+                             "0,0.5,0.25,0.5,0.25\n"
+                             "1,1,0,1,0\n"));
     QCOMPARE(view.defaultFileName(), QStringLiteral("canned-test-sink-curve"));
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "widgetstests.h"
 
+#include "currentresult.h"
 #include "selection.h"
 #include "tokenlabels.h"
 #include "tokenstrip.h"
@@ -44,10 +45,11 @@ void TestWidgets::tokenStripChips()
     QFETCH(QString, status);
 
     Selection selection;
-    TokenStrip strip(&selection);
+    CurrentResult current(&selection);
+    TokenStrip strip(&current, &selection);
     test::CannedRun spec;
     spec.bosAdded = bosAdded;
-    strip.setResult(test::makeCannedRun(spec));
+    current.setResult(test::makeCannedRun(spec));
     QCOMPARE(strip.count(), 6);
     QCOMPARE(strip.chipKind(index), kind);
     QCOMPARE(strip.chipText(index), text);
@@ -68,14 +70,15 @@ void TestWidgets::tokenStripChips()
         QVERIFY(strip.chipRect(i).left() > strip.chipRect(i - 1).right());
     QCOMPARE(strip.chipAt(strip.chipRect(index).center()), index);
 
-    strip.setResult(nullptr);
+    current.setResult(nullptr);
     QCOMPARE(strip.count(), 0);
 }
 
 void TestWidgets::tokenStripMarksSpecials()
 {
     Selection selection;
-    TokenStrip strip(&selection);
+    CurrentResult current(&selection);
+    TokenStrip strip(&current, &selection);
     Encoding e = test::makeCannedEncoding(5, true);
     e.tokens[3].special = true; // a special in the middle, e.g. [SEP]
     e.tokens[3].display = "</s>";
@@ -100,8 +103,9 @@ void TestWidgets::tokenStripMarksSpecials()
 void TestWidgets::tokenStripClickSelectsQuery()
 {
     Selection selection;
-    TokenStrip strip(&selection);
-    strip.setResult(test::makeCannedRun({}));
+    CurrentResult current(&selection);
+    TokenStrip strip(&current, &selection);
+    current.setResult(test::makeCannedRun({}));
     strip.resize(600, strip.sizeHint().height());
     strip.show();
     QVERIFY(QTest::qWaitForWindowExposed(&strip));

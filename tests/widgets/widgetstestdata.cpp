@@ -1,7 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "widgetstestdata.h"
 
+#include "currentresult.h"
+
+#include <QSignalSpy>
+
 namespace sinkscope::test {
+
+bool showAnalysed(CurrentResult& current, std::shared_ptr<const RunResult> run)
+{
+    QSignalSpy available(&current, &CurrentResult::metricsAvailable);
+    current.setResult(std::move(run));
+    return current.metrics() || available.wait(10000);
+}
 
 Encoding makeCannedEncoding(int tokens, bool bosAdded)
 {

@@ -7,6 +7,10 @@
 #include <memory>
 #include <string>
 
+namespace sinkscope {
+class CurrentResult;
+}
+
 namespace sinkscope::test {
 
 struct CannedRun {
@@ -23,6 +27,10 @@ struct CannedRun {
 /// that grows with the layer. The causal upper triangle is exactly 0. firstTokenMass is derived
 /// from the maps the same way the engine does it.
 std::shared_ptr<RunResult> makeCannedRun(const CannedRun& spec);
+
+/// Shows `run` in `current` and waits (QSignalSpy, no sleeps) until its analysis is delivered;
+/// false when it failed or took more than 10 s.
+bool showAnalysed(CurrentResult& current, std::shared_ptr<const RunResult> run);
 
 /// Tokens "<s>", "·The", "·cat", ",", "·sat", "↵", … (BOS special, offsets into a prompt).
 Encoding makeCannedEncoding(int tokens, bool bosAdded);

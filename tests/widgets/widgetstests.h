@@ -10,6 +10,14 @@ class TestWidgets : public QObject
 private Q_SLOTS:
     void initTestCase();
 
+    // tst_viewregistry.cpp
+    void registryRefusesBadSpecs_data();
+    void registryRefusesBadSpecs();
+    void registryOrderAndMessages();
+    void everyViewFollowsCurrentResult_data();
+    void everyViewFollowsCurrentResult();
+    void currentResultDropsSuperseded();
+
     // tst_selection.cpp
     void selectionClamps_data();
     void selectionClamps();
@@ -43,8 +51,6 @@ private Q_SLOTS:
     void heatmapCsv();
 
     // tst_sinkcurve.cpp
-    void sinkStats_data();
-    void sinkStats();
     void sinkCurvePlotsStats();
     void sinkCurveHighlightAndClick();
     void sinkCurvePlaceholders_data();

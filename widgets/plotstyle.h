@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Shared look of the views: one colour map, one placeholder page, one number format for CSV.
+#pragma once
+
+#include <QByteArray>
+#include <QColor>
+#include <QString>
+
+class QCPColorGradient;
+class QCustomPlot;
+class QLabel;
+class QStackedWidget;
+class QWidget;
+
+namespace sinkscope {
+
+/// Grey drawn for cells that hold no value (masked keys, missing metrics).
+QColor noValueColor();
+/// Viridis (perceptually uniform, readable in grey scale), NaN drawn as noValueColor().
+QCPColorGradient viridisGradient();
+/// A stacked page of a placeholder label (index 0) and `content` (index 1).
+QStackedWidget* makePlaceholderStack(QWidget* content, QLabel** placeholder, QWidget* parent);
+/// A number for CSV: 9 significant digits (float32 round-trips), "" for NaN.
+QByteArray csvNumber(double value);
+
+} // namespace sinkscope
