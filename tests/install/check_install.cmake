@@ -18,7 +18,11 @@ if(GUI)
     usr/bin/sinkscope
     usr/share/applications/${app_id}.desktop
     usr/share/metainfo/${app_id}.metainfo.xml
-    usr/share/icons/hicolor/scalable/apps/${app_id}.svg)
+    usr/share/icons/hicolor/scalable/apps/${app_id}.svg
+    usr/share/icons/hicolor/48x48/apps/${app_id}.png
+    usr/share/icons/hicolor/64x64/apps/${app_id}.png
+    usr/share/icons/hicolor/128x128/apps/${app_id}.png
+    usr/share/icons/hicolor/256x256/apps/${app_id}.png)
 endif()
 if(MAN)
   list(APPEND expected usr/share/man/man1/sinkscope-cli.1)
@@ -44,6 +48,17 @@ function(check_root root what)
     if(NOT "Icon=${app_id}" IN_LIST desktop OR NOT "Exec=sinkscope" IN_LIST desktop)
       message(FATAL_ERROR "${what}: the .desktop file does not name the installed icon and program")
     endif()
+    foreach(size 48 64 128 256)
+      # PNG IHDR: width and height are the big-endian words at bytes 16 and 20.
+      file(READ ${root}/usr/share/icons/hicolor/${size}x${size}/apps/${app_id}.png head LIMIT 24 HEX)
+      string(SUBSTRING "${head}" 32 8 w)
+      string(SUBSTRING "${head}" 40 8 h)
+      math(EXPR w "0x${w}")
+      math(EXPR h "0x${h}")
+      if(NOT w EQUAL size OR NOT h EQUAL size)
+        message(FATAL_ERROR "${what}: the ${size}x${size} icon is ${w}x${h}")
+      endif()
+    endforeach()
     file(READ ${root}/usr/share/metainfo/${app_id}.metainfo.xml meta)
     if(NOT meta MATCHES "<launchable type=\"desktop-id\">${app_id}.desktop</launchable>")
       message(FATAL_ERROR "${what}: the metainfo does not launch the installed .desktop file")
