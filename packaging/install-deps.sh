@@ -11,6 +11,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libeigen3-dev
   fonts-dejavu-core
+  help2man
+  desktop-file-utils appstream poppler-utils
 )
 
 missing=()

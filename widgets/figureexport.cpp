@@ -13,12 +13,107 @@
 #include <QPixmap>
 #include <QSaveFile>
 #include <QSvgGenerator>
+#include <QRegularExpression>
 #include <QWidget>
+
+#include <functional>
+#include <vector>
 
 namespace sinkscope {
 
 namespace {
 constexpr QSize kDefaultFigureSize(800, 600);
+constexpr double kLogicalDpi = 96.0; // the unit of FigureExportOptions::size
+
+// Puts a plot into its print style for one export and back afterwards: fonts in points at the
+// figure's own size (so QCustomPlot lays the axes out for that size instead of shrinking a
+// screen layout) and the chosen colour map.
+class PrintStyle
+{
+public:
+    PrintStyle(QCustomPlot* plot, const FigureExportOptions& options)
+    {
+        if (options.fontPt > 0) {
+            const double text = options.fontPt;
+            const double ticks = std::max(8.0, options.fontPt - 1.0);
+            auto font = [](const QFont& f, double pt) {
+                QFont out = f;
+                out.setPointSizeF(pt);
+                return out;
+            };
+            auto styleAxis = [&](QCPAxis* axis) {
+                const QFont label = axis->labelFont(), tick = axis->tickLabelFont();
+                const QFont sLabel = axis->selectedLabelFont(), sTick = axis->selectedTickLabelFont();
+                m_restore.push_back([=] {
+                    axis->setLabelFont(label);
+                    axis->setTickLabelFont(tick);
+                    axis->setSelectedLabelFont(sLabel);
+                    axis->setSelectedTickLabelFont(sTick);
+                });
+                axis->setLabelFont(font(label, text));
+                axis->setTickLabelFont(font(tick, ticks));
+                axis->setSelectedLabelFont(font(sLabel, text));
+                axis->setSelectedTickLabelFont(font(sTick, ticks));
+            };
+            QList<QCPLayoutElement*> elements = plot->plotLayout()->elements(true);
+            for (QCPLayoutElement* e : elements) {
+                if (auto* rect = qobject_cast<QCPAxisRect*>(e)) {
+                    for (QCPAxis* axis : rect->axes())
+                        styleAxis(axis);
+                } else if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
+                    styleAxis(scale->axis());
+                } else if (auto* title = qobject_cast<QCPTextElement*>(e)) {
+                    const QFont f = title->font();
+                    m_restore.push_back([=] { title->setFont(f); });
+                    title->setFont(font(f, text));
+                } else if (auto* legend = qobject_cast<QCPLegend*>(e)) {
+                    const QFont f = legend->font();
+                    m_restore.push_back([=] { legend->setFont(f); });
+                    legend->setFont(font(f, ticks));
+                    for (int i = 0; i < legend->itemCount(); ++i) {
+                        QCPAbstractLegendItem* item = legend->item(i);
+                        const QFont itemFont = item->font();
+                        m_restore.push_back([=] { item->setFont(itemFont); });
+                        item->setFont(font(itemFont, ticks));
+                    }
+                }
+            }
+            for (int i = 0; i < plot->itemCount(); ++i) {
+                if (auto* item = qobject_cast<QCPItemText*>(plot->item(i))) {
+                    const QFont f = item->font();
+                    m_restore.push_back([=] { item->setFont(f); });
+                    item->setFont(font(f, ticks));
+                }
+            }
+        }
+        if (options.colorMap) {
+            for (QCPLayoutElement* e : plot->plotLayout()->elements(true)) {
+                if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
+                    const QCPColorGradient g = scale->gradient();
+                    m_restore.push_back([=] { scale->setGradient(g); });
+                    scale->setGradient(colorMapGradient(*options.colorMap, g.nanColor()));
+                }
+            }
+            for (int i = 0; i < plot->plottableCount(); ++i) {
+                if (auto* map = qobject_cast<QCPColorMap*>(plot->plottable(i)); map && !map->colorScale()) {
+                    const QCPColorGradient g = map->gradient();
+                    m_restore.push_back([=] { map->setGradient(g); });
+                    map->setGradient(colorMapGradient(*options.colorMap, g.nanColor()));
+                }
+            }
+        }
+    }
+    ~PrintStyle()
+    {
+        for (auto it = m_restore.rbegin(); it != m_restore.rend(); ++it)
+            (*it)();
+    }
+    PrintStyle(const PrintStyle&) = delete;
+    PrintStyle& operator=(const PrintStyle&) = delete;
+
+private:
+    std::vector<std::function<void()>> m_restore;
+};
 
 void setError(QString* errorMessage, const QString& text)
 {
@@ -63,7 +158,8 @@ bool savePdf(QCustomPlot* plot, const QString& fileName, QSize size, const Figur
         // The figure size is in screen pixels (96 per inch): a page of that many pixels at 96 dpi
         // keeps fonts, which are sized in points, in the same proportion to the plot as on screen.
         writer.setResolution(96);
-        const QSizeF points(size.width() * 72.0 / 96.0, size.height() * 72.0 / 96.0);
+        const QSizeF points = options.inches.isValid() ? options.inches * 72.0
+                                                       : QSizeF(size.width() * 72.0 / 96.0, size.height() * 72.0 / 96.0);
         writer.setPageLayout(QPageLayout(QPageSize(points, QPageSize::Point, QString(), QPageSize::ExactMatch),
                                          QPageLayout::Portrait, QMarginsF(0, 0, 0, 0)));
         QCPPainter painter;
@@ -86,14 +182,31 @@ bool savePdf(QCustomPlot* plot, const QString& fileName, QSize size, const Figur
 bool savePng(QCustomPlot* plot, const QString& fileName, QSize size, const FigureExportOptions& options,
              QString* errorMessage)
 {
-    const double scale = options.pngScale > 0 ? options.pngScale : 1.0;
-    QImage image = plot->toPixmap(size.width(), size.height(), scale).toImage();
+    const double dpi = options.dpi > 0 ? options.dpi : kLogicalDpi * (options.pngScale > 0 ? options.pngScale : 1.0);
+    const double scale = dpi / kLogicalDpi;
+    const QSize pixels = options.inches.isValid()
+        ? QSize(qRound(options.inches.width() * dpi), qRound(options.inches.height() * dpi))
+        : QSize(qRound(size.width() * scale), qRound(size.height() * scale));
+    QImage image(pixels, QImage::Format_ARGB32_Premultiplied);
     if (image.isNull()) {
-        setError(errorMessage, QObject::tr("Could not render the figure (%1 × %2).").arg(size.width()).arg(size.height()));
+        setError(errorMessage, QObject::tr("Could not render the figure (%1 × %2 pixels).").arg(pixels.width()).arg(pixels.height()));
         return false;
     }
-    // Record the density so that the image keeps the figure's physical size when placed.
-    const int dotsPerMeter = qRound(96.0 * scale / 0.0254);
+    // The image's own density is the logical 96 dpi while drawing, as for PDF and SVG, so that
+    // fonts given in points take the same share of the figure in every format.
+    const int logicalDpm = qRound(kLogicalDpi / 0.0254);
+    image.setDotsPerMeterX(logicalDpm);
+    image.setDotsPerMeterY(logicalDpm);
+    image.fill(Qt::white);
+    {
+        QCPPainter painter(&image);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.setRenderHint(QPainter::TextAntialiasing);
+        painter.scale(double(pixels.width()) / size.width(), double(pixels.height()) / size.height());
+        plot->toPainter(&painter, size.width(), size.height());
+    }
+    // Then the real density, so that the image keeps the figure's physical size when placed.
+    const int dotsPerMeter = qRound(dpi / 0.0254);
     image.setDotsPerMeterX(dotsPerMeter);
     image.setDotsPerMeterY(dotsPerMeter);
     QSaveFile file(fileName);
@@ -164,6 +277,8 @@ QString figureFileFilter()
 
 QSize figureSize(const QCustomPlot* plot, const FigureExportOptions& options)
 {
+    if (options.inches.isValid() && !options.inches.isEmpty())
+        return QSize(qRound(options.inches.width() * kLogicalDpi), qRound(options.inches.height() * kLogicalDpi));
     if (options.size.isValid() && !options.size.isEmpty())
         return options.size;
     // A plot that was never shown still has its construction-time size (tiny for a child
@@ -186,6 +301,7 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat forma
     }
     const QSize size = figureSize(plot, options);
     bool ok = false;
+    const PrintStyle style(plot, options);
     switch (format) {
     case FigureFormat::Pdf: ok = savePdf(plot, fileName, size, options, errorMessage); break;
     case FigureFormat::Png: ok = savePng(plot, fileName, size, options, errorMessage); break;
@@ -205,6 +321,44 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, QString* errorMess
         return false;
     }
     return exportFigure(plot, fileName, *format, errorMessage, options);
+}
+
+std::optional<FigurePreset> parseFigurePreset(const QString& text, QString* errorMessage)
+{
+    if (text == QLatin1String("one-column"))
+        return FigurePreset{text, 3.3, 2.6};
+    if (text == QLatin1String("two-column"))
+        return FigurePreset{text, 6.9, 3.2};
+    static const QRegularExpression custom(QStringLiteral(R"(^(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(in|cm|mm)?$)"));
+    const QRegularExpressionMatch m = custom.match(text);
+    if (!m.hasMatch()) {
+        setError(errorMessage, QObject::tr("Unknown figure size '%1': use one-column, two-column or WxH in inches, cm or mm (4x3, 4x3in, 90x60mm).").arg(text));
+        return std::nullopt;
+    }
+    const QString unit = m.captured(3);
+    const double perInch = unit == QLatin1String("mm") ? 25.4 : unit == QLatin1String("cm") ? 2.54 : 1.0;
+    const double w = m.captured(1).toDouble() / perInch, h = m.captured(2).toDouble() / perInch;
+    if (w < 1.0 || w > 20.0 || h < 1.0 || h > 20.0) {
+        setError(errorMessage, QObject::tr("Figure size '%1' is %2 × %3 in; each side must be from 1 to 20 in.")
+                                   .arg(text).arg(w, 0, 'g', 3).arg(h, 0, 'g', 3));
+        return std::nullopt;
+    }
+    return FigurePreset{text, w, h};
+}
+
+QStringList figurePresetNames()
+{
+    return {QStringLiteral("one-column"), QStringLiteral("two-column"), QStringLiteral("WxH")};
+}
+
+FigureExportOptions printFigureOptions(const FigurePreset& preset, double fontPt, double dpi)
+{
+    FigureExportOptions o;
+    o.inches = QSizeF(preset.widthIn, preset.heightIn);
+    o.size = QSize(qRound(preset.widthIn * kLogicalDpi), qRound(preset.heightIn * kLogicalDpi));
+    o.fontPt = fontPt;
+    o.dpi = dpi;
+    return o;
 }
 
 bool grabWidgetToPng(QWidget* widget, const QString& fileName, QString* errorMessage)

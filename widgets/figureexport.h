@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "colormaps.h"
 #include "sinkscope/runresult.h"
 
 #include <QByteArray>
 #include <QSize>
+#include <QSizeF>
+#include <QStringList>
 #include <QString>
 
 #include <optional>
@@ -26,7 +29,38 @@ struct FigureExportOptions {
     double pngScale = 2.0;
     /// Document title written into PDF and SVG metadata.
     QString title;
+    /// When valid, the figure's physical size in inches: `size` is then taken as this many
+    /// 1/96 in, the PDF page is exactly this size and a PNG at `dpi` is round(inches × dpi)
+    /// pixels on each side.
+    QSizeF inches;
+    /// > 0: the figure is laid out for print: every text of the plot (axis labels, titles,
+    /// legends, colour-bar labels, text items) is set in this size in points and tick labels one
+    /// point smaller (never below 8 pt) while the figure is drawn at `size`; the plot is
+    /// restored afterwards. 0: the fonts are drawn as on screen.
+    double fontPt = 0;
+    /// > 0: PNG density in dots per inch, overriding pngScale (a 3.3 in wide figure at 300 dpi is
+    /// 990 px wide). The PNG records it as its physical density.
+    double dpi = 0;
+    /// When set, every colour scale and colour map of the plot is drawn with this map.
+    std::optional<ColorMap> colorMap;
 };
+
+/// A physical figure size for print.
+struct FigurePreset {
+    QString name;          ///< "one-column", "two-column" or the custom text as given ("4x3in")
+    double widthIn = 0.0;  ///< inches
+    double heightIn = 0.0; ///< inches
+};
+
+/// Parses a figure size: "one-column" (3.3 × 2.6 in, one column of a two-column paper),
+/// "two-column" (6.9 × 3.2 in, the full text width), or "WxH" with an optional unit in, cm or mm
+/// ("4x3", "4x3in", "90x60mm"; each side from 1 to 20 in). nullopt with `error` set otherwise.
+std::optional<FigurePreset> parseFigurePreset(const QString& text, QString* error = nullptr);
+/// The preset names for messages and help.
+QStringList figurePresetNames();
+/// Export options that lay a figure out for `preset`: size in 1/96 in, fonts in points (8–10 pt
+/// read well at print size), PNG at `dpi`.
+FigureExportOptions printFigureOptions(const FigurePreset& preset, double fontPt = 9.0, double dpi = 300.0);
 
 /// The format for a file name's suffix (pdf, png, svg; any case), or nullopt.
 std::optional<FigureFormat> figureFormatForFile(const QString& fileName);

@@ -1,0 +1,122 @@
+# Installs the build into a staging root and checks every file a desktop install needs; then builds
+# the Debian package, unpacks it into a second root and checks the same files and the control data.
+# SPDX-License-Identifier: GPL-3.0-or-later
+cmake_minimum_required(VERSION 3.22)
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}${err}" PARENT_SCOPE)
+endfunction()
+
+set(app_id io.github.sinkscope.SinkScope)
+set(expected usr/bin/sinkscope-cli)
+if(GUI)
+  list(APPEND expected
+    usr/bin/sinkscope
+    usr/share/applications/${app_id}.desktop
+    usr/share/metainfo/${app_id}.metainfo.xml
+    usr/share/icons/hicolor/scalable/apps/${app_id}.svg
+    usr/share/icons/hicolor/48x48/apps/${app_id}.png
+    usr/share/icons/hicolor/64x64/apps/${app_id}.png
+    usr/share/icons/hicolor/128x128/apps/${app_id}.png
+    usr/share/icons/hicolor/256x256/apps/${app_id}.png)
+endif()
+if(MAN)
+  list(APPEND expected usr/share/man/man1/sinkscope-cli.1)
+endif()
+
+function(check_root root what)
+  foreach(f IN LISTS expected)
+    if(NOT EXISTS ${root}/${f})
+      message(FATAL_ERROR "${what}: ${f} is missing")
+    endif()
+    file(SIZE ${root}/${f} size)
+    if(size EQUAL 0)
+      message(FATAL_ERROR "${what}: ${f} is empty")
+    endif()
+  endforeach()
+  # Nothing escapes the prefix (e.g. an absolute DESTINATION would land outside usr/).
+  file(GLOB top RELATIVE ${root} ${root}/*)
+  if(NOT top STREQUAL "usr" AND NOT top STREQUAL "DEBIAN;usr" AND NOT top STREQUAL "usr;DEBIAN")
+    message(FATAL_ERROR "${what}: unexpected top-level entries: ${top}")
+  endif()
+  if(GUI)
+    file(STRINGS ${root}/usr/share/applications/${app_id}.desktop desktop)
+    if(NOT "Icon=${app_id}" IN_LIST desktop OR NOT "Exec=sinkscope" IN_LIST desktop)
+      message(FATAL_ERROR "${what}: the .desktop file does not name the installed icon and program")
+    endif()
+    foreach(size 48 64 128 256)
+      # PNG IHDR: width and height are the big-endian words at bytes 16 and 20.
+      file(READ ${root}/usr/share/icons/hicolor/${size}x${size}/apps/${app_id}.png head LIMIT 24 HEX)
+      string(SUBSTRING "${head}" 32 8 w)
+      string(SUBSTRING "${head}" 40 8 h)
+      math(EXPR w "0x${w}")
+      math(EXPR h "0x${h}")
+      if(NOT w EQUAL size OR NOT h EQUAL size)
+        message(FATAL_ERROR "${what}: the ${size}x${size} icon is ${w}x${h}")
+      endif()
+    endforeach()
+    file(READ ${root}/usr/share/metainfo/${app_id}.metainfo.xml meta)
+    if(NOT meta MATCHES "<launchable type=\"desktop-id\">${app_id}.desktop</launchable>")
+      message(FATAL_ERROR "${what}: the metainfo does not launch the installed .desktop file")
+    endif()
+  endif()
+  if(MAN)
+    file(READ ${root}/usr/share/man/man1/sinkscope-cli.1 man)
+    foreach(word ".TH SINKSCOPE-CLI" "analyze" "tokenize" "demo")
+      string(FIND "${man}" "${word}" at)
+      if(at LESS 0)
+        message(FATAL_ERROR "${what}: the man page does not mention '${word}'")
+      endif()
+    endforeach()
+  endif()
+endfunction()
+
+# 1. cmake --install with DESTDIR.
+set(root ${STAGE}/destdir)
+file(REMOVE_RECURSE ${STAGE})
+set(ENV{DESTDIR} ${root})
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix /usr)
+unset(ENV{DESTDIR})
+check_root(${root} "cmake --install")
+
+if(GUI)
+  if(NOT DESKTOP_FILE_VALIDATE OR NOT APPSTREAMCLI)
+    set(skip_validation TRUE)
+  else()
+    run(${DESKTOP_FILE_VALIDATE} ${root}/usr/share/applications/${app_id}.desktop)
+    if(NOT last_output STREQUAL "")
+      message(FATAL_ERROR "desktop-file-validate reported: ${last_output}")
+    endif()
+    run(${APPSTREAMCLI} validate --no-net --explain ${root}/usr/share/metainfo/${app_id}.metainfo.xml)
+    if(last_output MATCHES "(^|\n)[EW]:")
+      message(FATAL_ERROR "appstreamcli reported errors or warnings: ${last_output}")
+    endif()
+  endif()
+endif()
+
+# 2. The Debian package, unpacked into a second root.
+if(NOT DPKG_DEB)
+  message(FATAL_ERROR "dpkg-deb not found: the Debian package cannot be checked")
+endif()
+run(cpack -G DEB --config ${BUILD_DIR}/CPackConfig.cmake -B ${STAGE}/cpack)
+file(GLOB debs ${STAGE}/cpack/*.deb)
+list(LENGTH debs n)
+if(NOT n EQUAL 1)
+  message(FATAL_ERROR "expected one .deb from CPack, got: ${debs}")
+endif()
+run(${DPKG_DEB} -x ${debs} ${STAGE}/deb)
+check_root(${STAGE}/deb "Debian package")
+run(${DPKG_DEB} -f ${debs} Package Version Depends Section)
+if(NOT last_output MATCHES "Package: sinkscope" OR NOT last_output MATCHES "Section: science"
+   OR NOT last_output MATCHES "Depends: [^\n]*libtorch" OR NOT last_output MATCHES "Depends: [^\n]*qt6-qpa-plugins")
+  message(FATAL_ERROR "unexpected control data:\n${last_output}")
+endif()
+message("installed and packaged: ${expected}\n${last_output}")
+if(skip_validation)
+  # Printed last, after every other check passed: ctest reports the test as skipped.
+  message("SKIP: desktop-file-validate or appstreamcli not installed (packaging/install-deps.sh installs them)")
+endif()

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "figuresidecar.h"
+
+#include "qcustomplot_wrapper.h"
+#include "sinkscope/version.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+namespace sinkscope {
+
+namespace {
+
+QString q(const std::string& s)
+{
+    return QString::fromUtf8(s.data(), qsizetype(s.size()));
+}
+
+QJsonObject axisJson(const QCPAxis* axis)
+{
+    QJsonObject o;
+    o["label"] = axis->label();
+    o["range"] = QJsonArray{axis->range().lower, axis->range().upper};
+    o["scale"] = axis->scaleType() == QCPAxis::stLogarithmic ? QStringLiteral("log") : QStringLiteral("linear");
+    return o;
+}
+
+QString axisName(QCPAxis::AxisType t)
+{
+    switch (t) {
+    case QCPAxis::atLeft: return QStringLiteral("left");
+    case QCPAxis::atRight: return QStringLiteral("right");
+    case QCPAxis::atTop: return QStringLiteral("top");
+    case QCPAxis::atBottom: return QStringLiteral("bottom");
+    }
+    return {};
+}
+
+} // namespace
+
+std::vector<MetricDefinition> viewMetricDefinitions(const QString& viewName)
+{
+    const MetricDefinition attention{
+        QStringLiteral("attention"),
+        QStringLiteral("A[l,h,q,k] = softmax_k(scale * q_q . k_k + mask), the probability with which query q attends to key k in layer l, head h (fp32)"),
+        QStringLiteral("docs/METRICS.md#attention-sink-metrics")};
+    if (viewName == QLatin1String("heatmap"))
+        return {attention};
+    if (viewName == QLatin1String("sinks"))
+        return {{QStringLiteral("first_token_mass"),
+                 QStringLiteral("mean over queries t >= 1 of A[l,h,t,0]; the curve is its mean over the heads of each layer, the band +-1 population std over heads"),
+                 QStringLiteral("docs/METRICS.md#first_token_mass-last_query_first_mass-first_mass_per_query")},
+                {QStringLiteral("sink_curve"), QStringLiteral("per-layer mean of first_token_mass over heads"),
+                 QStringLiteral("docs/METRICS.md#sink_curve--per-layer-sink-curve")}};
+    if (viewName == QLatin1String("compare"))
+        return {attention,
+                {QStringLiteral("attention_difference"),
+                 QStringLiteral("D[q,k] = A_B[l,h,q,k] - A_A[l,h,q,k] over the positions both runs have (q, k < min(T_A, T_B))"),
+                 QStringLiteral("docs/USER_GUIDE.md#compare-two-runs")}};
+    return {};
+}
+
+QString figureCompanionPath(const QString& figureFile, const QString& suffix)
+{
+    const QFileInfo info(figureFile);
+    const QString base = info.completeSuffix().isEmpty() ? info.fileName() : info.completeBaseName();
+    return QDir(info.path()).filePath(base + QLatin1Char('.') + suffix);
+}
+
+QByteArray figureSidecarJson(const FigureProvenance& p, const QCustomPlot* plot, const QString& figureFile,
+                             FigureFormat format, const FigureExportOptions& options, const QString& presetName)
+{
+    const QSizeF inches = options.inches.isValid() ? options.inches
+                          : options.size.isValid() ? QSizeF(options.size) / 96.0 : QSizeF();
+    QJsonObject figure;
+    figure["file"] = QFileInfo(figureFile).fileName();
+    figure["format"] = figureSuffix(format);
+    figure["csv"] = QFileInfo(figureCompanionPath(figureFile, QStringLiteral("csv"))).fileName();
+    figure["preset"] = presetName;
+    figure["width_in"] = inches.isValid() ? QJsonValue(inches.width()) : QJsonValue();
+    figure["height_in"] = inches.isValid() ? QJsonValue(inches.height()) : QJsonValue();
+    figure["font_pt"] = options.fontPt > 0 ? QJsonValue(options.fontPt) : QJsonValue();
+    figure["dpi"] = format == FigureFormat::Png ? QJsonValue(options.dpi > 0 ? options.dpi : 96.0 * options.pngScale) : QJsonValue();
+    figure["color_map"] = options.colorMap ? colorMapName(*options.colorMap) : QJsonValue();
+
+    QJsonObject view;
+    view["name"] = p.viewName;
+    view["title"] = p.viewTitle;
+    view["layer"] = p.layer >= 0 ? QJsonValue(p.layer) : QJsonValue();
+    view["head"] = p.head >= 0 ? QJsonValue(p.head) : QJsonValue();
+    view["query"] = p.query >= 0 ? QJsonValue(p.query) : QJsonValue();
+    view["key"] = p.key >= 0 ? QJsonValue(p.key) : QJsonValue();
+    view["options"] = QJsonObject::fromVariantMap(p.viewOptions);
+    // The axes and colour bars as drawn: their labels, ranges (the clipping of a colour bar)
+    // and scale types, read from the plot rather than restated.
+    QJsonArray axes, colorScales;
+    if (plot) {
+        for (QCPLayoutElement* e : plot->plotLayout()->elements(true)) {
+            if (auto* rect = qobject_cast<QCPAxisRect*>(e)) {
+                for (QCPAxis* axis : rect->axes()) {
+                    if (!axis->visible())
+                        continue;
+                    QJsonObject a = axisJson(axis);
+                    a["side"] = axisName(axis->axisType());
+                    axes.append(a);
+                }
+            } else if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
+                QJsonObject c;
+                c["label"] = scale->label();
+                c["range"] = QJsonArray{scale->dataRange().lower, scale->dataRange().upper};
+                c["scale"] = scale->dataScaleType() == QCPAxis::stLogarithmic ? QStringLiteral("log") : QStringLiteral("linear");
+                colorScales.append(c);
+            }
+        }
+    }
+    view["axes"] = axes;
+    view["color_scales"] = colorScales;
+
+    QJsonArray runs;
+    for (const SessionRun& run : p.runs) {
+        if (!run.result)
+            continue;
+        const RunResult& r = *run.result;
+        QJsonObject model;
+        model["path"] = q(run.model.path);
+        model["hf_repo"] = run.model.hfRepo.empty() ? QJsonValue() : QJsonValue(q(run.model.hfRepo));
+        model["hf_revision"] = run.model.hfRevision.empty() ? QJsonValue() : QJsonValue(q(run.model.hfRevision));
+        model["name"] = q(r.model.name);
+        model["family"] = q(r.model.modelType);
+        model["layers"] = r.model.layers;
+        model["heads"] = r.model.heads;
+        model["synthetic"] = r.model.synthetic;
+        QJsonArray ids, tokens;
+        for (const Token& t : r.encoding.tokens) {
+            ids.append(t.id);
+            tokens.append(q(t.display));
+        }
+        QJsonObject o;
+        o["label"] = q(run.label);
+        o["model"] = model;
+        o["dtype"] = q(r.dtype);
+        o["device"] = q(r.device);
+        o["prompt"] = q(run.prompt);
+        o["token_ids"] = ids;
+        o["tokens"] = tokens;
+        o["bos_policy"] = QString::fromLatin1(bosPolicyName(run.bos));
+        o["bos_added"] = r.encoding.bosAdded;
+        o["T"] = qint64(r.tokens);
+        runs.append(o);
+    }
+
+    QJsonArray metrics;
+    for (const MetricDefinition& m : viewMetricDefinitions(p.viewName)) {
+        QJsonObject o;
+        o["name"] = m.name;
+        o["definition"] = m.definition;
+        o["doc"] = m.doc;
+        metrics.append(o);
+    }
+
+    QJsonObject root;
+    root["figure"] = figure;
+    root["view"] = view;
+    root["runs"] = runs;
+    // The first run's model facts at the top level too: most figures show one run.
+    if (!runs.isEmpty()) {
+        const QJsonObject first = runs.first().toObject();
+        root["model"] = first["model"];
+        root["dtype"] = first["dtype"];
+        root["device"] = first["device"];
+    }
+    root["metrics"] = metrics;
+    root["metrics_doc"] = QStringLiteral("docs/METRICS.md");
+    root["app"] = QStringLiteral("SinkScope");
+    root["app_version"] = QString::fromLatin1(appVersion());
+    root["created"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
+    return QJsonDocument(root).toJson(QJsonDocument::Indented);
+}
+
+bool exportFigureBundle(QCustomPlot* plot, const QByteArray& csv, const FigureProvenance& provenance,
+                        const QString& figureFile, const FigureExportOptions& options, const QString& presetName,
+                        QString* errorMessage)
+{
+    const auto format = figureFormatForFile(figureFile);
+    if (!format) {
+        if (errorMessage)
+            *errorMessage = QObject::tr("Unknown figure format for %1: use .pdf, .png or .svg.").arg(QDir::toNativeSeparators(figureFile));
+        return false;
+    }
+    if (csv.isEmpty()) {
+        if (errorMessage)
+            *errorMessage = QObject::tr("The view has no data to write beside the figure.");
+        return false;
+    }
+    const QString csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
+    const QString jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
+    if (!exportFigure(plot, figureFile, *format, errorMessage, options))
+        return false;
+    // The sidecar reads the axes after the export, which re-laid the plot out for the screen;
+    // ranges do not depend on the layout.
+    const QByteArray json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
+    if (!writeFileAtomically(csvFile, csv, errorMessage)) {
+        QFile::remove(figureFile);
+        return false;
+    }
+    if (!writeFileAtomically(jsonFile, json, errorMessage)) {
+        QFile::remove(figureFile);
+        QFile::remove(csvFile);
+        return false;
+    }
+    return true;
+}
+
+} // namespace sinkscope

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A figure for a paper is three files: the figure (PDF, SVG or PNG), the exact numbers it shows
+// (CSV) and a JSON record of what produced it (model, revision, prompt, token ids, BOS policy,
+// view settings, metric definitions, program version, time). fig.pdf -> fig.csv, fig.json.
+#pragma once
+
+#include "figureexport.h"
+#include "sinkscope/session.h"
+
+#include <QByteArray>
+#include <QString>
+#include <QVariantMap>
+
+#include <vector>
+
+class QCustomPlot;
+
+namespace sinkscope {
+
+/// What a metric in a figure means, with where it is defined.
+struct MetricDefinition {
+    QString name;       ///< "attention", "first_token_mass", ...
+    QString definition; ///< one sentence with the formula
+    QString doc;        ///< "docs/METRICS.md#..." (relative to the source tree)
+};
+
+/// The metrics a registered view draws (empty for an unknown name).
+std::vector<MetricDefinition> viewMetricDefinitions(const QString& viewName);
+
+/// Where a figure came from.
+struct FigureProvenance {
+    QString viewName;           ///< registered view name
+    QString viewTitle;
+    int layer = -1, head = -1;  ///< the selection (-1: none)
+    int query = -1, key = -1;
+    QVariantMap viewOptions;    ///< the view's display options (View::saveOptions)
+    std::vector<SessionRun> runs; ///< the run(s) shown, with model references and prompts
+};
+
+/// "fig.csv" / "fig.json" for "fig.pdf": the figure's name with another suffix.
+QString figureCompanionPath(const QString& figureFile, const QString& suffix);
+
+/// The JSON sidecar of a figure (keys in docs/USER_GUIDE.md, "Figure files"). `plot` supplies
+/// the axes and colour scales as drawn (labels, ranges, log/linear); `presetName` the size preset.
+QByteArray figureSidecarJson(const FigureProvenance& provenance, const QCustomPlot* plot, const QString& figureFile,
+                             FigureFormat format, const FigureExportOptions& options, const QString& presetName);
+
+/// Writes the figure, its CSV (`csv`, exactly the data the figure shows) and its JSON sidecar.
+/// Each file is written atomically; when one fails the ones already written by this call are
+/// removed again, so that a figure never stands without its data and record. On failure returns
+/// false with `errorMessage` set.
+bool exportFigureBundle(QCustomPlot* plot, const QByteArray& csv, const FigureProvenance& provenance,
+                        const QString& figureFile, const FigureExportOptions& options, const QString& presetName,
+                        QString* errorMessage = nullptr);
+
+} // namespace sinkscope
