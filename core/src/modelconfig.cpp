@@ -3,6 +3,7 @@
 // classes of each model_type, so a config that omits a key means what it means there.
 #include "sinkscope/modelconfig.h"
 
+#include "familyspec.h"
 #include "jsonutil.h"
 #include "sinkscope/error.h"
 #include "sinkscope/npy.h"
@@ -17,57 +18,6 @@
 namespace sinkscope {
 
 namespace {
-
-// Per model_type defaults and key spellings, as in the Hugging Face configuration classes.
-struct FamilyDefaults {
-    const char* modelType;
-    int maxPositionEmbeddings;
-    std::optional<int> numKvHeadsWhenAbsent; // nullopt: same as num_attention_heads
-    std::optional<int> headDimWhenAbsent;    // nullopt: hidden_size / num_attention_heads
-    std::optional<int> bos;
-    std::optional<int> eos;
-    std::optional<int> pad;
-    bool tie;
-    double eps;
-    const char* epsKey;                      // nullptr: fixed (OPT's nn.LayerNorm default)
-    const char* act;
-    NormKind norm;
-    PositionKind position;
-};
-
-const FamilyDefaults kFamilies[] = {
-    {"llama", 2048, std::nullopt, std::nullopt, 1, 2, std::nullopt, false, 1e-6, "rms_norm_eps", "silu",
-     NormKind::Rms, PositionKind::Rope},
-    {"mistral", 4096 * 32, 8, std::nullopt, 1, 2, std::nullopt, false, 1e-6, "rms_norm_eps", "silu", NormKind::Rms,
-     PositionKind::Rope},
-    {"qwen2", 32768, 32, std::nullopt, std::nullopt, std::nullopt, std::nullopt, false, 1e-6, "rms_norm_eps", "silu",
-     NormKind::Rms, PositionKind::Rope},
-    {"qwen3", 32768, 32, 128, std::nullopt, std::nullopt, std::nullopt, false, 1e-6, "rms_norm_eps", "silu",
-     NormKind::Rms, PositionKind::Rope},
-    {"gemma", 8192, 16, 256, 2, 1, 0, true, 1e-6, "rms_norm_eps", "gelu_pytorch_tanh", NormKind::RmsUnitOffset,
-     PositionKind::Rope},
-    {"gemma2", 8192, 4, 256, 2, 1, 0, true, 1e-6, "rms_norm_eps", "gelu_pytorch_tanh", NormKind::RmsUnitOffset,
-     PositionKind::Rope},
-    {"phi3", 4096, std::nullopt, std::nullopt, 1, 32000, 32000, false, 1e-5, "rms_norm_eps", "silu", NormKind::Rms,
-     PositionKind::Rope},
-    {"gpt2", 1024, std::nullopt, std::nullopt, 50256, 50256, std::nullopt, true, 1e-5, "layer_norm_epsilon",
-     "gelu_new", NormKind::Layer, PositionKind::Learned},
-    {"gpt_neox", 2048, std::nullopt, std::nullopt, 0, 2, std::nullopt, false, 1e-5, "layer_norm_eps", "gelu",
-     NormKind::Layer, PositionKind::Rope},
-    {"opt", 2048, std::nullopt, std::nullopt, 2, 2, 1, true, 1e-5, nullptr, "relu", NormKind::Layer,
-     PositionKind::Learned},
-    {"bert", 512, std::nullopt, std::nullopt, std::nullopt, std::nullopt, 0, true, 1e-12, "layer_norm_eps", "gelu",
-     NormKind::Layer, PositionKind::Learned},
-    {"roberta", 512, std::nullopt, std::nullopt, 0, 2, 1, true, 1e-12, "layer_norm_eps", "gelu", NormKind::Layer,
-     PositionKind::Learned},
-};
-
-// Families whose attention has one KV head per query head whatever the config says.
-bool hasGqa(const std::string& t)
-{
-    return t == "llama" || t == "mistral" || t == "qwen2" || t == "qwen3" || t == "gemma" || t == "gemma2"
-        || t == "phi3";
-}
 
 const char* const kActivations[] = {"silu", "swish", "relu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast",
                                     "quick_gelu"};
@@ -318,8 +268,8 @@ int ModelConfig::windowForLayer(int layer) const
 std::vector<std::string> ModelConfig::supportedModelTypes()
 {
     std::vector<std::string> out;
-    for (const FamilyDefaults& f : kFamilies)
-        out.emplace_back(f.modelType);
+    for (const detail::FamilySpec& f : detail::familyTable())
+        out.push_back(f.modelType);
     return out;
 }
 
@@ -380,57 +330,49 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     if (cfg.isNullOrAbsent("model_type"))
         cfg.fail(ErrorCode::Format, "the key \"model_type\" is missing, so the architecture is unknown.", "model_type");
     c.modelType = cfg.optionalString("model_type", {});
-    const FamilyDefaults* family = nullptr;
-    for (const FamilyDefaults& f : kFamilies) {
-        if (c.modelType == f.modelType)
-            family = &f;
-    }
-    if (!family) {
+    const detail::FamilySpec* found = detail::findFamily(c.modelType);
+    if (!found) {
         cfg.fail(ErrorCode::Unsupported,
                  "model_type '" + c.modelType + "' is not supported (supported: " + joined(supportedModelTypes()) + ").",
                  "model_type");
     }
-    const std::string& t = c.modelType;
-    const bool gpt2 = t == "gpt2", opt = t == "opt", neox = t == "gpt_neox";
-    const bool encoder = t == "bert" || t == "roberta";
-    const bool gemma = t == "gemma" || t == "gemma2";
-    c.norm = family->norm;
-    c.position = family->position;
-    c.causal = !encoder;
+    const detail::FamilySpec& f = *found;
+    c.norm = f.norm;
+    c.position = f.position;
+    c.causal = f.causal;
 
-    // GPT-2 spells the sizes its own way; its attribute_map also accepts the common names.
-    auto key = [&](const char* own, const char* common) { return cfg.has(own) || !cfg.has(common) ? own : common; };
-    const char* hiddenKey = gpt2 ? key("n_embd", "hidden_size") : "hidden_size";
-    const char* layersKey = gpt2 ? key("n_layer", "num_hidden_layers") : "num_hidden_layers";
-    const char* headsKey = gpt2 ? key("n_head", "num_attention_heads") : "num_attention_heads";
-    const char* positionsKey = gpt2 ? key("n_positions", "max_position_embeddings") : "max_position_embeddings";
+    // A family's own spelling wins; the common one is accepted when only it is present (GPT-2's
+    // attribute_map).
+    auto key = [&](const std::string& own, const char* common) {
+        return cfg.has(own.c_str()) || !cfg.has(common) ? own : std::string(common);
+    };
+    const std::string hiddenKey = key(f.hiddenKey, "hidden_size");
+    const std::string layersKey = key(f.layersKey, "num_hidden_layers");
+    const std::string headsKey = key(f.headsKey, "num_attention_heads");
+    const std::string positionsKey = key(f.positionsKey, "max_position_embeddings");
 
-    c.hiddenSize = cfg.requiredInt(hiddenKey);
-    c.numLayers = cfg.requiredInt(layersKey);
-    c.numHeads = cfg.requiredInt(headsKey);
+    c.hiddenSize = cfg.requiredInt(hiddenKey.c_str());
+    c.numLayers = cfg.requiredInt(layersKey.c_str());
+    c.numHeads = cfg.requiredInt(headsKey.c_str());
     c.vocabSize = cfg.requiredInt("vocab_size");
-    cfg.requirePositive(hiddenKey, c.hiddenSize);
-    cfg.requirePositive(layersKey, c.numLayers);
-    cfg.requirePositive(headsKey, c.numHeads);
+    cfg.requirePositive(hiddenKey.c_str(), c.hiddenSize);
+    cfg.requirePositive(layersKey.c_str(), c.numLayers);
+    cfg.requirePositive(headsKey.c_str(), c.numHeads);
     cfg.requirePositive("vocab_size", c.vocabSize);
-    if (gpt2) {
-        c.intermediateSize = cfg.optionalInt("n_inner", 4 * c.hiddenSize); // null: 4 * n_embd
-        cfg.requirePositive("n_inner", c.intermediateSize);
-    } else {
-        const char* ffnKey = opt ? "ffn_dim" : "intermediate_size";
-        c.intermediateSize = cfg.requiredInt(ffnKey);
-        cfg.requirePositive(ffnKey, c.intermediateSize);
-    }
+    c.intermediateSize = f.ffnTimesHiddenWhenAbsent > 0
+                             ? cfg.optionalInt(f.ffnKey.c_str(), f.ffnTimesHiddenWhenAbsent * c.hiddenSize)
+                             : cfg.requiredInt(f.ffnKey.c_str());
+    cfg.requirePositive(f.ffnKey.c_str(), c.intermediateSize);
 
-    const bool gqa = hasGqa(t);
+    const bool gqa = f.gqa;
     if (!gqa || cfg.isNullOrAbsent("head_dim")) {
-        if (gqa && family->headDimWhenAbsent && !cfg.has("head_dim")) {
-            c.headDim = *family->headDimWhenAbsent;
+        if (gqa && f.headDimWhenAbsent && !cfg.has("head_dim")) {
+            c.headDim = *f.headDimWhenAbsent;
         } else {
             if (c.hiddenSize % c.numHeads != 0) {
                 cfg.fail(ErrorCode::Format,
-                         std::string(hiddenKey) + " (" + std::to_string(c.hiddenSize) + ") is not divisible by " + headsKey
-                             + " (" + std::to_string(c.numHeads) + ")" + (gqa ? " and no head_dim is given." : "."),
+                         hiddenKey + " (" + std::to_string(c.hiddenSize) + ") is not divisible by " + headsKey + " ("
+                             + std::to_string(c.numHeads) + ")" + (gqa ? " and no head_dim is given." : "."),
                          hiddenKey);
             }
             c.headDim = c.hiddenSize / c.numHeads;
@@ -445,8 +387,8 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     if (!gqa) {
         c.numKvHeads = c.numHeads;
     } else if (!cfg.has("num_key_value_heads")) {
-        c.numKvHeads = family->numKvHeadsWhenAbsent.value_or(c.numHeads);
-        kvDefaulted = family->numKvHeadsWhenAbsent.has_value();
+        c.numKvHeads = f.numKvHeadsWhenAbsent.value_or(c.numHeads);
+        kvDefaulted = f.numKvHeadsWhenAbsent.has_value();
     } else {
         c.numKvHeads = cfg.optionalInt("num_key_value_heads", c.numHeads);
     }
@@ -459,31 +401,29 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
                  "num_key_value_heads");
     }
 
-    c.maxPositionEmbeddings = cfg.optionalInt(positionsKey, family->maxPositionEmbeddings);
-    cfg.requirePositive(positionsKey, c.maxPositionEmbeddings);
+    c.maxPositionEmbeddings = cfg.optionalInt(positionsKey.c_str(), f.maxPositionEmbeddings);
+    cfg.requirePositive(positionsKey.c_str(), c.maxPositionEmbeddings);
 
-    if (family->epsKey) {
-        c.normEps = cfg.optionalNumber(family->epsKey, family->eps);
+    if (!f.epsKey.empty()) {
+        c.normEps = cfg.optionalNumber(f.epsKey.c_str(), f.eps);
         if (!(c.normEps > 0))
-            cfg.fail(ErrorCode::Format,
-                     std::string("\"") + family->epsKey + "\" must be positive, but it is " + numberText(c.normEps) + ".",
-                     family->epsKey);
+            cfg.fail(ErrorCode::Format, "\"" + f.epsKey + "\" must be positive, but it is " + numberText(c.normEps) + ".",
+                     f.epsKey);
     } else {
-        c.normEps = family->eps;
+        c.normEps = f.eps;
     }
 
     // RoPE: current configs carry "rope_parameters" (with rope_theta inside); older ones a top-level
-    // "rope_theta" (gpt_neox: "rotary_emb_base") and an optional "rope_scaling".
+    // "rope_theta" (or the family's legacy spelling) and an optional "rope_scaling".
     if (c.position == PositionKind::Rope) {
         std::vector<std::string> kinds(std::begin(kRopeKinds), std::end(kRopeKinds));
-        if (t == "phi3")
-            kinds = {"default"}; // Phi3Config accepts only the default and LongRoPE
-        const char* thetaKey = neox && !cfg.has("rope_theta") ? "rotary_emb_base" : "rope_theta";
-        c.ropeTheta = cfg.optionalNumber(thetaKey, 10000.0);
-        if (neox)
-            c.rotaryFraction = cfg.optionalNumber("rotary_pct", 0.25);
-        else if (t == "phi3")
-            c.rotaryFraction = cfg.optionalNumber("partial_rotary_factor", 1.0);
+        if (f.ropeScalingDefaultOnly)
+            kinds = {"default"};
+        const std::string thetaKey
+            = !f.ropeThetaLegacyKey.empty() && !cfg.has("rope_theta") ? f.ropeThetaLegacyKey : std::string("rope_theta");
+        c.ropeTheta = cfg.optionalNumber(thetaKey.c_str(), 10000.0);
+        if (!f.rotaryKey.empty())
+            c.rotaryFraction = cfg.optionalNumber(f.rotaryKey.c_str(), f.rotaryDefault);
         if (!cfg.isNullOrAbsent("rope_parameters")) {
             const QJsonValue rp = cfg.value("rope_parameters");
             if (!rp.isObject())
@@ -493,7 +433,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
             if (!theta.isUndefined() && !theta.isNull())
                 c.ropeTheta = cfg.numberFrom(theta, "rope_parameters.rope_theta");
             const QJsonValue partial = o.value(QLatin1String("partial_rotary_factor"));
-            if ((neox || t == "phi3") && !partial.isUndefined() && !partial.isNull())
+            if (!f.rotaryKey.empty() && !partial.isUndefined() && !partial.isNull())
                 c.rotaryFraction = cfg.numberFrom(partial, "rope_parameters.partial_rotary_factor");
             QJsonObject withType = o;
             if (!withType.contains(QLatin1String("rope_type")) && !withType.contains(QLatin1String("type")))
@@ -506,30 +446,21 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
             c.ropeScaling = parseRopeScaling(cfg, rs.toObject(), "rope_scaling", c.maxPositionEmbeddings, kinds);
         }
         if (!(c.ropeTheta > 0))
-            cfg.fail(ErrorCode::Format,
-                     std::string("\"") + thetaKey + "\" must be positive, but it is " + numberText(c.ropeTheta) + ".",
+            cfg.fail(ErrorCode::Format, "\"" + thetaKey + "\" must be positive, but it is " + numberText(c.ropeTheta) + ".",
                      thetaKey);
         const int rot = c.rotaryDim();
         if (!(c.rotaryFraction > 0 && c.rotaryFraction <= 1) || rot < 2 || rot % 2 != 0)
             cfg.fail(ErrorCode::Format,
                      "the rotary fraction " + numberText(c.rotaryFraction) + " of head_dim " + std::to_string(c.headDim)
                          + " gives " + std::to_string(rot) + " rotary dimensions; it must be a positive even number.",
-                     neox ? "rotary_pct" : "partial_rotary_factor");
+                     f.rotaryKey.empty() ? std::string("partial_rotary_factor") : f.rotaryKey);
     }
 
-    c.tieWordEmbeddings = cfg.optionalBool("tie_word_embeddings", family->tie);
+    c.tieWordEmbeddings = cfg.optionalBool("tie_word_embeddings", f.tie);
 
-    // The MLP activation. Gemma: "hidden_activation" is what Google's configs use for the
-    // tanh-approximated GELU the model was trained with (their "hidden_act" says "gelu").
-    if (gpt2 || opt) {
-        c.hiddenAct = cfg.optionalString("activation_function", family->act);
-    } else if (t == "gemma") {
-        c.hiddenAct = cfg.optionalString("hidden_activation", cfg.optionalString("hidden_act", family->act));
-    } else if (t == "gemma2") {
-        c.hiddenAct = cfg.optionalString("hidden_activation", family->act);
-    } else {
-        c.hiddenAct = cfg.optionalString("hidden_act", family->act);
-    }
+    // The MLP activation, under the family's key (and its fallback key when that is absent).
+    const std::string actKey = f.actFallbackKey.empty() || !cfg.isNullOrAbsent(f.actKey.c_str()) ? f.actKey : f.actFallbackKey;
+    c.hiddenAct = cfg.optionalString(actKey.c_str(), f.act);
     {
         bool known = false;
         for (const char* a : kActivations)
@@ -538,36 +469,27 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
             cfg.fail(ErrorCode::Unsupported,
                      "activation '" + c.hiddenAct + "' is not supported (supported: " + joined(supportedActivations())
                          + ").",
-                     gpt2 || opt ? "activation_function" : "hidden_act");
+                     actKey);
     }
 
-    // Biases, per family as the HF modules create them.
-    if (t == "llama") {
-        c.attentionBias = c.outputBias = cfg.optionalBool("attention_bias", false);
-        c.mlpBias = cfg.optionalBool("mlp_bias", false);
-    } else if (t == "qwen2") {
-        c.attentionBias = true; // Qwen2 always has q/k/v biases (and none on o_proj)
-    } else if (t == "qwen3" || gemma) {
-        c.attentionBias = c.outputBias = cfg.optionalBool("attention_bias", false);
-    } else if (neox) {
-        c.attentionBias = c.outputBias = cfg.optionalBool("attention_bias", true);
-        c.mlpBias = true;
-    } else if (opt) {
-        c.attentionBias = c.outputBias = c.mlpBias = cfg.optionalBool("enable_bias", true);
-    } else if (gpt2 || encoder) {
-        c.attentionBias = c.outputBias = c.mlpBias = true;
-    }
-    // Mistral and Phi-3 have no attention biases at all, whatever the config says.
+    auto read = [&](const detail::BoolSwitch& s) { return s.key.empty() ? s.value : cfg.optionalBool(s.key.c_str(), s.value); };
+    c.attentionBias = read(f.qkvBias);
+    c.outputBias = read(f.outBias);
+    c.mlpBias = read(f.mlpBias);
 
-    // Sliding windows.
+    // Sliding windows: "sliding_window" absent takes the family default, null means none.
     c.slidingLayers.assign(size_t(c.numLayers), false);
     std::vector<bool> types;
-    if (t == "mistral" || t == "phi3") {
-        c.slidingWindow = windowKey(cfg, t == "mistral" ? std::optional<int>(4096) : std::nullopt);
+    switch (f.windowLayers) {
+    case detail::WindowLayers::None:
+        break;
+    case detail::WindowLayers::All:
+        c.slidingWindow = windowKey(cfg, f.windowWhenAbsent);
         c.slidingLayers.assign(size_t(c.numLayers), true);
-    } else if (t == "qwen2" || t == "qwen3") {
+        break;
+    case detail::WindowLayers::FromLayer:
         if (cfg.optionalBool("use_sliding_window", false)) {
-            c.slidingWindow = windowKey(cfg, 4096);
+            c.slidingWindow = windowKey(cfg, f.windowWhenAbsent);
             c.slidingWindowFromLayer = cfg.optionalInt("max_window_layers", 28);
             if (c.slidingWindowFromLayer < 0)
                 cfg.fail(ErrorCode::Format,
@@ -578,82 +500,76 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
             for (int l = 0; l < c.numLayers; ++l)
                 c.slidingLayers[size_t(l)] = types.empty() ? l >= c.slidingWindowFromLayer : bool(types[size_t(l)]);
         }
-    } else if (t == "gemma2") {
-        c.slidingWindow = windowKey(cfg, 4096);
+        break;
+    case detail::WindowLayers::Even:
+        c.slidingWindow = windowKey(cfg, f.windowWhenAbsent);
         types = layerTypes(cfg, c.numLayers);
         for (int l = 0; l < c.numLayers; ++l) // layers 0, 2, 4, ... slide unless layer_types says otherwise
             c.slidingLayers[size_t(l)] = types.empty() ? (l % 2 == 0) : bool(types[size_t(l)]);
+        break;
     }
     if (c.slidingWindow && *c.slidingWindow <= 0)
         cfg.fail(ErrorCode::Format,
                  "\"sliding_window\" must be positive or null, but it is " + std::to_string(*c.slidingWindow) + ".",
                  "sliding_window");
 
-    if (gemma && cfg.optionalBool("use_bidirectional_attention", false))
-        cfg.fail(ErrorCode::Unsupported, "bidirectional Gemma variants (use_bidirectional_attention) are not supported.",
-                 "use_bidirectional_attention");
-    if (t == "gemma2") {
-        c.queryPreAttnScalar = cfg.optionalNumber("query_pre_attn_scalar", 256);
-        c.attnSoftcap = cfg.optionalNumber("attn_logit_softcapping", 50.0);
-        c.finalSoftcap = cfg.optionalNumber("final_logit_softcapping", 30.0);
-        if (cfg.has("attn_logit_softcapping") && cfg.value("attn_logit_softcapping").isNull())
-            c.attnSoftcap = 0;
-        if (cfg.has("final_logit_softcapping") && cfg.value("final_logit_softcapping").isNull())
-            c.finalSoftcap = 0;
-        for (const char* k : {"query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping"}) {
-            const double v = cfg.optionalNumber(k, 1.0);
-            if (!cfg.isNullOrAbsent(k) && !(v > 0))
-                cfg.fail(ErrorCode::Format, std::string("\"") + k + "\" must be positive, but it is " + numberText(v) + ".",
-                         k);
-        }
+    for (const detail::RefusedFlag& r : f.refused)
+        if (cfg.optionalBool(r.key.c_str(), false))
+            cfg.fail(ErrorCode::Unsupported, r.message, r.key);
+
+    // Gemma 2's logit scaling and soft-caps: a key set to null turns a cap off.
+    auto positiveOrNull = [&](const char* k, std::optional<double> fallback, bool nullMeansOff) -> double {
+        if (!fallback)
+            return 0.0;
+        if (nullMeansOff && cfg.has(k) && cfg.value(k).isNull())
+            return 0.0;
+        const double v = cfg.optionalNumber(k, *fallback);
+        if (!cfg.isNullOrAbsent(k) && !(v > 0))
+            cfg.fail(ErrorCode::Format, std::string("\"") + k + "\" must be positive, but it is " + numberText(v) + ".", k);
+        return v;
+    };
+    c.queryPreAttnScalar = positiveOrNull("query_pre_attn_scalar", f.queryPreAttnScalar, false);
+    c.attnSoftcap = positiveOrNull("attn_logit_softcapping", f.attnSoftcap, true);
+    c.finalSoftcap = positiveOrNull("final_logit_softcapping", f.finalSoftcap, true);
+
+    c.scaleAttnWeights = read(f.scaleAttnWeights);
+    c.scaleAttnByInverseLayerIdx = read(f.scaleByInverseLayer);
+    c.reorderAndUpcastAttn = read(f.upcastAttn);
+    c.parallelResidual = read(f.parallelResidual);
+
+    c.normBefore = read(f.normBefore);
+    c.finalNorm = c.normBefore && !(!f.removeFinalNormKey.empty() && cfg.optionalBool(f.removeFinalNormKey.c_str(), false));
+    c.normAffine = read(f.normAffine);
+    c.positionOffset = f.learnedOffset;
+    c.wordEmbedProjDim = c.hiddenSize;
+    if (!f.wordEmbedProjKey.empty()) {
+        c.wordEmbedProjDim = cfg.optionalInt(f.wordEmbedProjKey.c_str(), c.hiddenSize);
+        cfg.requirePositive(f.wordEmbedProjKey.c_str(), c.wordEmbedProjDim);
     }
 
-    if (gpt2) {
-        c.scaleAttnWeights = cfg.optionalBool("scale_attn_weights", true);
-        c.scaleAttnByInverseLayerIdx = cfg.optionalBool("scale_attn_by_inverse_layer_idx", false);
-        c.reorderAndUpcastAttn = cfg.optionalBool("reorder_and_upcast_attn", false);
-    }
-    if (neox)
-        c.parallelResidual = cfg.optionalBool("use_parallel_residual", true);
+    c.bosTokenId = cfg.tokenId("bos_token_id", f.bos);
+    c.eosTokenId = cfg.tokenId("eos_token_id", f.eos);
+    c.padTokenId = cfg.tokenId("pad_token_id", f.pad);
 
-    if (opt) {
-        c.normBefore = cfg.optionalBool("do_layer_norm_before", true);
-        c.finalNorm = c.normBefore && !cfg.optionalBool("_remove_final_layer_norm", false);
-        c.normAffine = cfg.optionalBool("layer_norm_elementwise_affine", true);
-        c.positionOffset = 2; // OPTLearnedPositionalEmbedding
-        c.wordEmbedProjDim = cfg.optionalInt("word_embed_proj_dim", c.hiddenSize);
-        cfg.requirePositive("word_embed_proj_dim", c.wordEmbedProjDim);
-    } else {
-        c.wordEmbedProjDim = c.hiddenSize;
-    }
-
-    c.bosTokenId = cfg.tokenId("bos_token_id", family->bos);
-    c.eosTokenId = cfg.tokenId("eos_token_id", family->eos);
-    c.padTokenId = cfg.tokenId("pad_token_id", family->pad);
-
-    if (encoder) {
-        c.normBefore = false;
-        c.finalNorm = false;
-        c.typeVocabSize = cfg.optionalInt("type_vocab_size", 2);
+    if (f.typeVocabDefault > 0) {
+        c.typeVocabSize = cfg.optionalInt("type_vocab_size", f.typeVocabDefault);
         cfg.requirePositive("type_vocab_size", c.typeVocabSize);
+    }
+    if (f.absolutePositionsOnly) {
         const std::string pet = cfg.optionalString("position_embedding_type", "absolute");
         if (pet != "absolute")
             cfg.fail(ErrorCode::Unsupported,
                      "position_embedding_type '" + pet + "' is not supported (supported: absolute).",
                      "position_embedding_type");
-        if (cfg.optionalBool("is_decoder", false))
-            cfg.fail(ErrorCode::Unsupported, "causal " + t + " decoders (is_decoder) are not supported.", "is_decoder");
-        if (t == "roberta") {
-            // create_position_ids_from_input_ids: positions count from padding_idx + 1.
-            if (!c.padTokenId)
-                cfg.fail(ErrorCode::Format, "a roberta config needs \"pad_token_id\" (its positions start after it).",
-                         "pad_token_id");
-            c.positionOffset = *c.padTokenId + 1;
-        }
     }
 
     c.maxTokens = c.maxPositionEmbeddings;
-    if (t == "roberta") {
+    if (f.offsetFromPad) {
+        if (!c.padTokenId)
+            cfg.fail(ErrorCode::Format,
+                     "a " + c.modelType + " config needs \"pad_token_id\" (its positions start after it).",
+                     "pad_token_id");
+        c.positionOffset = *c.padTokenId + 1;
         c.maxTokens = c.maxPositionEmbeddings - c.positionOffset;
         if (c.maxTokens <= 0 || *c.padTokenId < 0)
             cfg.fail(ErrorCode::Format,

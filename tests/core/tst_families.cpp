@@ -169,6 +169,11 @@ void TestFamilies::matchesReference_data()
     row("roberta mlm", s, 12);
     s = family("roberta", 24), s.typeVocab = 1;
     row("roberta with pad tokens inside", s, 8, "0,5,1,7,9,1,1,3");
+
+    s = family("starcoder2", 26), s.kvHeads = 2, s.attnBias = true, s.slidingWindow = 4, s.tied = false;
+    row("starcoder2 gqa, use_bias, window 4", s, 12);
+    s = family("starcoder2", 27), s.kvHeads = 1, s.attnBias = false, s.layers = 3, s.ropeTheta = 500.0;
+    row("starcoder2 mqa, no biases, tied, theta 500", s, 10);
 }
 
 void TestFamilies::matchesReference()
@@ -254,7 +259,8 @@ void TestFamilies::rowsAndMasks_data()
     QTest::addColumn<TinyFamilySpec>("spec");
     QTest::addColumn<QString>("windows"); // per layer (0: none)
     TinyFamilySpec s;
-    for (const char* t : {"llama", "qwen3", "gemma", "gemma2", "phi3", "gpt2", "gpt_neox", "opt", "bert", "roberta"})
+    for (const char* t : {"llama", "qwen3", "gemma", "gemma2", "phi3", "gpt2", "gpt_neox", "opt", "bert", "roberta",
+                          "starcoder2"})
         QTest::newRow(t) << family(t, 31) << "0,0,0";
     s = family("gemma2", 32), s.slidingWindow = 4, s.layers = 3;
     QTest::newRow("gemma2 window on even layers") << s << "4,0,4";
@@ -264,6 +270,8 @@ void TestFamilies::rowsAndMasks_data()
     QTest::newRow("qwen3 window from layer 2") << s << "0,0,2";
     s = family("mistral", 35), s.slidingWindow = 5;
     QTest::newRow("mistral window") << s << "5,5";
+    s = family("starcoder2", 36), s.slidingWindow = 3, s.kvHeads = 2, s.attnBias = true;
+    QTest::newRow("starcoder2 window on every layer") << s << "3,3";
 }
 
 void TestFamilies::rowsAndMasks()
@@ -305,6 +313,8 @@ void TestFamilies::ropeDependsOnRelativePosition_data()
     QTest::newRow("phi3 partial") << s;
     s = family("gpt_neox", 44), s.heads = 2, s.rotaryFraction = 0.25;
     QTest::newRow("gpt_neox rotary_pct 0.25") << s;
+    s = family("starcoder2", 45), s.kvHeads = 2, s.attnBias = true;
+    QTest::newRow("starcoder2 biased q/k") << s;
 }
 
 void TestFamilies::ropeDependsOnRelativePosition()
@@ -377,7 +387,7 @@ void TestFamilies::tiedWeights_data()
 {
     QTest::addColumn<TinyFamilySpec>("spec");
     TinyFamilySpec s;
-    for (const char* t : {"llama", "gemma", "gemma2", "phi3", "gpt2", "gpt_neox", "opt", "bert", "roberta"})
+    for (const char* t : {"llama", "gemma", "gemma2", "phi3", "gpt2", "gpt_neox", "opt", "bert", "roberta", "starcoder2"})
         QTest::newRow(t) << family(t, 61);
     s = family("opt", 62), s.wordEmbedProjDim = 8;
     QTest::newRow("opt projected") << s;
@@ -519,6 +529,12 @@ void TestFamilies::missingTensors_data()
     s = family("gemma2", 95);
     QTest::newRow("gemma2 post-feedforward norm") << s << "model.layers.1.post_feedforward_layernorm.weight"
                                                   << "The checkpoint has no tensor 'model.layers.1.post_feedforward_layernorm.weight', which a gemma2 model needs.";
+    s = family("starcoder2", 96), s.attnBias = true;
+    QTest::newRow("starcoder2 c_fc bias (use_bias)") << s << "model.layers.1.mlp.c_fc.bias"
+                                                     << "The checkpoint has no tensor 'model.layers.1.mlp.c_fc.bias', which a starcoder2 model needs.";
+    s = family("starcoder2", 97);
+    QTest::newRow("starcoder2 LayerNorm bias") << s << "model.layers.0.input_layernorm.bias"
+                                               << "The checkpoint has no tensor 'model.layers.0.input_layernorm.bias', which a starcoder2 model needs.";
 }
 
 void TestFamilies::missingTensors()

@@ -268,7 +268,7 @@ void TestModelConfig::rejects_data()
                                              << "\"model_type\" must be a string";
     QTest::newRow("unknown model_type") << QByteArray(R"({"model_type": "bloom"})") << ErrorCode::Unsupported
                                         << "model_type 'bloom' is not supported (supported: llama, mistral, qwen2, "
-                                           "qwen3, gemma, gemma2, phi3, gpt2, gpt_neox, opt, bert, roberta)";
+                                           "qwen3, gemma, gemma2, phi3, gpt2, gpt_neox, opt, bert, roberta, starcoder2)";
     for (const char* key : {"hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
                             "intermediate_size"}) {
         QTest::newRow(qPrintable(QStringLiteral("missing %1").arg(QLatin1String(key))))
@@ -392,7 +392,7 @@ void TestModelConfig::supportedTypes()
 {
     QCOMPARE(ModelConfig::supportedModelTypes(),
              (std::vector<std::string>{"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "gpt2",
-                                       "gpt_neox", "opt", "bert", "roberta"}));
+                                       "gpt_neox", "opt", "bert", "roberta", "starcoder2"}));
 }
 
 namespace {
@@ -558,6 +558,29 @@ void TestModelConfig::familyConfigs_data()
         << "D3072 F8192 L32 H32/32 hd96 V32064 pos4096/4096 eps1e-05 rms rope causal preLN act=silu tie0 bias=none "
            "rot96 theta10000 win=2047,2047,2047,2047,2047,2047 scale0=0.1020620726 scale1=0.1020620726 caps=0/0 par0 "
            "aff1 fin1 off0 types0 wep3072 pad32000";
+    // Starcoder2: LayerNorm, GELU-tanh, every linear layer biased by use_bias, a window on every layer.
+    QTest::newRow("starcoder2-3b-like") << QByteArray(R"({"architectures": ["Starcoder2ForCausalLM"],
+        "bos_token_id": 0, "eos_token_id": 0, "hidden_act": "gelu_pytorch_tanh", "hidden_size": 3072,
+        "intermediate_size": 12288, "max_position_embeddings": 16384, "model_type": "starcoder2", "norm_epsilon": 1e-05,
+        "norm_type": "layer_norm", "num_attention_heads": 24, "num_hidden_layers": 30, "num_key_value_heads": 2,
+        "rope_theta": 999999.4420358813, "sliding_window": 4096, "torch_dtype": "float32", "use_bias": true,
+        "vocab_size": 49152})")
+        << "D3072 F12288 L30 H24/2 hd128 V49152 pos16384/16384 eps1e-05 layer rope causal preLN act=gelu_pytorch_tanh "
+           "tie1 bias=qkv+o+mlp rot128 theta999999.442 win=4096,4096,4096,4096,4096,4096 scale0=0.08838834765 "
+           "scale1=0.08838834765 caps=0/0 par0 aff1 fin1 off0 types0 wep3072 pad-";
+    QTest::newRow("starcoder2 defaults (2 KV heads, no window, biases)") << QByteArray(R"({"model_type": "starcoder2",
+        "hidden_size": 32, "intermediate_size": 48, "num_attention_heads": 4, "num_hidden_layers": 2,
+        "vocab_size": 20})")
+        << "D32 F48 L2 H4/2 hd8 V20 pos4096/4096 eps1e-05 layer rope causal preLN act=gelu_pytorch_tanh tie1 "
+           "bias=qkv+o+mlp rot8 theta10000 win=0,0 scale0=0.3535533906 scale1=0.3535533906 caps=0/0 par0 aff1 fin1 "
+           "off0 types0 wep32 pad-";
+    QTest::newRow("starcoder2 use_bias false, untied") << QByteArray(R"({"model_type": "starcoder2",
+        "hidden_size": 32, "intermediate_size": 48, "num_attention_heads": 4, "num_hidden_layers": 2,
+        "num_key_value_heads": 4, "vocab_size": 20, "use_bias": false, "tie_word_embeddings": false,
+        "sliding_window": null})")
+        << "D32 F48 L2 H4/4 hd8 V20 pos4096/4096 eps1e-05 layer rope causal preLN act=gelu_pytorch_tanh tie0 "
+           "bias=none rot8 theta10000 win=0,0 scale0=0.3535533906 scale1=0.3535533906 caps=0/0 par0 aff1 fin1 "
+           "off0 types0 wep32 pad-";
     QTest::newRow("phi3 partial rotary") << QByteArray(R"({"model_type": "phi3", "hidden_size": 32,
         "intermediate_size": 48, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 20,
         "partial_rotary_factor": 0.75})")
@@ -641,6 +664,14 @@ void TestModelConfig::familyRejects_data()
     QTest::newRow("zero layer_norm_eps") << QByteArray(R"({"model_type": "bert", "hidden_size": 8,
         "intermediate_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 9,
         "layer_norm_eps": 0})") << ErrorCode::Format << "\"layer_norm_eps\" must be positive, but it is 0.";
+    QTest::newRow("starcoder2 zero norm_epsilon") << QByteArray(R"({"model_type": "starcoder2", "hidden_size": 8,
+        "intermediate_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 9,
+        "norm_epsilon": 0})") << ErrorCode::Format << "\"norm_epsilon\" must be positive, but it is 0.";
+    QTest::newRow("starcoder2 kv default does not divide") << QByteArray(R"({"model_type": "starcoder2",
+        "hidden_size": 9, "intermediate_size": 8, "num_attention_heads": 3, "num_hidden_layers": 1, "vocab_size": 9})")
+        << ErrorCode::Format
+        << "num_attention_heads (3) is not divisible by num_key_value_heads (2), the starcoder2 default when the key "
+           "is absent.";
 }
 
 void TestModelConfig::familyRejects()

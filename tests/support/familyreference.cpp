@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Independent reference forward passes, in double precision with plain loops, written from the
 // Hugging Face module definitions of each family (modeling_llama/mistral/qwen2/qwen3/gemma/gemma2/
-// phi3/gpt2/gpt_neox/opt/bert/roberta). Nothing here is shared with the core.
+// phi3/gpt2/gpt_neox/opt/bert/roberta/starcoder2). Nothing here is shared with the core.
 #include "tinyfamilies.h"
 
 #include <cmath>
@@ -120,11 +120,12 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
     const bool phi3 = fam == "phi3", gpt2 = fam == "gpt2", neox = fam == "gpt_neox", opt = fam == "opt";
     const bool encoder = fam == "bert" || fam == "roberta";
     const bool gemma = fam == "gemma" || fam == "gemma2";
-    const bool rope_ = llama || phi3 || neox;
+    const bool sc2 = fam == "starcoder2";
+    const bool rope_ = llama || phi3 || neox || sc2;
     const std::string p = tinyPrefix(s);
     const std::string act = tinyActivation(s);
     const int T = int(ids.size()), D = s.hidden, H = s.heads, hd = tinyHeadDim(s), F = s.ffn, V = s.vocab;
-    const int Hkv = (llama || phi3) ? s.kvHeads : H;
+    const int Hkv = (llama || phi3 || sc2) ? s.kvHeads : H;
     const int group = H / Hkv;
     const int rot = neox || phi3 ? int(double(hd) * s.rotaryFraction) : hd;
     auto L = [&](int l, const std::string& rest) {
@@ -226,7 +227,7 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
         out.scales.push_back(scale);
         int window = 0;
         if (s.slidingWindow > 0) {
-            if (fam == "mistral" || fam == "phi3")
+            if (fam == "mistral" || fam == "phi3" || sc2)
                 window = s.slidingWindow;
             else if ((fam == "qwen2" || fam == "qwen3") && l >= s.windowFromLayer)
                 window = s.slidingWindow;
@@ -241,7 +242,7 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
             h = rms(x, L(l, "input_layernorm.weight"));
         else if (gpt2)
             h = layerNorm(x, L(l, "ln_1"));
-        else if (neox)
+        else if (neox || sc2)
             h = layerNorm(x, L(l, "input_layernorm"));
         else if (opt && s.normBefore)
             h = layerNorm(x, L(l, "self_attn_layer_norm"));
@@ -250,7 +251,7 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
         Mat q(static_cast<size_t>(T), Vec(static_cast<size_t>(H * hd)));
         Mat k(static_cast<size_t>(T), Vec(static_cast<size_t>(Hkv * hd)));
         Mat v(static_cast<size_t>(T), Vec(static_cast<size_t>(Hkv * hd)));
-        if (llama) {
+        if (llama || sc2) {
             q = linear(h, need(w, L(l, "self_attn.q_proj.weight")), H * hd, D, find(w, L(l, "self_attn.q_proj.bias")));
             k = linear(h, need(w, L(l, "self_attn.k_proj.weight")), Hkv * hd, D, find(w, L(l, "self_attn.k_proj.bias")));
             v = linear(h, need(w, L(l, "self_attn.v_proj.weight")), Hkv * hd, D, find(w, L(l, "self_attn.v_proj.bias")));
@@ -360,7 +361,7 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
             }
         }
         Mat a;
-        if (llama || phi3)
+        if (llama || phi3 || sc2)
             a = linear(ctx, need(w, L(l, "self_attn.o_proj.weight")), D, H * hd, find(w, L(l, "self_attn.o_proj.bias")));
         else if (gpt2)
             a = conv1d(ctx, need(w, L(l, "attn.c_proj.weight")), D, D, need(w, L(l, "attn.c_proj.bias")));
@@ -399,6 +400,8 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
             }
             if (gpt2)
                 hidden = conv1d(in, need(w, L(l, "mlp.c_fc.weight")), D, F, need(w, L(l, "mlp.c_fc.bias")));
+            else if (sc2) // Starcoder2MLP: nn.Linear c_fc, act, nn.Linear c_proj
+                hidden = linear(in, need(w, L(l, "mlp.c_fc.weight")), F, D, find(w, L(l, "mlp.c_fc.bias")));
             else if (neox)
                 hidden = linear(in, need(w, L(l, "mlp.dense_h_to_4h.weight")), F, D, find(w, L(l, "mlp.dense_h_to_4h.bias")));
             else if (opt)
@@ -410,6 +413,8 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
                     val = activation(act, val);
             if (gpt2)
                 return conv1d(hidden, need(w, L(l, "mlp.c_proj.weight")), F, D, need(w, L(l, "mlp.c_proj.bias")));
+            if (sc2)
+                return linear(hidden, need(w, L(l, "mlp.c_proj.weight")), D, F, find(w, L(l, "mlp.c_proj.bias")));
             if (neox)
                 return linear(hidden, need(w, L(l, "mlp.dense_4h_to_h.weight")), D, F, find(w, L(l, "mlp.dense_4h_to_h.bias")));
             if (opt)
@@ -449,7 +454,7 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
                 h2 = rms(x, L(l, "post_attention_layernorm.weight"));
             else if (gpt2)
                 h2 = layerNorm(x, L(l, "ln_2"));
-            else if (neox)
+            else if (neox || sc2)
                 h2 = layerNorm(x, L(l, "post_attention_layernorm"));
             else
                 h2 = layerNorm(x, L(l, "final_layer_norm"));
@@ -472,6 +477,8 @@ FamilyReference referenceFamilyForward(const TinyFamilySpec& s, const TinyWeight
         y = layerNorm(x, p + "ln_f");
     } else if (neox) {
         y = layerNorm(x, p + "final_layer_norm");
+    } else if (sc2) {
+        y = layerNorm(x, p + "norm");
     } else if (opt) {
         if (s.normBefore)
             y = layerNorm(x, p + "decoder.final_layer_norm");

@@ -26,7 +26,7 @@ bool llamaLike(const std::string& t)
 
 bool gqaFamily(const std::string& t)
 {
-    return llamaLike(t) || t == "phi3";
+    return llamaLike(t) || t == "phi3" || t == "starcoder2";
 }
 
 } // namespace
@@ -59,7 +59,7 @@ std::string tinyActivation(const TinyFamilySpec& s)
     if (!s.act.empty())
         return s.act;
     const std::string& t = s.modelType;
-    if (t == "gemma" || t == "gemma2")
+    if (t == "gemma" || t == "gemma2" || t == "starcoder2")
         return "gelu_pytorch_tanh";
     if (t == "gpt2")
         return "gelu_new";
@@ -190,6 +190,23 @@ TinyWeights makeTinyWeights(const TinyFamilySpec& s)
             lin(L + "mlp.down_proj", D, F, false);
         }
         norm(p + "norm.weight", D);
+        if (!s.tied)
+            lin("lm_head", V, D, false);
+    } else if (t == "starcoder2") {
+        // Starcoder2Model: nn.LayerNorm (always with a bias), q/k/v/o and c_fc/c_proj biased by use_bias.
+        add(p + "embed_tokens.weight", {V, D}, 1.0f);
+        for (int l = 0; l < s.layers; ++l) {
+            const std::string L = p + "layers." + std::to_string(l) + ".";
+            layerNorm(L + "input_layernorm", D);
+            lin(L + "self_attn.q_proj", H * hd, D, s.attnBias);
+            lin(L + "self_attn.k_proj", Hkv * hd, D, s.attnBias);
+            lin(L + "self_attn.v_proj", Hkv * hd, D, s.attnBias);
+            lin(L + "self_attn.o_proj", D, H * hd, s.attnBias);
+            layerNorm(L + "post_attention_layernorm", D);
+            lin(L + "mlp.c_fc", F, D, s.attnBias);
+            lin(L + "mlp.c_proj", D, F, s.attnBias);
+        }
+        layerNorm(p + "norm", D);
         if (!s.tied)
             lin("lm_head", V, D, false);
     } else if (t == "gpt2") {
@@ -327,6 +344,21 @@ std::string tinyConfigJson(const TinyFamilySpec& s)
         c["attention_bias"] = s.attnBias;
         c["bos_token_id"] = 0;
         c["eos_token_id"] = 0;
+        return QJsonDocument(c).toJson().toStdString();
+    }
+    if (t == "starcoder2") {
+        // Starcoder2Config: no head_dim, norm_epsilon, one use_bias for every linear layer.
+        c["num_key_value_heads"] = s.kvHeads;
+        c["hidden_act"] = act;
+        c["norm_epsilon"] = s.eps;
+        c["rope_theta"] = s.ropeTheta;
+        c["use_bias"] = s.attnBias;
+        if (s.headDim > 0)
+            c["head_dim"] = s.headDim; // not a Starcoder2Config attribute, but the attention reads it when set
+        c["sliding_window"] = s.slidingWindow > 0 ? QJsonValue(s.slidingWindow) : QJsonValue(QJsonValue::Null);
+        c["bos_token_id"] = 0;
+        c["eos_token_id"] = 0;
+        c["norm_type"] = "layer_norm"; // in the released configs, not read by the HF model
         return QJsonDocument(c).toJson().toStdString();
     }
     if (t == "bert" || t == "roberta") {

@@ -16,7 +16,7 @@ namespace sinkscope::test {
 
 /// A tiny model of one family. Fields a family does not have are ignored for it.
 struct TinyFamilySpec {
-    std::string modelType = "gpt2"; ///< llama mistral qwen2 qwen3 gemma gemma2 phi3 gpt2 gpt_neox opt bert roberta
+    std::string modelType = "gpt2"; ///< llama mistral qwen2 qwen3 gemma gemma2 phi3 gpt2 gpt_neox opt bert roberta starcoder2
     int layers = 2;
     int hidden = 16;
     int heads = 4;
@@ -30,7 +30,7 @@ struct TinyFamilySpec {
     double rotaryFraction = 1.0; ///< gpt_neox rotary_pct, phi3 partial_rotary_factor
     bool tied = true;          ///< no separate output matrix in the checkpoint
     std::string prefix = "default"; ///< "default": the family's usual (HF *ForCausalLM / *ForMaskedLM) prefix
-    bool attnBias = false;     ///< llama/qwen3/gemma attention_bias, gpt_neox attention_bias, opt enable_bias
+    bool attnBias = false;     ///< llama/qwen3/gemma attention_bias, gpt_neox attention_bias, opt enable_bias, starcoder2 use_bias
     bool parallelResidual = true; ///< gpt_neox use_parallel_residual
     bool normBefore = true;    ///< opt do_layer_norm_before
     bool normAffine = true;    ///< opt layer_norm_elementwise_affine (false: no LayerNorm tensors)
@@ -42,7 +42,7 @@ struct TinyFamilySpec {
     double attnSoftcap = 50.0; ///< gemma2 (0: null)
     double finalSoftcap = 30.0; ///< gemma2 (0: null)
     double queryPreAttnScalar = 0; ///< gemma2 (0: head_dim)
-    int slidingWindow = 0;     ///< mistral/phi3 all layers, qwen2/qwen3 from windowFromLayer, gemma2 even layers
+    int slidingWindow = 0;     ///< mistral/phi3/starcoder2 all layers, qwen2/qwen3 from windowFromLayer, gemma2 even layers
     int windowFromLayer = 0;   ///< qwen2/qwen3 max_window_layers
     bool scaleByInverseLayer = false; ///< gpt2 scale_attn_by_inverse_layer_idx
     bool upcastAttn = false;   ///< gpt2 reorder_and_upcast_attn (same numbers, q.k in fp32)

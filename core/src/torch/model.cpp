@@ -4,7 +4,7 @@
 #include "sinkscope/checkpoint.h"
 #include "sinkscope/demomodels.h"
 #include "sinkscope/error.h"
-#include "torch/familyspec.h"
+#include "familyspec.h"
 #include "torch/torchutil.h"
 #include "torch/transformer.h"
 

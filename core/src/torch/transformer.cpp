@@ -90,9 +90,8 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
         m_projectOut = linearWeight(ckpt, rel(spec.projectOut), P, D);
     }
     if (!spec.positionTable.empty()) {
-        // OPT's table has two rows more than max_position_embeddings (its offset).
-        const int64_t rows = config.modelType == "opt" ? config.maxPositionEmbeddings + config.positionOffset
-                                                       : config.maxPositionEmbeddings;
+        // OPT's table has two rows more than max_position_embeddings (its fixed offset).
+        const int64_t rows = config.maxPositionEmbeddings + spec.learnedOffset;
         m_positions = load(ckpt, rel(spec.positionTable) + ".weight", {rows, D});
     }
     if (!spec.tokenTypeTable.empty())

@@ -6,7 +6,7 @@
 #include "sinkscope/checkpoint.h"
 #include "sinkscope/modelconfig.h"
 #include "sinkscope/runresult.h"
-#include "torch/familyspec.h"
+#include "familyspec.h"
 
 #include <ATen/ATen.h>
 
