@@ -5,7 +5,7 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 
 #include <QJsonArray>
 #include <QJsonObject>
@@ -669,7 +669,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
 
 ModelConfig ModelConfig::fromFile(const std::string& path)
 {
-    return fromJson(readFile(path), path);
+    return fromJson(readFile(path, files::kConfig), path);
 }
 
 } // namespace sinkscope
