@@ -2,6 +2,8 @@
 #include "figureexport.h"
 
 #include "qcustomplot_wrapper.h"
+#include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 
 #include <QDir>
 #include <QFile>
@@ -385,15 +387,14 @@ bool grabWidgetToPng(QWidget* widget, const QString& fileName, QString* errorMes
 
 bool writeFileAtomically(const QString& fileName, const QByteArray& data, QString* errorMessage)
 {
-    QSaveFile file(fileName);
-    if (!openSaveFile(file, fileName, errorMessage))
-        return false;
-    if (file.write(data) != data.size()) {
-        file.cancelWriting();
-        setError(errorMessage, QObject::tr("Could not write %1: %2").arg(QDir::toNativeSeparators(fileName), file.errorString()));
+    // The core's atomic writer (flush checked before the rename); this is only its Qt-typed face.
+    try {
+        sinkscope::writeFileAtomically(fileName.toStdString(), std::string(data.constData(), size_t(data.size())));
+    } catch (const sinkscope::Error& e) {
+        setError(errorMessage, QString::fromStdString(e.describe()));
         return false;
     }
-    return commit(file, fileName, errorMessage);
+    return true;
 }
 
 QString safeFileStem(const QString& name)

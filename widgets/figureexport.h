@@ -83,7 +83,7 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, QString* errorMess
 /// Renders any widget (e.g. the main window, for screenshots; works offscreen) into a PNG.
 bool grabWidgetToPng(QWidget* widget, const QString& fileName, QString* errorMessage = nullptr);
 
-/// Writes `data` to `fileName` atomically (QSaveFile).
+/// Writes `data` to `fileName` atomically through the core's writer (sinkscope/fileio.h).
 bool writeFileAtomically(const QString& fileName, const QByteArray& data, QString* errorMessage = nullptr);
 
 /// A name usable as part of a file name on every platform: letters, digits, '-', '_' and '.'

@@ -7,10 +7,11 @@
 #include "sinkscope/metricsio.h"
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/runio.h"
 
 #include <cmath>
+#include <limits>
 
 namespace sinkscope::cli {
 
@@ -39,22 +40,29 @@ double parseNumber(const Options& o, const QString& name, double fallback)
 int analyzeCommand(const QStringList& args)
 {
     const Options o(args, {"model", "prompt", "prompts", "length", "epsilon", "k", "massive-abs", "massive-rel", "bos",
-                           "device", "dtype", "out"});
+                           "device", "dtype", "out"},
+                    {"force", "per-prompt-tensors"});
     const QString modelDir = o.required("model");
     const QString outDir = o.required("out");
     if (o.has("prompt") == o.has("prompts"))
         throw UsageError("give exactly one of --prompt and --prompts");
+    const ExistingOutput existing = o.has("force") ? ExistingOutput::Replace : ExistingOutput::Refuse;
+    checkOutputFolder(outDir.toStdString(), existing);
 
     an::Options opt;
     opt.epsilon = parseNumber(o, "epsilon", opt.epsilon);
     if (!(opt.epsilon >= 0.0 && opt.epsilon < 1.0))
         throw UsageError("--epsilon must be in [0, 1)");
+    // Range first, conversion after: casting 1e300 to int is undefined (it printed -2147483648).
     const double k = parseNumber(o, "k", 0);
-    if (k < 0 || k != std::floor(k))
-        throw UsageError("--k must be a non-negative element index");
+    if (!(k >= 0 && k <= double(std::numeric_limits<int>::max())) || k != std::floor(k))
+        throw UsageError("--k must be a non-negative element index (a whole number up to "
+                         + std::to_string(std::numeric_limits<int>::max()) + "), got '" + o.value("k").toStdString() + "'");
     opt.sinkElement = int(k);
     opt.massive.absolute = parseNumber(o, "massive-abs", opt.massive.absolute);
     opt.massive.relative = parseNumber(o, "massive-rel", opt.massive.relative);
+    if (opt.massive.absolute < 0 || opt.massive.relative < 0)
+        throw UsageError("--massive-abs and --massive-rel must not be negative");
     int64_t length = 0;
     if (o.has("length")) {
         bool ok = false;
@@ -105,7 +113,8 @@ int analyzeCommand(const QStringList& args)
     for (size_t i = 0; i < prompts.size(); ++i) {
         const an::Prompt& p = prompts[i];
         const QString where = p.line > 0 ? QStringLiteral("%1:%2").arg(o.value("prompts")).arg(p.line) : QStringLiteral("prompt");
-        Encoding enc = tokenizer->encode(p.text, bos);
+        // The model's encode bounds the work by its positions and checks ids against vocab_size.
+        Encoding enc = model->encode(p.text, bos, length);
         if (length > 0) {
             if (int64_t(enc.tokens.size()) < length) {
                 err(QStringLiteral("warning: %1: %2 tokens, fewer than --length %3 (prompt skipped)")
@@ -114,7 +123,6 @@ int analyzeCommand(const QStringList& args)
                         .arg(length));
                 continue;
             }
-            enc.tokens.resize(size_t(length));
         }
         RunRequest req;
         req.useIds = true;
@@ -150,6 +158,7 @@ int analyzeCommand(const QStringList& args)
     report.length = length;
     report.options = opt;
     report.promptSet = o.has("prompts");
+    report.perPromptTensors = o.has("per-prompt-tensors");
     report.singlePrompt = prompts.size() == 1;
     if (single)
         report.runJson = runJsonText(*single);
@@ -164,7 +173,7 @@ int analyzeCommand(const QStringList& args)
                 .arg(lengths.groups.size())
                 .arg(mainT)
                 .arg(lengths.groups.at(mainT).size()));
-    an::writeMetricsFolder(outDir.toStdString(), files);
+    an::writeMetricsFolder(outDir.toStdString(), files, existing);
 
     err(QStringLiteral("%1 prompt(s), T = %2: Sink_%3^%4 = %5% -> %6")
             .arg(mainMetrics.prompts)

@@ -15,11 +15,14 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run       --model DIR (--prompt TEXT | --ids 1,2,3) [--bos auto|on|off]\n"
-    "            [--device auto|cpu|cuda] [--save attention,logits] --out OUTDIR\n"
+    "            [--device auto|cpu|cuda] [--save attention,logits] --out OUTDIR [--force]\n"
     "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
-    "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] --out OUTDIR\n"
+    "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] --out OUTDIR [--force]\n"
+    "            [--per-prompt-tensors]   keep each prompt's [L,H,T] tables in metrics.json\n"
     "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
-    "  models    list the supported model families\n";
+    "  models    list the supported model families\n"
+    "\n"
+    "--out must be absent or empty; --force replaces a folder that holds files as a whole.\n";
 
 } // namespace
 
@@ -72,7 +75,9 @@ void out(const QString& line)
 
 void err(const QString& line)
 {
-    const QByteArray b = line.toUtf8();
+    // Messages carry paths, names and text from files: escaped, so a control character or a
+    // terminal escape sequence is shown, never executed by the terminal.
+    const QByteArray b = QByteArray::fromStdString(escapeForDisplay(line.toStdString()));
     std::fwrite(b.constData(), 1, size_t(b.size()), stderr);
     std::fputc('\n', stderr);
     std::fflush(stderr);
@@ -99,7 +104,7 @@ int dispatch(const QStringList& args)
             return demoCommand(rest);
         throw UsageError("unknown command '" + command.toStdString() + "'");
     } catch (const UsageError& e) {
-        err(QStringLiteral("error: %1").arg(QString::fromUtf8(e.what())));
+        err(QStringLiteral("error: %1").arg(QString::fromStdString(std::string(e.what()))));
         std::fputs(kUsage, stderr);
         return 2;
     } catch (const Error& e) {

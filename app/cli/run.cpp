@@ -28,11 +28,15 @@ std::vector<int32_t> parseIds(const QString& text)
 
 int runCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "ids", "bos", "device", "dtype", "save", "out"});
+    const Options o(args, {"model", "prompt", "ids", "bos", "device", "dtype", "save", "out"}, {"force"});
     const QString modelDir = o.required("model");
     const QString outDir = o.required("out");
     if (o.has("prompt") == o.has("ids"))
         throw UsageError("give exactly one of --prompt and --ids");
+    // A folder that already holds files is refused before any work (unless --force replaces it
+    // whole): a result folder never mixes two runs.
+    const ExistingOutput existing = o.has("force") ? ExistingOutput::Replace : ExistingOutput::Refuse;
+    checkOutputFolder(outDir.toStdString(), existing);
 
     RunRequest req;
     if (o.has("ids")) {
@@ -65,7 +69,7 @@ int runCommand(const QStringList& args)
     for (const std::string& note : model->info().notes)
         err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
     const auto result = model->run(req);
-    saveRun(*result, outDir.toStdString(), items);
+    saveRun(*result, outDir.toStdString(), items, existing);
     err(QStringLiteral("%1 tokens, %2 layers x %3 heads on %4 (%5) in %6 ms -> %7")
             .arg(result->tokens)
             .arg(result->model.layers)

@@ -10,10 +10,10 @@
 #include "cli.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/tokenizer.h"
 
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
 
 #include <cstdio>
@@ -47,16 +47,6 @@ void appendJsonString(std::string& out, const std::string& s)
     out.push_back('"');
 }
 
-std::string readTextFile(const QString& path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        throw Error(ErrorCode::Io, "Cannot read the text file: " + f.errorString().toStdString() + ".",
-                    path.toStdString());
-    const QByteArray b = f.readAll();
-    return std::string(b.constData(), size_t(b.size()));
-}
-
 } // namespace
 
 int tokenizeCommand(const QStringList& args)
@@ -71,25 +61,25 @@ int tokenizeCommand(const QStringList& args)
         throw UsageError("--bos must be auto, on or off");
     const BosPolicy bos = parseBosPolicy(bosText.toStdString());
 
-    QString tokenizerPath;
-    QString configPath;
+    // Every file goes through the core's checked open (fileio.h): a FIFO, a folder or a device
+    // where a file is expected is named as such, never waited on.
+    std::string tokenizerPath;
+    std::string configPath;
     if (o.has("model")) {
-        const QDir dir(o.value("model"));
-        if (!dir.exists())
-            throw Error(ErrorCode::Io, "The model folder does not exist.", o.value("model").toStdString());
-        tokenizerPath = dir.filePath(QStringLiteral("tokenizer.json"));
-        if (!QFileInfo::exists(tokenizerPath))
-            throw Error(ErrorCode::Io, "The model folder has no tokenizer.json.", dir.path().toStdString());
-        configPath = dir.filePath(QStringLiteral("tokenizer_config.json"));
+        const std::string dir = o.value("model").toStdString();
+        checkFolder(dir, "model folder");
+        tokenizerPath = QDir(o.value("model")).filePath(QStringLiteral("tokenizer.json")).toStdString();
+        if (!pathExists(tokenizerPath))
+            throw Error(ErrorCode::Io, "The model folder has no tokenizer.json.", dir);
+        configPath = QDir(o.value("model")).filePath(QStringLiteral("tokenizer_config.json")).toStdString();
     } else {
-        tokenizerPath = o.value("tokenizer");
-        configPath = QFileInfo(tokenizerPath).dir().filePath(QStringLiteral("tokenizer_config.json"));
+        tokenizerPath = o.value("tokenizer").toStdString();
+        configPath = QFileInfo(o.value("tokenizer")).dir().filePath(QStringLiteral("tokenizer_config.json")).toStdString();
     }
-    if (!QFileInfo::exists(configPath))
-        configPath.clear();
 
-    const std::string text = o.has("text") ? o.value("text").toUtf8().toStdString() : readTextFile(o.value("text-file"));
-    const auto tokenizer = Tokenizer::fromFile(tokenizerPath.toStdString(), configPath.toStdString());
+    const std::string text =
+        o.has("text") ? o.value("text").toUtf8().toStdString() : readFile(o.value("text-file").toStdString(), files::kText);
+    const auto tokenizer = Tokenizer::fromFile(tokenizerPath, configPath);
     const Encoding enc = tokenizer->encode(text, bos);
 
     std::string json;

@@ -5,11 +5,13 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonObject>
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
@@ -45,7 +47,7 @@ std::string filePath(const QDir& dir, const QString& name)
 std::map<std::string, std::string> readWeightMap(const std::string& indexPath)
 {
     const std::string shown = detail::toStd(QFileInfo(QString::fromStdString(indexPath)).fileName());
-    const QJsonObject root = detail::parseJsonObject(QByteArray::fromStdString(readFile(indexPath)), shown);
+    const QJsonObject root = detail::parseJsonObject(QByteArray::fromStdString(readFile(indexPath, files::kIndex)), shown);
     const QJsonValue wm = root.value(QLatin1String("weight_map"));
     if (!wm.isObject())
         throw Error(ErrorCode::Format, shown + " has no \"weight_map\" object mapping tensor names to shard files.",
@@ -84,9 +86,10 @@ QDir resolveCacheEntry(const QDir& dir)
     const QDir snapshots(dir.filePath(QStringLiteral("snapshots")));
     if (!snapshots.exists())
         return dir;
-    QFile ref(dir.filePath(QStringLiteral("refs/main")));
-    if (ref.open(QIODevice::ReadOnly)) {
-        const QString revision = QString::fromUtf8(ref.read(256)).trimmed();
+    const std::string ref = detail::toStd(dir.filePath(QStringLiteral("refs/main")));
+    if (pathExists(ref)) {
+        // Through the checked open: a refs/main that is a FIFO or a device is an error, not a hang.
+        const QString revision = QString::fromStdString(readFile(ref, files::kRef)).trimmed();
         if (!revision.isEmpty() && !revision.contains(QLatin1Char('/')) && snapshots.exists(revision))
             return QDir(snapshots.filePath(revision));
     }
@@ -101,28 +104,37 @@ QDir resolveCacheEntry(const QDir& dir)
 ModelDirectory ModelDirectory::locate(const std::string& dirPath)
 {
     const QFileInfo dirInfo(QString::fromStdString(dirPath));
-    if (!dirInfo.exists())
-        throw Error(ErrorCode::Io, "The model folder " + dirPath + " does not exist.", dirPath);
-    if (!dirInfo.isDir())
+    struct stat st {};
+    if (!dirPath.empty() && ::stat(dirPath.c_str(), &st) == 0 && S_ISREG(st.st_mode))
         throw Error(ErrorCode::Io, dirPath + " is not a folder; open the folder that holds config.json.", dirPath);
+    checkFolder(dirPath, "model folder");
     const QDir dir = resolveCacheEntry(QDir(dirInfo.absoluteFilePath()));
 
     ModelDirectory out;
     out.dir = detail::toStd(QDir::cleanPath(dir.absolutePath()));
-    const QString config = dir.filePath(QStringLiteral("config.json"));
-    if (!QFileInfo(config).isFile()) {
+    // Present files go through the checked open's type test, so a config.json that is a FIFO, a
+    // folder or a symbolic link loop is named as such instead of being reported missing.
+    const std::string config = filePath(dir, QStringLiteral("config.json"));
+    if (!pathExists(config)) {
         throw Error(ErrorCode::Io,
                     "The model folder " + out.dir + " has no config.json; a Hugging Face model folder needs one.",
                     out.dir);
     }
-    out.configPath = filePath(dir, QStringLiteral("config.json"));
-    if (QFileInfo(dir.filePath(QStringLiteral("tokenizer.json"))).isFile())
-        out.tokenizerPath = filePath(dir, QStringLiteral("tokenizer.json"));
-    if (QFileInfo(dir.filePath(QStringLiteral("tokenizer_config.json"))).isFile())
-        out.tokenizerConfigPath = filePath(dir, QStringLiteral("tokenizer_config.json"));
+    checkRegularFile(config, files::kConfig);
+    out.configPath = config;
+    const std::string tokenizer = filePath(dir, QStringLiteral("tokenizer.json"));
+    if (pathExists(tokenizer)) {
+        checkRegularFile(tokenizer, files::kTokenizer);
+        out.tokenizerPath = tokenizer;
+    }
+    const std::string tokenizerConfig = filePath(dir, QStringLiteral("tokenizer_config.json"));
+    if (pathExists(tokenizerConfig)) {
+        checkRegularFile(tokenizerConfig, files::kTokenizerConfig);
+        out.tokenizerConfigPath = tokenizerConfig;
+    }
 
     const QString index = dir.filePath(QLatin1String(kIndexName));
-    if (QFileInfo(index).isFile()) {
+    if (pathExists(index.toStdString())) {
         out.indexPath = filePath(dir, QLatin1String(kIndexName));
         std::set<std::string> shards;
         for (const auto& [tensor, file] : readWeightMap(out.indexPath))
@@ -130,7 +142,7 @@ ModelDirectory ModelDirectory::locate(const std::string& dirPath)
         std::vector<std::string> missing;
         for (const std::string& file : shards) {
             const QString path = dir.filePath(QString::fromStdString(file));
-            if (QFileInfo(path).isFile())
+            if (pathExists(path.toStdString())) // a shard that is not a regular file is named when opened
                 out.weightFiles.push_back(filePath(dir, QString::fromStdString(file)));
             else
                 missing.push_back(file);
@@ -145,7 +157,7 @@ ModelDirectory ModelDirectory::locate(const std::string& dirPath)
         return out;
     }
 
-    if (QFileInfo(dir.filePath(QStringLiteral("model.safetensors"))).isFile()) {
+    if (pathExists(filePath(dir, QStringLiteral("model.safetensors")))) {
         out.weightFiles.push_back(filePath(dir, QStringLiteral("model.safetensors")));
         return out;
     }

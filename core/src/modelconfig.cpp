@@ -6,7 +6,7 @@
 #include "familyspec.h"
 #include "jsonutil.h"
 #include "sinkscope/error.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 
 #include <QJsonArray>
 #include <QJsonObject>
@@ -585,7 +585,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
 
 ModelConfig ModelConfig::fromFile(const std::string& path)
 {
-    return fromJson(readFile(path), path);
+    return fromJson(readFile(path, files::kConfig), path);
 }
 
 } // namespace sinkscope

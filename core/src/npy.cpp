@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// .npy writer/reader for float32 arrays, and the atomic file helpers every writer of the core uses.
+// .npy writer/reader for float32 arrays (files go through fileio: checked reads, atomic writes).
 #include "sinkscope/npy.h"
 
 #include "sinkscope/error.h"
-
-#include <QFile>
-#include <QFileInfo>
-#include <QSaveFile>
+#include "sinkscope/fileio.h"
 
 #include <cstring>
 #include <limits>
@@ -238,7 +235,7 @@ private:
 
 NpyArray readNpy(const std::string& path)
 {
-    const std::string bytes = readFile(path);
+    const std::string bytes = readFile(path, files::kNpy);
     auto fail = [&](const std::string& why) {
         return Error(ErrorCode::Format, path + " is not a valid .npy file: " + why + ".", path);
     };
@@ -299,60 +296,6 @@ NpyArray readNpy(const std::string& path)
                 u |= static_cast<uint32_t>(static_cast<unsigned char>(src[4 * i + b])) << (8 * b);
             std::memcpy(&out.data[i], &u, 4);
         }
-    }
-    return out;
-}
-
-void writeFileAtomically(const std::string& path, const std::string& bytes)
-{
-    // QSaveFile writes beside the target and renames over it on commit, so a crash or a full disk
-    // leaves the previous file (or nothing), never a truncated one.
-    QSaveFile file(QString::fromStdString(path));
-    if (!file.open(QIODevice::WriteOnly)) {
-        throw Error(ErrorCode::Io, "Could not write " + path + ": " + file.errorString().toStdString() + ".", path);
-    }
-    const char* p = bytes.data();
-    std::size_t left = bytes.size();
-    while (left > 0) {
-        const qint64 chunk = static_cast<qint64>(std::min<std::size_t>(left, std::size_t(1) << 30));
-        const qint64 written = file.write(p, chunk);
-        if (written <= 0) {
-            const std::string why = file.errorString().toStdString();
-            file.cancelWriting();
-            throw Error(ErrorCode::Io, "Could not write " + path + ": " + why + ".", path);
-        }
-        p += written;
-        left -= static_cast<std::size_t>(written);
-    }
-    // QSaveFile::commit() does not report a failed flush of its write buffer (seen with Qt 6.4):
-    // a short final write (a full disk) would be renamed over the target. Flush and check first;
-    // an uncommitted QSaveFile removes its temporary file.
-    if (!file.flush() || !file.commit())
-        throw Error(ErrorCode::Io, "Could not write " + path + ": " + file.errorString().toStdString() + ".", path);
-}
-
-std::string readFile(const std::string& path)
-{
-    QFile file(QString::fromStdString(path));
-    const QFileInfo info(file.fileName());
-    if (!info.exists())
-        throw Error(ErrorCode::Io, "The file " + path + " does not exist.", path);
-    if (info.isDir())
-        throw Error(ErrorCode::Io, path + " is a folder, not a file.", path);
-    if (!file.open(QIODevice::ReadOnly))
-        throw Error(ErrorCode::Io, "Could not open " + path + ": " + file.errorString().toStdString() + ".", path);
-    std::string out;
-    const qint64 size = file.size();
-    if (size > 0)
-        out.reserve(static_cast<std::size_t>(size));
-    char buf[1 << 16];
-    for (;;) {
-        const qint64 got = file.read(buf, sizeof buf);
-        if (got < 0)
-            throw Error(ErrorCode::Io, "Could not read " + path + ": " + file.errorString().toStdString() + ".", path);
-        if (got == 0)
-            break;
-        out.append(buf, static_cast<std::size_t>(got));
     }
     return out;
 }

@@ -2,14 +2,12 @@
 #include "sinkscope/runio.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
 
-#include <QDir>
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QTemporaryDir>
 
 namespace sinkscope {
 
@@ -93,23 +91,14 @@ std::vector<SaveItem> parseSaveList(const std::string& text)
     return items;
 }
 
-void saveRun(const RunResult& r, const std::string& outDirPath, const std::vector<SaveItem>& items)
+void saveRun(const RunResult& r, const std::string& outDirPath, const std::vector<SaveItem>& items,
+             ExistingOutput existing)
 {
-    const QString outDir = q(outDirPath);
-    if (!QDir().mkpath(outDir))
-        throw Error(ErrorCode::Io, "Cannot create the output folder.", outDirPath);
+    // Stage everything first so that a failure half-way leaves the output folder as it was.
+    StagedFolder folder(outDirPath, existing);
+    auto stage = [&](const QString& name) { return folder.path(name.toStdString()); };
 
-    // Stage everything first so that a failure half-way leaves no partial set of files.
-    QTemporaryDir staging(QDir(outDir).filePath(QStringLiteral(".sinkscope-staging-XXXXXX")));
-    if (!staging.isValid())
-        throw Error(ErrorCode::Io, "Cannot write into the output folder.", outDirPath);
-    std::vector<QString> names;
-    auto stage = [&](const QString& name) {
-        names.push_back(name);
-        return QDir(staging.path()).filePath(name).toStdString();
-    };
-
-    writeFileAtomically(stage(QStringLiteral("run.json")), runJsonText(r));
+    folder.write("run.json", runJsonText(r));
     const int64_t T = r.tokens;
     const int64_t L = r.model.layers, H = r.model.heads;
     auto need = [](const Tensor& t, const char* what) {
@@ -155,12 +144,7 @@ void saveRun(const RunResult& r, const std::string& outDirPath, const std::vecto
             writeNpy(stage(QStringLiteral("logits.npy")), r.logits.data(), {T, int64_t(r.model.vocabSize)});
         }
     }
-    for (const QString& name : names) {
-        const QString dst = QDir(outDir).filePath(name);
-        QFile::remove(dst);
-        if (!QFile::rename(QDir(staging.path()).filePath(name), dst))
-            throw Error(ErrorCode::Io, "Cannot move the result into the output folder.", dst.toStdString());
-    }
+    folder.publish();
 }
 
 } // namespace sinkscope

@@ -5,6 +5,7 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 
 #include <QByteArray>
 #include <QFile>
@@ -12,9 +13,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSaveFile>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -48,13 +49,7 @@ std::string inQuotes(const std::string& s)
 
 std::string shapeText(const std::vector<int64_t>& shape)
 {
-    std::string out = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-        if (i)
-            out += ", ";
-        out += std::to_string(shape[i]);
-    }
-    return out + "]";
+    return formatShape(shape);
 }
 
 std::string spanText(uint64_t begin, uint64_t end)
@@ -516,14 +511,11 @@ SafetensorsFile SafetensorsFile::open(const std::string& path)
 {
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    const QString qpath = QString::fromStdString(path);
-    const QFileInfo info(qpath);
-    if (!info.exists())
-        throw Error(ErrorCode::Io, "The weight file " + path + " does not exist.", path);
-    if (!info.isFile())
-        throw Error(ErrorCode::Io, "The weight file " + path + " is not a regular file.", path);
-    impl->file.setFileName(qpath);
-    if (!impl->file.open(QIODevice::ReadOnly)) {
+    const QFileInfo info(QString::fromStdString(path));
+    // The checked open: a regular file (never a FIFO or device, which would block or never end).
+    const int fd = openRegularFile(path, files::kWeights);
+    if (!impl->file.open(fd, QIODevice::ReadOnly, QFileDevice::AutoCloseHandle)) {
+        ::close(fd);
         throw Error(ErrorCode::Io, "Could not open " + path + ": " + detail::toStd(impl->file.errorString()) + ".",
                     path);
     }
@@ -630,33 +622,16 @@ void writeSafetensors(const std::string& path, const std::vector<HostTensor>& te
         n >>= 8;
     }
 
-    // Streamed through QSaveFile (temp file beside the target, renamed on commit) rather than
-    // assembled in memory: checkpoints can be as large as the memory we have.
-    QSaveFile file(QString::fromStdString(path));
-    if (!file.open(QIODevice::WriteOnly))
-        throw Error(ErrorCode::Io, "Could not write " + path + ": " + detail::toStd(file.errorString()) + ".", path);
-    auto put = [&](const char* p, std::size_t size) {
-        while (size > 0) {
-            const qint64 chunk = static_cast<qint64>(std::min<std::size_t>(size, std::size_t(1) << 30));
-            const qint64 written = file.write(p, chunk);
-            if (written <= 0) {
-                const std::string why = detail::toStd(file.errorString());
-                file.cancelWriting();
-                throw Error(ErrorCode::Io, "Could not write " + path + ": " + why + ".", path);
-            }
-            p += written;
-            size -= static_cast<std::size_t>(written);
-        }
-    };
-    put(lengthBytes, sizeof lengthBytes);
-    put(json.constData(), static_cast<std::size_t>(json.size()));
+    // Streamed through the atomic writer (temp file beside the target, flushed, checked, renamed)
+    // rather than assembled in memory: checkpoints can be as large as the memory we have.
+    AtomicFileWriter file(path);
+    file.write(lengthBytes, sizeof lengthBytes);
+    file.write(json.constData(), static_cast<std::size_t>(json.size()));
     for (const HostTensor& t : tensors) {
         if (t.nbytes)
-            put(reinterpret_cast<const char*>(t.data.get()), t.nbytes);
+            file.write(reinterpret_cast<const char*>(t.data.get()), t.nbytes);
     }
-    // Flush before commit: commit() does not report a failed flush of the buffer (see writeFileAtomically).
-    if (!file.flush() || !file.commit())
-        throw Error(ErrorCode::Io, "Could not write " + path + ": " + detail::toStd(file.errorString()) + ".", path);
+    file.commit();
 }
 
 } // namespace sinkscope

@@ -156,7 +156,8 @@ void TestAnalyzeCli::promptSetWithBadLinesAndLength()
                     "{\"text\": \"a b\"}\n"
                     "{\"text\": \"xyz uvw rst op\"}\n");
     const QString out = QDir(m_tmp.path()).filePath("set");
-    const Outcome o = cli({"analyze", "--model", m_model, "--prompts", file, "--length", "6", "--out", out});
+    const Outcome o =
+        cli({"analyze", "--model", m_model, "--prompts", file, "--length", "6", "--out", out, "--per-prompt-tensors"});
     QVERIFY2(o.code == 0, qPrintable(o.err));
     // bad lines 2 and 3 are named; line 4 ("a b" -> <s> ▁a ▁b, 3 tokens) is too short for --length 6
     QVERIFY2(o.err.contains("set.jsonl:2:"), qPrintable(o.err));
@@ -165,7 +166,7 @@ void TestAnalyzeCli::promptSetWithBadLinesAndLength()
     const QJsonObject m = readJson(QDir(out).filePath("metrics.json"));
     QCOMPARE(m["prompts"].toInt(), 2);
     QCOMPARE(m["sink_rate"].toObject()["T"].toInt(), 6);
-    const QJsonArray per = m["per_prompt"].toArray();
+    const QJsonArray per = m["per_prompt"].toArray(); // with --per-prompt-tensors (see the command)
     QCOMPARE(per.size(), 2);
     QCOMPARE(per[0].toObject()["line"].toInt(), 1);
     QCOMPARE(per[1].toObject()["line"].toInt(), 5);

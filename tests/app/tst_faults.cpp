@@ -11,6 +11,7 @@
 #include "sinkscope/engine.h"
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
 #include "sinkscope/runio.h"
 #include "sinkscope/safetensors.h"
@@ -142,6 +143,7 @@ private Q_SLOTS:
     void weightFileDeletedWhileLoaded();
     void weightFileChangedUnderCheckpoint();
     void capturesLargerThanMemory();
+    void runLargerThanMemory();
     void saveRunDiskFull();
     void saveRunParentIsFile();
     void writeFileDiskFull_data();
@@ -299,6 +301,40 @@ void TestFaults::capturesLargerThanMemory()
     QCOMPARE(finished.first().at(0).value<std::shared_ptr<const RunResult>>()->tokens, int64_t(4));
 }
 
+void TestFaults::runLargerThanMemory()
+{
+    // Without any capture, 200,000 tokens still need (4 x 4 heads + 2) x 200000^2 x 4 bytes =
+    // 2682.21 GiB of attention temporaries per layer: the working set is checked before anything
+    // is allocated, so the kernel's OOM killer never gets to say no.
+    const QString dir = QDir(m_tmp.path()).filePath("long-context-bare");
+    TinyLlamaSpec spec;
+    spec.layers = 2;
+    spec.maxPositions = 1000000;
+    writeTinyLlama(dir, spec, makeTinyLlamaWeights(spec));
+    const auto model = Model::load(dir.toStdString(), DevicePreference::Cpu);
+    RunRequest huge;
+    huge.useIds = true;
+    huge.ids.assign(200000, 5);
+    huge.captureAttention = huge.captureLogits = huge.captureHidden = huge.captureQK = huge.captureValues = false;
+    try {
+        model->run(huge);
+        QFAIL("a run far larger than memory started");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::OutOfMemory);
+        const QRegularExpression want(
+            "\\AThis run needs about [0-9]+\\.[0-9]{2} GiB of memory \\(200000 tokens: attention 2682\\.21 GiB per layer, "
+            "growing with T\\^2; MLP [0-9]+\\.[0-9]{2} GiB; captures [0-9]+\\.[0-9]{2} GiB\\) but only [0-9]+\\.[0-9]{2} GiB is "
+            "available \\((MemAvailable|the cgroup memory limit)\\)\\. Use a shorter prompt, capture less, or free "
+            "memory\\.\\z");
+        QVERIFY2(want.match(QString::fromStdString(e.what())).hasMatch(), e.what());
+    }
+    // The model still runs a normal prompt.
+    RunRequest small;
+    small.useIds = true;
+    small.ids = {1, 2, 3};
+    QCOMPARE(model->run(small)->tokens, int64_t(3));
+}
+
 void TestFaults::saveRunDiskFull()
 {
     const auto model = Model::load(m_tiny.toStdString(), DevicePreference::Cpu);
@@ -317,14 +353,15 @@ void TestFaults::saveRunDiskFull()
         FileSizeLimit limit(8192);
         QVERIFY(limit.ok());
         try {
-            saveRun(*second, out.toStdString(), {SaveItem::Attention});
+            saveRun(*second, out.toStdString(), {SaveItem::Attention}, ExistingOutput::Replace);
             QFAIL("a save past the size limit succeeded");
         } catch (const Error& e) {
             QCOMPARE(e.code(), ErrorCode::Io);
             QVERIFY2(QString(e.what()).startsWith("Could not write "), e.what());
         }
     }
-    QCOMPARE(filesUnder(out), files); // no staging folder, no temporary file
+    QCOMPARE(filesUnder(out), files); // no temporary file
+    QCOMPARE(QDir(m_tmp.path()).entryList(QDir::AllEntries | QDir::Hidden).filter(".staging"), QStringList());
     QCOMPARE(readBytes(QDir(out).filePath("run.json")), json);
     QCOMPARE(readBytes(QDir(out).filePath("attention.npy")), npy);
 }
@@ -392,7 +429,9 @@ void TestFaults::cliKilledMidWriteKeepsOldFiles()
     QVERIFY(!json.isEmpty() && !npy.isEmpty());
 
     QProcess killed;
-    killed.start("/bin/sh", {"-c", "ulimit -f 8; exec \"$0\" run --model \"$1\" --prompt \"$2\" --save attention --out \"$3\"",
+    // --force: the folder is to be replaced, so the write really starts (without it, the
+    // non-empty folder is refused before any work).
+    killed.start("/bin/sh", {"-c", "ulimit -f 8; exec \"$0\" run --model \"$1\" --prompt \"$2\" --save attention --out \"$3\" --force",
                              SINKSCOPE_CLI_PATH, m_tiny, QString("a much longer prompt ").repeated(4), out});
     QVERIFY(killed.waitForFinished(60000));
     QVERIFY2(killed.exitStatus() == QProcess::CrashExit || killed.exitCode() != 0, killed.readAllStandardError());

@@ -2,6 +2,7 @@
 // .npy export: byte-exact headers against hand-written ones, round trips, bad files, atomic writes,
 // and (when a Python with numpy is around) numpy itself reading and writing the same bytes.
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
 
 #include <QDir>
@@ -246,7 +247,7 @@ void TestNpy::readFileErrors()
         QFAIL("read a folder");
     } catch (const Error& e) {
         QCOMPARE(e.code(), ErrorCode::Io);
-        QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("is a folder, not a file")), e.what());
+        QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("exists but is a folder, not a regular file")), e.what());
     }
 }
 

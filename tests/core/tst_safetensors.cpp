@@ -2,6 +2,7 @@
 // Safetensors: bit-exact round trips, dtype conversions against hand-derived bit patterns, and
 // every way a header can be wrong, each with the message the user reads.
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
 #include "sinkscope/safetensors.h"
 #include "testsupport.h"

@@ -19,13 +19,28 @@
 
 namespace sinkscope::fuzz {
 
+namespace {
+
+// Every message is escaped (escapeForDisplay): text from a hostile file never carries a control
+// character or a terminal escape sequence into what is printed.
+bool printable(const Error& e)
+{
+    for (const std::string& s : {std::string(e.what()), e.context()})
+        for (const char c : s)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+                return false;
+    return true;
+}
+
+} // namespace
+
 Outcome safetensorsHeader(const uint8_t* data, std::size_t size)
 {
     SafetensorsHeader h;
     try {
         h = parseSafetensorsHeader(reinterpret_cast<const std::byte*>(data), size, size, "fuzz.safetensors");
-    } catch (const Error&) {
-        return Outcome::Rejected;
+    } catch (const Error& e) {
+        return printable(e) ? Outcome::Rejected : Outcome::InvariantBroken;
     }
     // What the parser promises about an accepted file: the tensors tile the data area exactly and
     // every span holds exactly shape x dtype bytes.
@@ -70,8 +85,8 @@ Outcome modelConfig(const uint8_t* data, std::size_t size)
     ModelConfig c;
     try {
         c = ModelConfig::fromJson(std::string(reinterpret_cast<const char*>(data), size), "fuzz/config.json");
-    } catch (const Error&) {
-        return Outcome::Rejected;
+    } catch (const Error& e) {
+        return printable(e) ? Outcome::Rejected : Outcome::InvariantBroken;
     }
     // What the engine relies on after a successful parse.
     const bool sizesOk = c.hiddenSize > 0 && c.intermediateSize > 0 && c.numLayers > 0 && c.numHeads > 0 &&
@@ -108,8 +123,8 @@ Outcome encodeAndCheck(const Tokenizer& tok, const std::string& text, BosPolicy 
     Encoding enc;
     try {
         enc = tok.encode(text, bos);
-    } catch (const Error&) {
-        return Outcome::Rejected; // invalid UTF-8, or BOS asked of a tokenizer that has none
+    } catch (const Error& e) {
+        return printable(e) ? Outcome::Rejected : Outcome::InvariantBroken; // invalid UTF-8, or BOS asked of a tokenizer that has none
     }
     const int64_t n = codePoints(text);
     const int32_t vocab = tok.vocabSize();
@@ -169,8 +184,8 @@ Outcome tokenizerJson(const uint8_t* data, std::size_t size)
     std::shared_ptr<const Tokenizer> tok;
     try {
         tok = Tokenizer::fromJson(std::string(reinterpret_cast<const char*>(data), size));
-    } catch (const Error&) {
-        return Outcome::Rejected;
+    } catch (const Error& e) {
+        return printable(e) ? Outcome::Rejected : Outcome::InvariantBroken;
     }
     if (!tok || tok->vocabSize() < 0)
         return Outcome::InvariantBroken;

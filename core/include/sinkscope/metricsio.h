@@ -5,6 +5,7 @@
 #pragma once
 
 #include "sinkscope/analysis.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/runresult.h"
 
 #include <cstdint>
@@ -39,6 +40,9 @@ struct MetricsReport {
     Options options;
     bool promptSet = false;    ///< from a prompt file: std, per_prompt and per_prompt.csv are written
     bool singlePrompt = false; ///< exactly one prompt: its tokens label the tables
+    /// per_prompt entries keep the tensors that grow with T (the [L, H, T] tables, the sink curve,
+    /// per-dimension statistics); off: they hold what grows with L x H only (docs/METRICS.md)
+    bool perPromptTensors = false;
     std::string runJson;       ///< written as run.json when not empty
 };
 
@@ -49,8 +53,10 @@ struct MetricsReport {
 std::map<std::string, std::string> metricsFiles(const std::vector<PromptRun>& runs, const MetricsReport& report,
                                                 RunMetrics* mainOut = nullptr);
 
-/// Writes the files into `outDir` (created if needed), all or nothing: they are staged in a
-/// temporary folder inside it and moved into place only when every one was written. Throws Error(Io).
-void writeMetricsFolder(const std::string& outDir, const std::map<std::string, std::string>& files);
+/// Writes the files as the folder `outDir`, all or nothing (StagedFolder): staged beside it and
+/// published as a whole only when every one was written. A non-empty `outDir` is refused unless
+/// `existing` is Replace, which replaces the folder as a whole. Throws Error(Io).
+void writeMetricsFolder(const std::string& outDir, const std::map<std::string, std::string>& files,
+                        ExistingOutput existing = ExistingOutput::Refuse);
 
 } // namespace sinkscope::analysis

@@ -43,9 +43,19 @@ public:
     /// Called after each layer with (layers done, total layers).
     using Progress = std::function<void(int done, int total)>;
 
+    /// Tokenizes `text` for this model: an empty or whitespace-only prompt is refused; the work
+    /// stops once the prompt is certainly longer than the positions (the count in the message is
+    /// exact up to twice the limit, "more than" beyond); every id is checked against the config's
+    /// vocab_size, naming the token. With `truncateTo` > 0 the encoding is cut to that many tokens
+    /// instead of being refused (shorter prompts come back whole). Throws
+    /// Error(InvalidArgument|Cancelled).
+    Encoding encode(const std::string& text, BosPolicy bos, int64_t truncateTo = 0,
+                    const std::atomic<bool>* cancel = nullptr) const;
+
     /// Tokenizes (unless ids are given) and runs one forward pass with the captures asked for.
     /// Checks `cancel` between layers and throws Error(Cancelled) when it is set.
-    /// Throws Error(InvalidArgument) for an empty or over-long prompt or ids outside the vocabulary.
+    /// Throws Error(InvalidArgument) for an empty or over-long prompt or ids outside the vocabulary
+    /// (any id below vocab_size runs; one the tokenizer has no piece for is shown as "<id 5>").
     std::shared_ptr<RunResult> run(const RunRequest& request, const Progress& progress = {},
                                    const std::atomic<bool>* cancel = nullptr) const;
 

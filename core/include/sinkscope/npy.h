@@ -20,9 +20,4 @@ struct NpyArray {
 /// Reads a '<f4' C-order .npy (format 1.x/2.x). Throws Error(Io|Format|Unsupported).
 NpyArray readNpy(const std::string& path);
 
-/// Writes bytes to `path` atomically (write a temporary file beside it, then rename). Throws Error(Io).
-void writeFileAtomically(const std::string& path, const std::string& bytes);
-/// Reads a whole file. Throws Error(Io) naming the file.
-std::string readFile(const std::string& path);
-
 } // namespace sinkscope

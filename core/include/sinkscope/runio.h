@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "sinkscope/fileio.h"
 #include "sinkscope/runresult.h"
 
 #include <string>
@@ -22,8 +23,11 @@ std::vector<SaveItem> parseSaveList(const std::string& text);
 /// logits.npy [T,V], hidden.npy [L+1,T,D] ([0] the embedding stage's output, [l+1] the residual
 /// stream after block l), values.npy [L,H_kv,T,hd], qk.npy [2,L,H,T,hd] (post-position-encoding
 /// q and k, k repeated per query head).
-/// All or nothing: files are staged in a temporary folder inside OUTDIR and moved into place only
-/// when every one was written; on failure nothing new is left behind. Throws Error(Io|InvalidArgument).
-void saveRun(const RunResult& result, const std::string& outDir, const std::vector<SaveItem>& items);
+/// All or nothing (StagedFolder): the files are staged beside OUTDIR and published as one folder
+/// only when every one was written; on failure OUTDIR is unchanged. A non-empty OUTDIR is refused
+/// unless `existing` is Replace (then it is replaced as a whole, so no file of an older run stays
+/// beside the new run.json). Throws Error(Io|InvalidArgument).
+void saveRun(const RunResult& result, const std::string& outDir, const std::vector<SaveItem>& items,
+             ExistingOutput existing = ExistingOutput::Refuse);
 
 } // namespace sinkscope

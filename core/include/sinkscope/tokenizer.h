@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,6 +48,17 @@ struct Encoding {
     std::vector<int32_t> ids() const;
 };
 
+/// Bounds on one encode. The model passes its position limit, so a prompt whose result would be
+/// refused anyway is not tokenized to the end.
+struct EncodeLimits {
+    /// Stop the model stage once it has produced more than this many tokens (0: no limit); the
+    /// encoding then holds the first tokens only and `*stoppedEarly` is set.
+    int64_t stopAfter = 0;
+    bool* stoppedEarly = nullptr;
+    /// Checked between passes and words; when set, encode throws Error(Cancelled).
+    const std::atomic<bool>* cancel = nullptr;
+};
+
 /// A Hugging Face tokenizer.json tokenizer, implemented in the core (no Python, no Rust).
 class Tokenizer {
 public:
@@ -61,7 +73,8 @@ public:
 
     /// Encodes UTF-8 text. Throws Error(InvalidArgument) for invalid UTF-8, and for BosPolicy::On
     /// when the tokenizer has no BOS token. Special tokens typed in the text become their ids.
-    Encoding encode(const std::string& utf8Text, BosPolicy bos = BosPolicy::Auto) const;
+    /// Text longer than limits::kPromptBytes (fileio.h) is refused up front with Error(InvalidArgument).
+    Encoding encode(const std::string& utf8Text, BosPolicy bos = BosPolicy::Auto, const EncodeLimits& limits = {}) const;
     /// Builds tokens for explicit ids (no BOS added); offsets are [0,0]. Throws
     /// Error(InvalidArgument) for an id outside the vocabulary.
     Encoding fromIds(const std::vector<int32_t>& ids) const;

@@ -3,7 +3,7 @@
 #include "sinkscope/metricsio.h"
 
 #include "sinkscope/error.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 
 #include <QDir>
 #include <QFile>
@@ -11,7 +11,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QStringList>
-#include <QTemporaryDir>
 
 #include <algorithm>
 #include <cmath>
@@ -104,28 +103,37 @@ QJsonArray firstVsOthersJson(const std::vector<FirstVsOthers>& v)
 }
 
 // Every metric of `m` under the keys of docs/METRICS.md.
-QJsonObject metricsJson(const RunMetrics& m)
+// `perToken` false leaves out everything that grows with T or with the hidden size (the [L, H, T]
+// tensors, the sink curve, per-dimension statistics): a prompt set's per-prompt entries then grow
+// with L x H only (400 prompts of stories260K at T = 64 wrote 366 MB before).
+QJsonObject metricsJson(const RunMetrics& m, bool perToken = true)
 {
     QJsonObject o;
     o["T"] = qint64(m.tokens);
     o["prompts"] = m.prompts;
-    o["importance"] = tensor3(m.importance);
+    if (perToken)
+        o["importance"] = tensor3(m.importance);
     o["first_token_mass"] = matrix(m.firstTokenMass);
     o["last_query_first_mass"] = matrix(m.lastQueryMass);
-    o["first_mass_per_query"] = tensor3(m.firstMassPerQuery);
+    if (perToken)
+        o["first_mass_per_query"] = tensor3(m.firstMassPerQuery);
     o["sink_rate"] = QJsonObject{{"k", m.sinkRate.k}, {"epsilon", m.sinkRate.epsilon}, {"T", qint64(m.sinkRate.tokens)},
                                  {"percent", num(m.sinkRate.percent)}, {"pairs", m.sinkRate.pairs},
                                  {"above", m.sinkRate.above}};
-    o["sink_curve"] = QJsonObject{{"mean", vec(m.sinkCurve.mean)}, {"std", vec(m.sinkCurve.std)},
-                                  {"last_query_mean", vec(m.sinkCurve.lastMean)},
-                                  {"last_query_std", vec(m.sinkCurve.lastStd)}};
-    o["entropy"] = tensor3(m.entropy);
-    o["attention_share"] = tensor3(m.share);
+    if (perToken) {
+        o["sink_curve"] = QJsonObject{{"mean", vec(m.sinkCurve.mean)}, {"std", vec(m.sinkCurve.std)},
+                                      {"last_query_mean", vec(m.sinkCurve.lastMean)},
+                                      {"last_query_std", vec(m.sinkCurve.lastStd)}};
+        o["entropy"] = tensor3(m.entropy);
+        o["attention_share"] = tensor3(m.share);
+    }
     o["top_attended"] = headElements(m.topAttended, "share");
-    o["value_norms"] = tensor3(m.valueNorms);
-    o["contribution_norms"] = tensor3(m.contributionNorms);
-    o["written_norms"] = tensor3(m.writtenNorms);
-    o["waiver_scores"] = tensor3(m.waiverScores);
+    if (perToken) {
+        o["value_norms"] = tensor3(m.valueNorms);
+        o["contribution_norms"] = tensor3(m.contributionNorms);
+        o["written_norms"] = tensor3(m.writtenNorms);
+        o["waiver_scores"] = tensor3(m.waiverScores);
+    }
     o["waiver_basis"] = m.waiverBasis.empty() ? QJsonValue() : QJsonValue(q(m.waiverBasis));
     o["waiver"] = headElements(m.waiver, "score");
 
@@ -138,17 +146,18 @@ QJsonObject metricsJson(const RunMetrics& m)
     o["key_decomposition"] = keys;
 
     QJsonArray values;
-    for (const ValueDims& v : m.valueDims) {
+    for (const ValueDims& v : perToken ? m.valueDims : std::vector<ValueDims>{}) {
         QJsonArray elements;
         for (int e : v.waiverElements)
             elements.append(e);
         values.append(QJsonObject{{"layer", v.layer}, {"kv_head", v.kvHead}, {"waiver_elements", elements},
                                   {"rest", dimStatsJson(v.rest)}, {"waiver", dimStatsJson(v.waiver)}});
     }
-    o["value_dims"] = values;
+    if (perToken)
+        o["value_dims"] = values;
 
     QJsonArray hidden;
-    for (size_t i = 0; i < m.hidden.size(); ++i) {
+    for (size_t i = 0; perToken && i < m.hidden.size(); ++i) {
         const HiddenStats& h = m.hidden[i];
         QJsonArray top, argmax;
         for (const Activation& a : h.top)
@@ -158,7 +167,8 @@ QJsonObject metricsJson(const RunMetrics& m)
         hidden.append(QJsonObject{{"layer", int(i)}, {"top", top}, {"median", num(h.median)},
                                   {"max_abs", vec(h.maxAbs)}, {"argmax_element", argmax}});
     }
-    o["hidden_dims"] = hidden;
+    if (perToken)
+        o["hidden_dims"] = hidden;
 
     QJsonArray massive;
     for (const MassiveActivation& a : m.massive) {
@@ -316,25 +326,13 @@ std::map<QString, QString> metricsCsv(const RunMetrics& m, const MetricsSpread* 
 
 } // namespace
 
-void writeMetricsFolder(const std::string& outDirPath, const std::map<std::string, std::string>& fileMap)
+void writeMetricsFolder(const std::string& outDir, const std::map<std::string, std::string>& files,
+                        ExistingOutput existing)
 {
-    const QString outDir = q(outDirPath);
-    std::map<QString, QByteArray> files;
-    for (const auto& [name, bytes] : fileMap)
-        files[q(name)] = QByteArray::fromStdString(bytes);
-    if (!QDir().mkpath(outDir))
-        throw Error(ErrorCode::Io, "Cannot create the output folder.", outDir.toStdString());
-    QTemporaryDir staging(QDir(outDir).filePath(QStringLiteral(".sinkscope-staging-XXXXXX")));
-    if (!staging.isValid())
-        throw Error(ErrorCode::Io, "Cannot write into the output folder.", outDir.toStdString());
+    StagedFolder folder(outDir, existing);
     for (const auto& [name, bytes] : files)
-        writeFileAtomically(QDir(staging.path()).filePath(name).toStdString(), bytes.toStdString());
-    for (const auto& [name, bytes] : files) {
-        const QString dst = QDir(outDir).filePath(name);
-        QFile::remove(dst);
-        if (!QFile::rename(QDir(staging.path()).filePath(name), dst))
-            throw Error(ErrorCode::Io, "Cannot move the result into the output folder.", dst.toStdString());
-    }
+        folder.write(name, bytes);
+    folder.publish();
 }
 
 
@@ -393,7 +391,7 @@ std::map<std::string, std::string> metricsFiles(const std::vector<PromptRun>& ru
             g["std"] = spreadJson(spread);
             QJsonArray perPrompt;
             for (size_t i : members) {
-                QJsonObject p = metricsJson(runs[i].metrics);
+                QJsonObject p = metricsJson(runs[i].metrics, report.perPromptTensors);
                 p["line"] = runs[i].line;
                 p["text"] = q(runs[i].text);
                 p["tokens"] = QJsonArray::fromStringList(tokenList(runs[i]));

@@ -4,7 +4,7 @@
 #include "sinkscope/analysis.h"
 
 #include "sinkscope/error.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -64,6 +64,12 @@ PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
         const std::string& line = lines[i];
         if (blank(line))
             continue;
+        if (line.size() > limits::kPromptBytes) {
+            // Refused before any tokenizing: a prompt this long is far past every model's positions.
+            set.issues.push_back({number, "longer than " + std::to_string(limits::kPromptBytes >> 20)
+                                              + " MiB, the limit for one prompt"});
+            continue;
+        }
         if (!validUtf8(line)) {
             set.issues.push_back({number, "not valid UTF-8"});
             continue;
@@ -100,7 +106,7 @@ PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
 PromptSet readPromptSet(const std::string& path)
 {
     const bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
-    return parsePromptSet(readFile(path), jsonl);
+    return parsePromptSet(readFile(path, files::kPrompts), jsonl);
 }
 
 } // namespace sinkscope::analysis

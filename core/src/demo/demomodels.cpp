@@ -6,7 +6,7 @@
 
 #include "demo/demobuild.h"
 #include "sinkscope/error.h"
-#include "sinkscope/npy.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/safetensors.h"
 
 #include <QCryptographicHash>

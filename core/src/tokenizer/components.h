@@ -36,6 +36,17 @@ Pattern readPattern(const Json* v, const std::string& component);
 /// Null or absent -> true (the stage is not configured).
 inline bool absent(const Json* v) { return v == nullptr || v->isNull(); }
 
+/// Steps one tokenizer may chain in all its Sequence components together. Each step is a pass
+/// over the whole prompt (a look-ahead regex costs seconds per pass on 100k characters), so a
+/// hostile file could otherwise multiply the work without bound; real files use fewer than 10.
+constexpr size_t kMaxSequenceSteps = 64;
+/// Counts the Sequence steps of the tokenizer being loaded on this thread (reset by the loader).
+size_t& sequenceStepsLoaded();
+
+/// Throws Error(Cancelled) when the cancel flag of the encode running on this thread is set.
+/// Pipeline stages call it between passes, so a long tokenization stops when asked.
+void throwIfCancelled();
+
 /// Builds a "Sequence" component: each entry of the array `key` through `make` (a component's own
 /// factory), skipping null entries, into `Seq::parts`. Entries are named "<component>[i]" in errors.
 template <class Seq, class Make>
@@ -43,6 +54,10 @@ std::unique_ptr<Seq> makeSequence(const Json& o, const char* key, const std::str
 {
     auto seq = std::make_unique<Seq>();
     const auto& parts = requireArray(o, key, component);
+    sequenceStepsLoaded() += parts.size();
+    if (sequenceStepsLoaded() > kMaxSequenceSteps)
+        unsupported(component, "the Sequence components chain more than " + std::to_string(kMaxSequenceSteps)
+                                   + " steps; each is a pass over the whole prompt");
     for (size_t i = 0; i < parts.size(); ++i) {
         auto part = make(&parts[i], component + "[" + std::to_string(i) + "]");
         if (part)

@@ -128,8 +128,10 @@ public:
     std::vector<std::unique_ptr<Normalizer>> parts;
     void normalize(NormalizedText& t) const override
     {
-        for (const auto& p : parts)
+        for (const auto& p : parts) {
+            throwIfCancelled();
             p->normalize(t);
+        }
     }
 };
 

@@ -217,8 +217,10 @@ public:
     }
     void preTokenize(Splits& splits) const override
     {
-        for (const auto& p : parts)
+        for (const auto& p : parts) {
+            throwIfCancelled();
             p->preTokenize(splits);
+        }
     }
 };
 

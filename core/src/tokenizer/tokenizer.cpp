@@ -5,11 +5,10 @@
 #include "sinkscope/tokenizer.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "tokenizer/components.h"
 #include "tokenizer/unicodeutil.h"
 
-#include <QFile>
-#include <QFileInfo>
 
 #include <unordered_map>
 #include <unordered_set>
@@ -148,16 +147,6 @@ std::string visibleText(const std::string& bytes)
     return out;
 }
 
-std::string readSmallFile(const std::string& path, const char* what)
-{
-    QFile f(QString::fromStdString(path));
-    if (!f.open(QIODevice::ReadOnly))
-        throw Error(ErrorCode::Io, std::string("Cannot read the ") + what + ": " + f.errorString().toStdString() + ".",
-                    path);
-    const QByteArray data = f.readAll();
-    return std::string(data.constData(), size_t(data.size()));
-}
-
 } // namespace
 
 struct Tokenizer::Impl {
@@ -180,7 +169,7 @@ struct Tokenizer::Impl {
     void load(const std::string& json, const std::string& configJson);
     void loadConfig(const std::string& configJson, std::optional<int32_t>& leadingSpecial,
                     std::optional<int32_t>& trailingSpecial);
-    std::vector<EncToken> run(const std::u32string& text) const;
+    std::vector<EncToken> run(const std::u32string& text, const EncodeLimits& limits) const;
     void applyBos(std::vector<EncToken>& enc, BosPolicy policy) const;
     const AddedToken* addedFor(int32_t id) const
     {
@@ -207,6 +196,7 @@ struct Tokenizer::Impl {
 
 void Tokenizer::Impl::load(const std::string& json, const std::string& configJson)
 {
+    sequenceStepsLoaded() = 0;
     const Json root = Json::parse(json, "tokenizer.json", true);
     if (!root.isObject())
         throw Error(ErrorCode::Format, "Malformed tokenizer.json: the top level must be a JSON object.");
@@ -332,7 +322,7 @@ void Tokenizer::Impl::loadConfig(const std::string& configJson, std::optional<in
     }
 }
 
-std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text) const
+std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text, const EncodeLimits& limits) const
 {
     Splits splits;
     // 1. Added tokens that match the raw text.
@@ -366,6 +356,7 @@ std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text) const
         }
         push(startOffset, n.text.size(), -1);
     };
+    throwIfCancelled();
     const NormalizedText root = NormalizedText::fromOriginal(text);
     if (rawTrie.empty()) {
         if (!root.empty())
@@ -394,8 +385,10 @@ std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text) const
         splits.swap(next);
     }
     // 3. Pre-tokenize.
+    throwIfCancelled();
     if (preTokenizer)
         preTokenizer->preTokenize(splits);
+    throwIfCancelled();
     // 4. The model.
     std::vector<EncToken> enc;
     enc.reserve(text.size() / 2 + 4);
@@ -404,6 +397,13 @@ std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text) const
     for (const Split& s : splits) {
         if (s.n.empty())
             continue;
+        if (limits.stopAfter > 0 && int64_t(enc.size()) > limits.stopAfter) {
+            if (limits.stoppedEarly)
+                *limits.stoppedEarly = true;
+            break; // the result would be refused (or cut) anyway: do not tokenize the rest
+        }
+        if ((enc.size() & 255) == 0)
+            throwIfCancelled();
         if (s.tokenId >= 0) {
             EncToken t;
             t.id = s.tokenId;
@@ -426,6 +426,13 @@ std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text) const
             t.end = r.second;
             enc.push_back(std::move(t));
         }
+    }
+    // A piece is tokenized whole, so the last one may overshoot: keep one token past the limit
+    // (enough to tell "longer") and drop the rest before any further work on them.
+    if (limits.stopAfter > 0 && int64_t(enc.size()) > limits.stopAfter) {
+        if (limits.stoppedEarly)
+            *limits.stoppedEarly = true;
+        enc.resize(size_t(limits.stopAfter) + 1);
     }
     for (EncToken& t : enc)
         if (const AddedToken* a = addedFor(t.id))
@@ -525,10 +532,12 @@ std::shared_ptr<const Tokenizer> Tokenizer::fromJson(const std::string& tokenize
 std::shared_ptr<const Tokenizer> Tokenizer::fromFile(const std::string& tokenizerJsonPath,
                                                      const std::string& tokenizerConfigPath)
 {
-    const std::string json = readSmallFile(tokenizerJsonPath, "tokenizer file");
+    const std::string json = readFile(tokenizerJsonPath, files::kTokenizer);
     std::string config;
-    if (!tokenizerConfigPath.empty() && QFileInfo::exists(QString::fromStdString(tokenizerConfigPath)))
-        config = readSmallFile(tokenizerConfigPath, "tokenizer configuration");
+    // An absent configuration is optional; a present one goes through the checked open (a FIFO
+    // or a folder there is an error, not a hang or a silent skip).
+    if (pathExists(tokenizerConfigPath))
+        config = readFile(tokenizerConfigPath, files::kTokenizerConfig);
     try {
         return fromJson(json, config);
     } catch (const Error& e) {
@@ -537,10 +546,41 @@ std::shared_ptr<const Tokenizer> Tokenizer::fromFile(const std::string& tokenize
     }
 }
 
-Encoding Tokenizer::encode(const std::string& utf8Text, BosPolicy bos) const
+namespace tok {
+
+namespace {
+thread_local const std::atomic<bool>* t_cancel = nullptr;
+thread_local size_t t_sequenceSteps = 0;
+} // namespace
+
+size_t& sequenceStepsLoaded()
 {
+    return t_sequenceSteps;
+}
+
+void throwIfCancelled()
+{
+    if (t_cancel && t_cancel->load(std::memory_order_relaxed))
+        throw Error(ErrorCode::Cancelled, "The run was cancelled.");
+}
+
+} // namespace tok
+
+Encoding Tokenizer::encode(const std::string& utf8Text, BosPolicy bos, const EncodeLimits& limits) const
+{
+    if (utf8Text.size() > limits::kPromptBytes)
+        throw Error(ErrorCode::InvalidArgument,
+                    "The prompt is " + std::to_string(utf8Text.size()) + " bytes; a prompt may have at most "
+                        + std::to_string(limits::kPromptBytes) + " bytes (" + std::to_string(limits::kPromptBytes >> 20)
+                        + " MiB).");
+    // The pipeline's stages check the flag between passes (tok::throwIfCancelled).
+    struct CancelScope {
+        const std::atomic<bool>* saved = tok::t_cancel;
+        explicit CancelScope(const std::atomic<bool>* c) { tok::t_cancel = c; }
+        ~CancelScope() { tok::t_cancel = saved; }
+    } scope(limits.cancel);
     const std::u32string text = decodeUtf8(utf8Text);
-    std::vector<EncToken> enc = d->run(text);
+    std::vector<EncToken> enc = d->run(text, limits);
     d->applyBos(enc, bos);
     Encoding out;
     out.tokens.reserve(enc.size());

@@ -11,6 +11,9 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
 #include <mutex>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -48,19 +51,213 @@ std::string gib(double bytes)
     return buf;
 }
 
-/// MemAvailable from /proc/meminfo in bytes, or 0 when unknown.
-double availableHostBytes()
+/// Reads the first number of a small kernel file (0 when absent or "max").
+double kernelNumber(const char* path)
 {
-    std::FILE* f = std::fopen("/proc/meminfo", "r");
+    std::FILE* f = std::fopen(path, "r");
     if (!f)
         return 0;
-    char line[256];
-    double kb = 0;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "MemAvailable: %lf kB", &kb) == 1)
-            break;
+    double v = 0;
+    if (std::fscanf(f, "%lf", &v) != 1)
+        v = 0;
     std::fclose(f);
-    return kb * 1024.0;
+    return v;
+}
+
+/// What the machine really has for this process, in bytes: MemAvailable from /proc/meminfo,
+/// lowered to what the cgroup (v2 memory.max, or v1 limit_in_bytes) still allows. 0 when unknown.
+/// `source` names where the binding number came from.
+double availableHostBytes(std::string* source = nullptr)
+{
+    double avail = 0;
+    if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+        char line[256];
+        double kb = 0;
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "MemAvailable: %lf kB", &kb) == 1)
+                break;
+        std::fclose(f);
+        avail = kb * 1024.0;
+    }
+    if (source)
+        *source = "MemAvailable";
+    double limit = kernelNumber("/sys/fs/cgroup/memory.max");
+    double used = kernelNumber("/sys/fs/cgroup/memory.current");
+    if (limit <= 0) {
+        limit = kernelNumber("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+        used = kernelNumber("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+        if (limit >= 1e18) // v1 reports "no limit" as a huge number
+            limit = 0;
+    }
+    if (limit > 0) {
+        const double left = std::max(0.0, limit - used);
+        if (avail <= 0 || left < avail) {
+            avail = left;
+            if (source)
+                *source = "the cgroup memory limit";
+        }
+    }
+    return avail;
+}
+
+/// The host memory one forward pass needs beyond the weights, in bytes: the captures asked for,
+/// the summaries, and the largest per-layer working set of the explicit attention (scores, mask
+/// and probabilities: about four [H, T, T] fp32 tensors at once, plus the [T, T] mask) and of the
+/// MLP. An estimate to refuse a run that cannot fit, not an exact account.
+struct RunEstimate {
+    double attention = 0, mlp = 0, captures = 0;
+    double total() const { return attention + mlp + captures; }
+};
+
+RunEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r)
+{
+    const double L = double(c.numLayers), H = double(c.numHeads), Hkv = double(c.numKvHeads);
+    const double D = double(c.hiddenSize), hd = double(c.headDim), V = double(c.vocabSize);
+    const double F = double(std::max<int64_t>(c.intermediateSize, c.hiddenSize)), t = double(T);
+    RunEstimate e;
+    e.attention = (4.0 * H + 2.0) * t * t * 4.0;
+    e.mlp = t * (3.0 * F + 8.0 * D) * 4.0;
+    double cap = 0;
+    if (r.captureAttention)
+        cap += L * H * t * t;
+    if (r.captureLogits)
+        cap += t * V;
+    if (r.captureHidden)
+        cap += (L + 1) * t * D;
+    if (r.captureQK)
+        cap += L * (H + Hkv) * t * hd;
+    if (r.captureValues)
+        cap += L * Hkv * t * hd;
+    if (r.captureHeadOutputs)
+        cap += L * H * t * hd;
+    if (r.computeSummaries)
+        cap += L * (5.0 * H + Hkv) * t;
+    e.captures = cap * 4.0;
+    return e;
+}
+
+/// Refuses a run whose estimated working set exceeds what the machine has, before any of it is
+/// allocated: the kernel's OOM killer must never be the one to say no.
+void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r)
+{
+    const RunEstimate e = estimateRun(c, T, r);
+    std::string source;
+    const double avail = availableHostBytes(&source);
+    if (avail <= 0 || e.total() <= 0.9 * avail)
+        return;
+    throw Error(ErrorCode::OutOfMemory,
+                "This run needs about " + gib(e.total()) + " of memory (" + std::to_string(T) + " tokens: attention "
+                    + gib(e.attention) + " per layer, growing with T^2; MLP " + gib(e.mlp) + "; captures "
+                    + gib(e.captures) + ") but only " + gib(avail) + " is available (" + source
+                    + "). Use a shorter prompt, capture less, or free memory.");
+}
+
+/// Counts the layers the checkpoint holds: the numbered blocks of the largest numbered group
+/// ("model.layers.N.", "h.N.", "encoder.layer.N."). 0 when no name has a number.
+int64_t checkpointLayerCount(const Checkpoint& ckpt, std::string* group)
+{
+    std::map<std::string, std::set<int64_t>> groups;
+    for (const std::string& name : ckpt.names()) {
+        size_t start = 0;
+        while (start < name.size()) {
+            size_t end = name.find('.', start);
+            if (end == std::string::npos)
+                end = name.size();
+            const std::string part = name.substr(start, end - start);
+            if (!part.empty() && part.size() < 10 && part.find_first_not_of("0123456789") == std::string::npos) {
+                groups[name.substr(0, start)].insert(std::stoll(part));
+                break;
+            }
+            start = end + 1;
+        }
+    }
+    int64_t best = 0;
+    for (const auto& [prefix, numbers] : groups)
+        if (int64_t(numbers.size()) > best) {
+            best = int64_t(numbers.size());
+            if (group)
+                *group = prefix;
+        }
+    return best;
+}
+
+/// The config against the weights, before anything is sized from the config: a layer count no
+/// checkpoint could back (2^31-1 beside 5 layers) would otherwise be an out-of-memory error.
+void validateConfigAgainstCheckpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& configPath)
+{
+    std::string group;
+    const int64_t layers = checkpointLayerCount(ckpt, &group);
+    if (c.numLayers > layers)
+        throw Error(ErrorCode::Format,
+                    configPath + " gives " + std::to_string(c.numLayers) + " layers, but the checkpoint holds "
+                        + (layers == 0 ? std::string("no numbered layers")
+                                       : std::to_string(layers) + (layers == 1 ? " layer (" : " layers (") + group + "0 to "
+                                             + group + std::to_string(layers - 1) + ")")
+                        + "; the config does not belong to these weights.",
+                    configPath);
+}
+
+bool allFinite(const float* p, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (!std::isfinite(p[i]))
+            return false;
+    return true;
+}
+
+/// NaN or Inf weights run silently through every operation, and a metric over them is no number.
+/// After the pass, the per-layer values it produced (summaries [L, H, T] always; hidden states and
+/// logits when captured) are scanned; the earliest place a non-finite value shows is named. The
+/// scan is O(L*H*T), small beside the pass itself.
+void refuseNonFinite(const RunResult& r)
+{
+    const int64_t L = r.model.layers, T = r.tokens;
+    // Stages in order: 0 = embeddings, 2l+1 = attention of layer l, 2l+2 = output of layer l,
+    // 2L+1 = the output head.
+    int64_t first = -1;
+    auto note = [&](int64_t stage) {
+        if (first < 0 || stage < first)
+            first = stage;
+    };
+    const std::vector<const Tensor*> summaries = {&r.firstMassPerQuery, &r.received, &r.entropy,
+                                                  &r.contributionNorms, &r.writtenNorms, &r.valueNorms};
+    for (int64_t l = 0; l < L; ++l) {
+        bool bad = !allFinite(r.firstTokenMass.row(Eigen::Index(l)).data(), size_t(r.firstTokenMass.cols()));
+        for (const Tensor* t : summaries)
+            if (!bad && !t->empty() && t->size(0) == L) {
+                const size_t per = t->data.size() / size_t(L);
+                bad = !allFinite(t->data.data() + size_t(l) * per, per);
+            }
+        if (bad) {
+            note(2 * l + 1);
+            break;
+        }
+    }
+    if (!r.hidden.empty() && r.hidden.size(0) == L + 1) {
+        const size_t per = r.hidden.data.size() / size_t(L + 1);
+        for (int64_t i = 0; i <= L; ++i)
+            if (!allFinite(r.hidden.data.data() + size_t(i) * per, per)) {
+                note(2 * i);
+                break;
+            }
+    }
+    if (!r.logits.empty() && !allFinite(r.logits.data(), r.logits.size()))
+        note(2 * L + 1);
+    if (first < 0)
+        return;
+    std::string where;
+    if (first == 0)
+        where = "in the embeddings";
+    else if (first == 2 * L + 1 && !(r.logits.empty()))
+        where = "in the output head (the logits)";
+    else if (first % 2 == 1)
+        where = "in the attention of layer " + std::to_string((first - 1) / 2);
+    else
+        where = "in the output of layer " + std::to_string((first - 2) / 2);
+    throw Error(ErrorCode::Format,
+                "The forward pass produced NaN or infinite values, first " + where + " (layers count from 0, over "
+                    + std::to_string(T) + " tokens). The checkpoint's weights or its config are broken there; no "
+                    "metric is computed from such values.");
 }
 
 void validateInterventions(const Interventions& iv, int64_t T, const ModelConfig& c)
@@ -170,6 +367,7 @@ std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devi
         m.tokenizer = Tokenizer::fromFile(md.tokenizerPath, md.tokenizerConfigPath);
 
     const Checkpoint ckpt = Checkpoint::open(md);
+    validateConfigAgainstCheckpoint(config, ckpt, md.configPath);
     translateTorchErrors("loading the weights", [&] {
         c10::InferenceMode guard;
         const at::Device device = chooseDevice(devicePref);
@@ -201,8 +399,10 @@ std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devi
             list += (i ? ", " : "") + unused[i];
         if (unused.size() > 5)
             list += ", ... (" + std::to_string(unused.size()) + " in all)";
-        info.notes.push_back("Ignored " + std::to_string(unused.size()) + (unused.size() == 1 ? " tensor" : " tensors")
-                             + " of the checkpoint that a " + config.modelType + " model does not use: " + list + ".");
+        // Tensor names come from the file: escaped, so they cannot inject lines or terminal codes.
+        info.notes.push_back(escapeForDisplay("Ignored " + std::to_string(unused.size())
+                                              + (unused.size() == 1 ? " tensor" : " tensors") + " of the checkpoint that a "
+                                              + config.modelType + " model does not use: " + list + "."));
     }
     return model;
 }
@@ -212,6 +412,49 @@ const ModelConfig& Model::config() const { return d->config; }
 std::shared_ptr<const Tokenizer> Model::tokenizer() const { return d->tokenizer; }
 std::string Model::deviceName() const { return deviceText(d->transformer->device()); }
 std::string Model::dtypeName() const { return dtypeText(d->transformer->dtype()); }
+
+Encoding Model::encode(const std::string& text, BosPolicy bos, int64_t truncateTo,
+                       const std::atomic<bool>* cancel) const
+{
+    if (!d->tokenizer)
+        throw Error(ErrorCode::InvalidArgument,
+                    "This model folder has no tokenizer.json, so it can only run explicit token ids.");
+    if (text.empty())
+        throw Error(ErrorCode::InvalidArgument, "The prompt is empty.");
+    if (onlyWhitespace(text))
+        throw Error(ErrorCode::InvalidArgument, "The prompt contains only whitespace.");
+    // A prompt past the positions is refused; tokenizing it to the end (a 100 MB line reached
+    // 9.7 GB) would only make the count in that message exact. Counting goes on to twice the limit.
+    const int64_t positions = d->config.maxTokens;
+    bool stopped = false;
+    EncodeLimits lim;
+    lim.stopAfter = truncateTo > 0 ? truncateTo : 2 * positions;
+    lim.stoppedEarly = &stopped;
+    lim.cancel = cancel;
+    Encoding enc = d->tokenizer->encode(text, bos, lim);
+    if (truncateTo > 0) {
+        if (int64_t(enc.tokens.size()) > truncateTo)
+            enc.tokens.resize(size_t(truncateTo));
+    } else if (stopped) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "The prompt has more than " + std::to_string(2 * positions) + " tokens but the model handles at most "
+                        + std::to_string(positions) + " positions; shorten it.");
+    }
+    if (enc.tokens.empty())
+        throw Error(ErrorCode::InvalidArgument, "The prompt produced no tokens.");
+    // tokenizer.json and config.json come from different places; an id past the embedding would
+    // fail deep in the forward pass ("index out of range in self").
+    for (size_t i = 0; i < enc.tokens.size(); ++i) {
+        const Token& t = enc.tokens[i];
+        if (t.id < 0 || t.id >= d->config.vocabSize)
+            throw Error(ErrorCode::InvalidArgument,
+                        "The tokenizer gives token " + std::to_string(i) + " ('" + t.piece + "') the id "
+                            + std::to_string(t.id) + ", but the model's vocabulary has only "
+                            + std::to_string(d->config.vocabSize)
+                            + " ids (vocab_size in config.json); tokenizer.json does not belong to this model.");
+    }
+    return enc;
+}
 
 std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress& progress,
                                       const std::atomic<bool>* cancel) const
@@ -230,27 +473,25 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
                 throw Error(ErrorCode::InvalidArgument, "Token id " + std::to_string(id)
                                                             + " is outside the vocabulary (0.."
                                                             + std::to_string(d->config.vocabSize - 1) + ").");
-        if (d->tokenizer) {
-            r.encoding = d->tokenizer->fromIds(request.ids);
-        } else {
-            for (int32_t id : request.ids) {
-                Token t;
-                t.id = id;
-                t.piece = t.display = "#" + std::to_string(id);
-                r.encoding.tokens.push_back(t);
+        // The embedding decides what runs: any id below vocab_size does, even where the
+        // tokenizer's vocabulary has a hole (then the token is shown as "<id 5>").
+        for (int32_t id : request.ids) {
+            Token t;
+            if (d->tokenizer && id < d->tokenizer->vocabSize()) {
+                try {
+                    t = d->tokenizer->fromIds({id}).tokens.front();
+                } catch (const Error&) {
+                    t = Token{};
+                }
             }
+            if (t.piece.empty() && t.display.empty()) {
+                t.id = id;
+                t.display = "<id " + std::to_string(id) + ">";
+            }
+            r.encoding.tokens.push_back(std::move(t));
         }
     } else {
-        if (!d->tokenizer)
-            throw Error(ErrorCode::InvalidArgument,
-                        "This model folder has no tokenizer.json, so it can only run explicit token ids.");
-        if (request.text.empty())
-            throw Error(ErrorCode::InvalidArgument, "The prompt is empty.");
-        if (onlyWhitespace(request.text))
-            throw Error(ErrorCode::InvalidArgument, "The prompt contains only whitespace.");
-        r.encoding = d->tokenizer->encode(request.text, request.bos);
-        if (r.encoding.tokens.empty())
-            throw Error(ErrorCode::InvalidArgument, "The prompt produced no tokens.");
+        r.encoding = encode(request.text, request.bos, 0, cancel);
     }
 
     const int64_t T = int64_t(r.encoding.tokens.size());
@@ -275,6 +516,7 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
                             + gib(avail) + " of memory is free. Keep maps on demand (they are recomputed per head "
                             "from Q and K), use a shorter prompt, or free memory.");
     }
+    preflightRun(d->config, T, request);
     ForwardTargets targets;
     try {
         auto alloc = [](Tensor& t, std::vector<int64_t> shape) {
@@ -328,6 +570,7 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
         d->transformer->forward(ids, request.interventions, targets, progress, cancel);
     });
     r.runMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    refuseNonFinite(r);
     return result;
 }
 

@@ -14,10 +14,7 @@ namespace {
 
 std::string shapeText(const std::vector<int64_t>& shape)
 {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i)
-        s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
+    return formatShape(shape); // abbreviated: a hostile shape cannot make a huge message
 }
 
 at::Tensor rotateHalf(const at::Tensor& x)

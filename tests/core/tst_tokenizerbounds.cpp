@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Work bounds of the tokenizer: WordPiece's per-word work (a 4,000-character word under a huge
+// max_input_chars_per_word took 43 s), the number of chained Sequence passes, the prompt size
+// limit, stopping once the result would be refused, and cancellation. Expected token ids come
+// from the constructed vocabularies (and an independent greedy longest-match in the test).
+#include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
+#include "sinkscope/tokenizer.h"
+
+#include <QElapsedTimer>
+#include <QtTest>
+
+#include <map>
+#include <random>
+
+using namespace sinkscope;
+
+namespace {
+
+std::string wordPieceJson(const std::string& vocab, long long maxChars)
+{
+    return R"({"pre_tokenizer":{"type":"WhitespaceSplit"},"model":{"type":"WordPiece","unk_token":"[UNK]",)"
+           R"("continuing_subword_prefix":"##","max_input_chars_per_word":)"
+           + std::to_string(maxChars) + R"(,"vocab":)" + vocab + "}}";
+}
+
+std::vector<int32_t> ids(const Encoding& e)
+{
+    return e.ids();
+}
+
+// The reference's WordPiece, written plainly: longest match first from each position, the whole
+// word [UNK] when a position matches nothing.
+std::vector<int32_t> naiveWordPiece(const std::string& word, const std::map<std::string, int32_t>& vocab, int32_t unk)
+{
+    std::vector<int32_t> out;
+    size_t start = 0;
+    while (start < word.size()) {
+        size_t end = word.size();
+        int32_t found = -1;
+        for (; end > start; --end) {
+            const std::string piece = (start ? "##" : "") + word.substr(start, end - start);
+            const auto it = vocab.find(piece);
+            if (it != vocab.end()) {
+                found = it->second;
+                break;
+            }
+        }
+        if (found < 0)
+            return {unk};
+        out.push_back(found);
+        start = end;
+    }
+    return out;
+}
+
+} // namespace
+
+class TestTokenizerBounds : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void wordPieceLongWordIsFast();
+    void wordPieceMatchesGreedyReference();
+    void wordPieceMaxCharsGivesUnk();
+    void sequenceStepsCapped();
+    void promptSizeLimit();
+    void stopsOnceRefused();
+    void cancellable();
+};
+
+void TestTokenizerBounds::wordPieceLongWordIsFast()
+{
+    const auto tok = Tokenizer::fromJson(wordPieceJson(R"({"[UNK]":0,"a":1,"##a":2,"ab":3})", 1000000));
+    QElapsedTimer timer;
+    timer.start();
+    const Encoding e = tok->encode(std::string(4000, 'a'));
+    const qint64 ms = timer.elapsed();
+    std::vector<int32_t> want(4000, 2);
+    want[0] = 1;
+    QCOMPARE(ids(e), want);
+    QVERIFY2(ms < 2000, qPrintable(QString("%1 ms for a 4,000-character word").arg(ms)));
+}
+
+void TestTokenizerBounds::wordPieceMatchesGreedyReference()
+{
+    // Pieces up to 4 characters over {a, b}; random words of up to 60 characters.
+    std::map<std::string, int32_t> vocab{{"[UNK]", 0}};
+    std::string json = "{\"[UNK]\":0";
+    std::mt19937 rng(7);
+    for (int len = 1; len <= 4; ++len)
+        for (int k = 0; k < (1 << len); ++k) {
+            if (rng() % 3 == 0)
+                continue; // holes, so some words need [UNK]
+            std::string p;
+            for (int i = 0; i < len; ++i)
+                p += (k >> i) & 1 ? 'b' : 'a';
+            for (const std::string& s : {p, "##" + p}) {
+                const int32_t id = int32_t(vocab.size());
+                vocab[s] = id;
+                json += ",\"" + s + "\":" + std::to_string(id);
+            }
+        }
+    json += "}";
+    const auto tok = Tokenizer::fromJson(wordPieceJson(json, 1000));
+    for (int trial = 0; trial < 200; ++trial) {
+        std::string word(1 + rng() % 60, 'a');
+        for (char& c : word)
+            c = rng() % 2 ? 'b' : 'a';
+        QCOMPARE(ids(tok->encode(word)), naiveWordPiece(word, vocab, 0));
+    }
+}
+
+void TestTokenizerBounds::wordPieceMaxCharsGivesUnk()
+{
+    // As the reference: a word longer than max_input_chars_per_word is one [UNK].
+    const auto tok = Tokenizer::fromJson(wordPieceJson(R"({"[UNK]":0,"a":1,"##a":2})", 5));
+    QCOMPARE(ids(tok->encode("aaaaa aaaaaa")), (std::vector<int32_t>{1, 2, 2, 2, 2, 0}));
+}
+
+void TestTokenizerBounds::sequenceStepsCapped()
+{
+    auto sequence = [](int n) {
+        std::string steps;
+        for (int i = 0; i < n; ++i)
+            steps += std::string(i ? "," : "") + R"({"type":"Lowercase"})";
+        return R"({"normalizer":{"type":"Sequence","normalizers":[)" + steps
+               + R"(]},"model":{"type":"WordLevel","unk_token":"<unk>","vocab":{"<unk>":0,"a":1}}})";
+    };
+    QCOMPARE(ids(Tokenizer::fromJson(sequence(64))->encode("A")), std::vector<int32_t>{1});
+    try {
+        Tokenizer::fromJson(sequence(65));
+        QFAIL("65 chained steps were accepted");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::Unsupported);
+        QCOMPARE(QString(e.what()), "Unsupported tokenizer.json: normalizer Sequence: the Sequence components chain more "
+                                    "than 64 steps; each is a pass over the whole prompt.");
+    }
+    // Nested sequences count together.
+    std::string inner;
+    for (int i = 0; i < 40; ++i)
+        inner += std::string(i ? "," : "") + R"({"type":"Lowercase"})";
+    const std::string nested = R"({"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Sequence","pretokenizers":[{"type":"Whitespace"}]}]},)"
+                               R"("normalizer":{"type":"Sequence","normalizers":[{"type":"Sequence","normalizers":[)"
+                               + inner + R"(]},{"type":"Sequence","normalizers":[)" + inner
+                               + R"(]}]},"model":{"type":"WordLevel","unk_token":"<unk>","vocab":{"<unk>":0}}})";
+    QVERIFY_THROWS_EXCEPTION(Error, Tokenizer::fromJson(nested));
+}
+
+void TestTokenizerBounds::promptSizeLimit()
+{
+    const auto tok = Tokenizer::fromJson(wordPieceJson(R"({"[UNK]":0,"a":1,"##a":2})", 100));
+    try {
+        tok->encode(std::string(limits::kPromptBytes + 1, 'a'));
+        QFAIL("a prompt past the size limit was tokenized");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::InvalidArgument);
+        QCOMPARE(QString(e.what()), "The prompt is 4194305 bytes; a prompt may have at most 4194304 bytes (4 MiB).");
+    }
+}
+
+void TestTokenizerBounds::stopsOnceRefused()
+{
+    const auto tok = Tokenizer::fromJson(wordPieceJson(R"({"[UNK]":0,"a":1,"##a":2})", 100));
+    std::string text;
+    for (int i = 0; i < 1000; ++i)
+        text += "a ";
+    bool stopped = false;
+    EncodeLimits lim;
+    lim.stopAfter = 10;
+    lim.stoppedEarly = &stopped;
+    const Encoding cut = tok->encode(text, BosPolicy::Auto, lim);
+    QVERIFY(stopped);
+    QCOMPARE(cut.tokens.size(), size_t(11));
+    stopped = false;
+    lim.stopAfter = 1000;
+    QCOMPARE(tok->encode(text, BosPolicy::Auto, lim).tokens.size(), size_t(1000));
+    QVERIFY(!stopped);
+}
+
+void TestTokenizerBounds::cancellable()
+{
+    const auto tok = Tokenizer::fromJson(wordPieceJson(R"({"[UNK]":0,"a":1,"##a":2})", 100));
+    std::atomic<bool> cancel{true};
+    EncodeLimits lim;
+    lim.cancel = &cancel;
+    try {
+        tok->encode("a a a", BosPolicy::Auto, lim);
+        QFAIL("a cancelled encode finished");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::Cancelled);
+        QCOMPARE(QString(e.what()), "The run was cancelled.");
+    }
+    cancel = false;
+    QCOMPARE(tok->encode("a a a", BosPolicy::Auto, lim).tokens.size(), size_t(3));
+}
+
+QTEST_GUILESS_MAIN(TestTokenizerBounds)
+#include "tst_tokenizerbounds.moc"
