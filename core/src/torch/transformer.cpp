@@ -181,6 +181,12 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
             break;
         }
         }
+        // One matmul for q, k and v (and one for gate and up below) instead of three: the
+        // projections read the same input, and one wide product runs faster than narrow ones.
+        L.wqkv = at::cat({L.wq, L.wk, L.wv}, 0);
+        if (L.bq.defined())
+            L.bqkv = at::cat({L.bq, L.bk, L.bv}, 0);
+        L.wq = L.wk = L.wv = L.bq = L.bk = L.bv = at::Tensor();
         L.wo = linearWeight(ckpt, n(spec.oProj), D, qRows);
         const at::Tensor woHeads = L.wo.to(at::kDouble).view({D, H, hd}).permute({1, 2, 0}); // [H, hd, D]
         L.woGram = at::matmul(woHeads, woHeads.transpose(1, 2)).contiguous();            // [H, hd, hd]
@@ -206,6 +212,12 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
         }
         L.wdown = linearWeight(ckpt, n(spec.downProj), D, F);
         L.bdown = bias(ckpt, n(spec.downProj) + ".bias", D, config.mlpBias && spec.mlp != MlpKind::GatedFused);
+        if (spec.mlp != MlpKind::Plain) {
+            L.wgateUp = at::cat({L.wgate, L.wup}, 0);
+            if (L.bgate.defined())
+                L.bgateUp = at::cat({L.bgate, L.bup}, 0);
+            L.wgate = L.wup = L.bgate = L.bup = at::Tensor();
+        }
     }
 }
 
@@ -492,9 +504,10 @@ Transformer::Qkv Transformer::projectQkv(const Layer& W, const at::Tensor& h, co
     const int64_t B = pass.B, T = pass.T;
     const int64_t H = m_config.numHeads, Hkv = m_config.numKvHeads, hd = m_config.headDim;
     Qkv r;
-    r.q = at::linear(h, W.wq, W.bq).view({B, T, H, hd}).transpose(1, 2);    // [B, H, T, hd]
-    r.k = at::linear(h, W.wk, W.bk).view({B, T, Hkv, hd}).transpose(1, 2);  // [B, Hkv, T, hd]
-    r.v = at::linear(h, W.wv, W.bv).view({B, T, Hkv, hd}).transpose(1, 2);  // [B, Hkv, T, hd]
+    const at::Tensor qkv = at::linear(h, W.wqkv, W.bqkv); // [B, T, (H + 2 Hkv) hd]
+    r.q = qkv.slice(2, 0, H * hd).view({B, T, H, hd}).transpose(1, 2);                       // [B, H, T, hd]
+    r.k = qkv.slice(2, H * hd, (H + Hkv) * hd).view({B, T, Hkv, hd}).transpose(1, 2);        // [B, Hkv, T, hd]
+    r.v = qkv.slice(2, (H + Hkv) * hd).view({B, T, Hkv, hd}).transpose(1, 2);                // [B, Hkv, T, hd]
     if (W.qNorm.present) {
         r.q = norm(r.q, W.qNorm, NormKind::Rms);
         r.k = norm(r.k, W.kNorm, NormKind::Rms);
@@ -653,8 +666,10 @@ at::Tensor Transformer::mlp(const Layer& W, const at::Tensor& in) const
 {
     if (m_spec.mlp == MlpKind::Plain)
         return at::linear(activation(at::linear(in, W.wup, W.bup), m_config.hiddenAct), W.wdown, W.bdown);
-    const at::Tensor gate = activation(at::linear(in, W.wgate, W.bgate), m_config.hiddenAct);
-    return at::linear(gate * at::linear(in, W.wup, W.bup), W.wdown, W.bdown);
+    const int64_t F = m_config.intermediateSize;
+    const at::Tensor gateUp = at::linear(in, W.wgateUp, W.bgateUp); // [..., 2F]: gate | up
+    const at::Tensor gate = activation(gateUp.slice(-1, 0, F), m_config.hiddenAct);
+    return at::linear(gate * gateUp.slice(-1, F), W.wdown, W.bdown);
 }
 
 at::Tensor Transformer::residual(const Layer& W, const at::Tensor& x, const at::Tensor& attnOut) const

@@ -78,8 +78,10 @@ private:
     };
     struct Layer {
         Norm attnNorm, mlpNorm, attnOutNorm, mlpOutNorm, qNorm, kNorm;
-        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< nn.Linear layout [out, in]
-        at::Tensor wgate, wup, wdown, bgate, bup, bdown;
+        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< nn.Linear layout [out, in]; q/k/v only while loading
+        at::Tensor wqkv, bqkv;                      ///< [q | k | v] rows: [(H + 2 Hkv) hd, D]
+        at::Tensor wgate, wup, wdown, bgate, bup, bdown; ///< gate only while loading
+        at::Tensor wgateUp, bgateUp;                ///< gated MLPs: [gate | up] rows [2F, D]
         at::Tensor woGram; ///< [H, hd, hd] fp64: W_O^h (W_O^h)^T, so ||v W_O^h||^2 = v G v^T
     };
     struct Pass;                     ///< per-call state: sizes, positions, RoPE tables, masks
