@@ -40,7 +40,7 @@ double parseNumber(const Options& o, const QString& name, double fallback)
 int analyzeCommand(const QStringList& args)
 {
     const Options o(args, {"model", "prompt", "prompts", "length", "epsilon", "k", "massive-abs", "massive-rel", "bos",
-                           "device", "dtype", "out"},
+                           "device", "dtype", "threads", "out"},
                     {"force", "per-prompt-tensors"});
     const QString modelDir = o.required("model");
     const QString outDir = o.required("out");
@@ -97,6 +97,7 @@ int analyzeCommand(const QStringList& args)
             throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.", o.value("prompts").toStdString());
     }
 
+    applyThreadsOption(o);
     const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()), dtype);
     for (const std::string& note : model->info().notes)
         err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));

@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/model.h"
+#include "sinkscope/threads.h"
 
 #include <cstdio>
 #include <new>
@@ -15,14 +17,16 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run       --model DIR (--prompt TEXT | --ids 1,2,3) [--bos auto|on|off]\n"
-    "            [--device auto|cpu|cuda] [--save attention,logits] --out OUTDIR [--force]\n"
+    "            [--device auto|cpu|cuda] [--save attention,logits] [--threads N] --out OUTDIR [--force]\n"
     "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
-    "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] --out OUTDIR [--force]\n"
+    "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] [--threads N] --out OUTDIR [--force]\n"
     "            [--per-prompt-tensors]   keep each prompt's [L,H,T] tables in metrics.json\n"
     "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
     "  models    list the supported model families\n"
+    "  --version program version and the CPU threading in effect\n"
     "\n"
-    "--out must be absent or empty; --force replaces a folder that holds files as a whole.\n";
+    "--out must be absent or empty; --force replaces a folder that holds files as a whole.\n"
+    "--threads N: CPU threads of the forward pass (default 0: one per physical core).\n";
 
 } // namespace
 
@@ -65,6 +69,19 @@ QString Options::required(const QString& name) const
     return value(name);
 }
 
+void applyThreadsOption(const Options& o)
+{
+    int n = 0;
+    if (o.has("threads")) {
+        try {
+            n = parseThreadCount(o.value("threads").toStdString());
+        } catch (const Error& e) {
+            throw UsageError(e.what());
+        }
+    }
+    setComputeThreads(n);
+}
+
 void out(const QString& line)
 {
     const QByteArray b = line.toUtf8();
@@ -88,6 +105,13 @@ int dispatch(const QStringList& args)
     if (args.size() < 2 || args[1] == QLatin1String("--help") || args[1] == QLatin1String("help")) {
         std::fputs(kUsage, args.size() < 2 ? stderr : stdout);
         return args.size() < 2 ? 2 : 0;
+    }
+    if (args[1] == QLatin1String("--version") || args[1] == QLatin1String("version")) {
+        setComputeThreads(0);
+        out(QStringLiteral("sinkscope-cli 0.1.0"));
+        out(QString::fromStdString(threadingSummary()));
+        out(QStringLiteral("cuda: %1").arg(cudaAvailable() ? QStringLiteral("available") : QStringLiteral("not available")));
+        return 0;
     }
     const QString command = args[1];
     const QStringList rest = args.mid(2);

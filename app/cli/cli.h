@@ -33,6 +33,9 @@ private:
     std::map<QString, QString> m_values;
 };
 
+/// Applies --threads (0 or absent: one per physical core) to the calling thread, which runs the model.
+void applyThreadsOption(const Options& o);
+
 int runCommand(const QStringList& args);
 int tokenizeCommand(const QStringList& args);
 int modelsCommand(const QStringList& args);

@@ -28,7 +28,7 @@ std::vector<int32_t> parseIds(const QString& text)
 
 int runCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "ids", "bos", "device", "dtype", "save", "out"}, {"force"});
+    const Options o(args, {"model", "prompt", "ids", "bos", "device", "dtype", "threads", "save", "out"}, {"force"});
     const QString modelDir = o.required("model");
     const QString outDir = o.required("out");
     if (o.has("prompt") == o.has("ids"))
@@ -64,6 +64,7 @@ int runCommand(const QStringList& args)
     else if (dt == "bf16") dtype = DTypePreference::BF16;
     else if (dt != "auto") throw UsageError("--dtype must be auto, fp32, fp16 or bf16");
 
+    applyThreadsOption(o);
     const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()),
                                    dtype);
     for (const std::string& note : model->info().notes)

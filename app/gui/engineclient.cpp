@@ -2,6 +2,8 @@
 #include "engineclient.h"
 
 #include <QMetaObject>
+#include <QSettings>
+#include <QtGlobal>
 
 using namespace sinkscope;
 
@@ -26,7 +28,27 @@ EngineClient::EngineClient(QObject* parent) : QObject(parent)
             onFailed(id, code, msg);
         }, Qt::QueuedConnection);
     };
-    m_engine = std::make_unique<Engine>(std::move(c));
+    int threads = QSettings().value(QLatin1String(kThreadsSettingKey), 0).toInt();
+    if (threads < 0 || threads > 4096) {
+        qWarning("Setting %s = %d is not a thread count (0..4096); using one thread per physical core.",
+                 kThreadsSettingKey, threads);
+        threads = 0;
+    }
+    m_engine = std::make_unique<Engine>(std::move(c), threads);
+}
+
+bool EngineClient::setThreads(int threads)
+{
+    if (threads < 0 || threads > 4096)
+        return false;
+    m_engine->setThreads(threads);
+    QSettings().setValue(QLatin1String(kThreadsSettingKey), threads);
+    return true;
+}
+
+int EngineClient::threads() const
+{
+    return m_engine->threads();
 }
 
 EngineClient::~EngineClient()

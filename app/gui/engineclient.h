@@ -18,6 +18,15 @@ public:
     /// Stops the engine thread (cancelling what runs) before the QObject goes away.
     ~EngineClient() override;
 
+    /// QSettings key of the engine thread's CPU thread count (int; 0 or absent: one per physical core).
+    static constexpr const char* kThreadsSettingKey = "engine/threads";
+    /// Sets the engine thread's CPU thread count (0: one per physical core), stores it under
+    /// kThreadsSettingKey, and applies it before the next request. False (nothing changed) for a
+    /// count outside 0..4096.
+    bool setThreads(int threads);
+    /// The stored thread count (0: one per physical core).
+    int threads() const;
+
     void loadModel(const QString& dir, sinkscope::DevicePreference device = sinkscope::DevicePreference::Auto);
     void run(const sinkscope::RunRequest& request);
     void cancel();

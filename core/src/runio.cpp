@@ -59,6 +59,7 @@ std::string runJsonText(const RunResult& r)
     root["model"] = model;
     root["device"] = q(r.device);
     root["dtype"] = q(r.dtype);
+    root["threads"] = r.threads;
     root["bos_added"] = r.encoding.bosAdded;
     root["tokens"] = tokens;
     root["first_token_mass"] = mass;

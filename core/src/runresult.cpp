@@ -34,23 +34,37 @@ void checkHead(const RunResult& r, int layer, int head)
                                                     + " is outside the model.");
 }
 
+
+void checkRows(const RunResult& r, int64_t first, int64_t count)
+{
+    if (first < 0 || count < 0 || first + count > r.tokens)
+        throw Error(ErrorCode::InvalidArgument, "Rows " + std::to_string(first) + ".." + std::to_string(first + count)
+                                                    + " are outside the " + std::to_string(r.tokens) + " queries.");
+}
+
 } // namespace
 
-RowMatrixXf RunResult::attentionLogits(int layer, int head) const
+RowMatrixXf RunResult::attentionLogitRows(int layer, int head, int64_t first, int64_t count) const
 {
     checkHead(*this, layer, head);
+    checkRows(*this, first, count);
     if (queries.empty() || keys.empty())
         throw Error(ErrorCode::InvalidArgument, "This run kept neither the attention maps nor Q and K.");
     const int64_t T = tokens, hd = queries.size(3);
     const int64_t group = model.heads / std::max(1, model.kvHeads);
     const AttentionRecipe recipe = size_t(layer) < recipes.size() ? recipes[size_t(layer)] : AttentionRecipe{};
-    const Eigen::Map<const RowMatrixXf> q(queries.at({layer, head}), T, hd);
+    const Eigen::Map<const RowMatrixXf> q(queries.at({layer, head}) + first * hd, count, hd);
     const Eigen::Map<const RowMatrixXf> k(keys.at({layer, head / group}), T, hd);
-    RowMatrixXf logits = (q * k.transpose()) * float(recipe.scale);
     const float ninf = -std::numeric_limits<float>::infinity();
-    for (int64_t t = 0; t < T; ++t)
-        for (int64_t s = 0; s < T; ++s) {
-            float& v = logits(t, s);
+    // A causal block's keys end at its last query; the products after that are masked anyway.
+    const int64_t computed = recipe.causal ? first + count : T;
+    RowMatrixXf logits(count, T);
+    logits.leftCols(computed) = (q * k.topRows(computed).transpose()) * float(recipe.scale);
+    logits.rightCols(T - computed).setConstant(ninf);
+    for (int64_t i = 0; i < count; ++i) {
+        const int64_t t = first + i;
+        for (int64_t s = 0; s < computed; ++s) {
+            float& v = logits(i, s);
             if (recipe.softcap > 0)
                 v = float(recipe.softcap * std::tanh(double(v) / recipe.softcap));
             if (!maskBias.empty())
@@ -58,17 +72,20 @@ RowMatrixXf RunResult::attentionLogits(int layer, int head) const
             if ((recipe.causal && s > t) || (recipe.window > 0 && t - s >= recipe.window))
                 v = ninf;
         }
+    }
     return logits;
 }
 
-RowMatrixXf RunResult::attentionMap(int layer, int head) const
+RowMatrixXf RunResult::attentionRows(int layer, int head, int64_t first, int64_t count) const
 {
     checkHead(*this, layer, head);
+    checkRows(*this, first, count);
     const int64_t T = tokens;
     if (hasAttention())
-        return Eigen::Map<const RowMatrixXf>(attention.data() + ((int64_t(layer) * model.heads + head) * T * T), T, T);
-    RowMatrixXf p = attentionLogits(layer, head);
-    for (int64_t t = 0; t < T; ++t) {
+        return Eigen::Map<const RowMatrixXf>(attention.data() + ((int64_t(layer) * model.heads + head) * T * T), T, T)
+            .middleRows(first, count);
+    RowMatrixXf p = attentionLogitRows(layer, head, first, count);
+    for (int64_t t = 0; t < count; ++t) {
         const float mx = p.row(t).maxCoeff();
         if (!std::isfinite(mx)) {
             p.row(t).setZero(); // a fully masked row (cannot happen with a causal mask)
@@ -78,6 +95,32 @@ RowMatrixXf RunResult::attentionMap(int layer, int head) const
         p.row(t) /= p.row(t).sum();
     }
     return p;
+}
+
+int64_t RunResult::mapBlockRows() const
+{
+    return std::max<int64_t>(16, (int64_t(4) << 20) / std::max<int64_t>(1, tokens));
+}
+
+RowMatrixXf RunResult::attentionLogits(int layer, int head) const
+{
+    return attentionLogitRows(layer, head, 0, tokens);
+}
+
+RowMatrixXf RunResult::attentionMap(int layer, int head) const
+{
+    checkHead(*this, layer, head);
+    const int64_t T = tokens;
+    if (hasAttention())
+        return Eigen::Map<const RowMatrixXf>(attention.data() + ((int64_t(layer) * model.heads + head) * T * T), T, T);
+    // Block by block: the logits of one block at a time beside the result.
+    RowMatrixXf map(T, T);
+    const int64_t rows = mapBlockRows();
+    for (int64_t t0 = 0; t0 < T; t0 += rows) {
+        const int64_t n = std::min(rows, T - t0);
+        map.middleRows(t0, n) = attentionRows(layer, head, t0, n);
+    }
+    return map;
 }
 
 float firstTokenMassOf(const Eigen::Ref<const RowMatrixXf>& map)

@@ -8,8 +8,15 @@
 // dimensions (12 layers, d 768, 12 heads, FFN 3072, vocab 50257; random weights) at T = 128, 512.
 // Also prints the achieved GFLOP/s of the bare pass against a measured sgemm rate.
 //
-// usage: bench_forward [--quick] [shared-fixtures-dir]
+// usage: bench_forward [--quick] [--reps N] [--lengths 128,512,2048] [--gpt2-only] [--gpt2-dir DIR]
+//                      [--modes LIST] [--threads N] [--device cpu|cuda] [shared-fixtures-dir]
+//   --modes LIST    which of bare,summaries,interactive,maps to time (default: all; skipped: "-", nan)
+//   --gpt2-dir DIR  write the GPT-2-small-shaped checkpoint to DIR (kept; reused when it exists), so
+//                   that another program (tests/benchmarks/peer_eager.py) can run the same weights.
+// Every measurement is also printed as one machine-readable line:
+//   RESULT <model> <T> <bare ms> <summaries ms> <interactive ms> <all-maps ms>
 #include "sinkscope/model.h"
+#include "sinkscope/threads.h"
 #include "tinyfamilies.h"
 
 #include <QCoreApplication>
@@ -18,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 using namespace sinkscope;
@@ -53,8 +61,12 @@ double timeRun(const Model& m, const RunRequest& req, int reps)
     return ms[ms.size() / 2];
 }
 
+struct Modes {
+    bool bare = true, summaries = true, interactive = true, maps = true;
+};
+
 void bench(const char* name, const Model& m, const Shape& shape, const std::vector<int>& lengths, int reps,
-           double sgemm)
+           double sgemm, const Modes& modes)
 {
     for (int T : lengths) {
         if (T > m.info().maxPositions)
@@ -72,11 +84,15 @@ void bench(const char* name, const Model& m, const Shape& shape, const std::vect
         interactive.captureHidden = interactive.captureQK = interactive.captureValues = true;
         RunRequest maps = interactive;
         maps.captureAttention = true;
-        const double tb = timeRun(m, bare, reps), ts = timeRun(m, summaries, reps);
-        const double ti = timeRun(m, interactive, reps), tm = timeRun(m, maps, reps);
+        const double nan = std::nan("");
+        const double tb = modes.bare ? timeRun(m, bare, reps) : nan;
+        const double ts = modes.summaries ? timeRun(m, summaries, reps) : nan;
+        const double ti = modes.interactive ? timeRun(m, interactive, reps) : nan;
+        const double tm = modes.maps ? timeRun(m, maps, reps) : nan;
         const double gflops = forwardFlops(shape, T) / (tb / 1e3) / 1e9;
         std::printf("| %s | %d | %.1f | %.1f (%.2fx) | %.1f (%.2fx) | %.1f (%.2fx) | %.1f | %.0f%% |\n", name, T, tb, ts,
                     ts / tb, ti, ti / tb, tm, tm / tb, gflops, 100.0 * gflops / sgemm);
+        std::printf("RESULT %s %d %.3f %.3f %.3f %.3f\n", m.info().modelType.c_str(), T, tb, ts, ti, tm);
         std::fflush(stdout);
     }
 }
@@ -86,36 +102,76 @@ void bench(const char* name, const Model& m, const Shape& shape, const std::vect
 int main(int argc, char** argv)
 {
     QCoreApplication app(argc, argv);
-    bool quick = false;
-    QString shared = QStringLiteral(SINKSCOPE_BENCH_SHARED_DIR "/fixtures");
-    for (int i = 1; i < argc; ++i) {
-        if (QString(argv[i]) == "--quick")
+    bool quick = false, gpt2Only = false;
+    int reps = 5, threads = 0;
+    Modes modes;
+    DevicePreference device = DevicePreference::Cpu;
+    std::vector<int> lengths;
+    QString shared = QStringLiteral(SINKSCOPE_BENCH_SHARED_DIR "/fixtures"), gpt2Dir;
+    const QStringList args = app.arguments();
+    for (int i = 1; i < args.size(); ++i) {
+        const QString a = args[i];
+        const bool hasValue = i + 1 < args.size();
+        if (a == "--quick") {
             quick = true;
-        else
-            shared = QString::fromLocal8Bit(argv[i]);
+        } else if (a == "--gpt2-only") {
+            gpt2Only = true;
+        } else if (a == "--reps" && hasValue) {
+            reps = std::max(1, args[++i].toInt());
+        } else if (a == "--threads" && hasValue) {
+            threads = parseThreadCount(args[++i].toStdString());
+        } else if (a == "--modes" && hasValue) {
+            const QStringList list = args[++i].split(',', Qt::SkipEmptyParts);
+            modes.bare = list.contains("bare");
+            modes.summaries = list.contains("summaries");
+            modes.interactive = list.contains("interactive");
+            modes.maps = list.contains("maps");
+        } else if (a == "--device" && hasValue) {
+            device = parseDevicePreference(args[++i].toStdString());
+        } else if (a == "--gpt2-dir" && hasValue) {
+            gpt2Dir = args[++i];
+        } else if (a == "--lengths" && hasValue) {
+            for (const QString& t : args[++i].split(',', Qt::SkipEmptyParts))
+                lengths.push_back(t.toInt());
+        } else if (a.startsWith("--")) {
+            std::fprintf(stderr, "error: unknown or incomplete option %s\n", qPrintable(a));
+            return 2;
+        } else {
+            shared = a;
+        }
     }
-    const int reps = quick ? 1 : 5;
-    const double sgemm = measureSgemmGflops(DevicePreference::Cpu, 1024, 5);
-    std::printf("sgemm 1024^3 (fp32, CPU): %.1f GFLOP/s\n\n", sgemm);
+    if (quick)
+        reps = 1;
+    setComputeThreads(threads);
+    std::printf("%s\n", threadingSummary().c_str());
+    const double sgemm = measureSgemmGflops(device, 1024, 5);
+    std::printf("sgemm 1024^3 (fp32, %s): %.1f GFLOP/s\n\n", device == DevicePreference::Cuda ? "CUDA" : "CPU", sgemm);
     std::printf("| model | T | bare ms | summaries ms (ratio) | interactive ms (ratio) | all maps ms (ratio) | bare GFLOP/s | of sgemm |\n");
     std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 
     const QString stories = QDir(shared).filePath("stories260K");
-    if (QFileInfo::exists(QDir(stories).filePath("model.safetensors"))) {
-        const auto m = Model::load(stories.toStdString(), DevicePreference::Cpu);
-        bench("stories260K", *m, {5, 64, 8, 4, 172, 512, 3}, {128, 512}, reps * 4, sgemm);
+    if (gpt2Only) {
+        // only the GPT-2 shape
+    } else if (QFileInfo::exists(QDir(stories).filePath("model.safetensors"))) {
+        const auto m = Model::load(stories.toStdString(), device);
+        bench("stories260K", *m, {5, 64, 8, 4, 172, 512, 3}, {128, 512}, reps * 4, sgemm, modes);
     } else {
         std::printf("(stories260K skipped: %s not found)\n", qPrintable(stories));
     }
 
     QTemporaryDir tmp;
-    test::TinyFamilySpec spec;
-    spec.modelType = "gpt2";
-    spec.layers = 12, spec.hidden = 768, spec.heads = 12, spec.ffn = 3072, spec.vocab = 50257;
-    spec.maxPositions = 1024, spec.tied = true;
-    test::writeTinyModel(tmp.path(), spec, test::makeTinyWeights(spec));
-    const auto m = Model::load(tmp.path().toStdString(), DevicePreference::Cpu);
-    bench("GPT-2 small shape (random)", *m, {12, 768, 12, 12, 3072, 50257, 2},
-          quick ? std::vector<int>{128} : std::vector<int>{128, 512}, reps, sgemm);
+    if (gpt2Dir.isEmpty())
+        gpt2Dir = tmp.path();
+    if (!QFileInfo::exists(QDir(gpt2Dir).filePath("model.safetensors"))) {
+        test::TinyFamilySpec spec;
+        spec.modelType = "gpt2";
+        spec.layers = 12, spec.hidden = 768, spec.heads = 12, spec.ffn = 3072, spec.vocab = 50257;
+        spec.maxPositions = 2048, spec.tied = true; // GPT-2 has 1024; 2048 lets the benchmark reach T = 2048
+        test::writeTinyModel(gpt2Dir, spec, test::makeTinyWeights(spec));
+    }
+    const auto m = Model::load(gpt2Dir.toStdString(), device);
+    if (lengths.empty())
+        lengths = quick ? std::vector<int>{128} : std::vector<int>{128, 512};
+    bench("GPT-2 small shape (random)", *m, {12, 768, 12, 12, 3072, 50257, 2}, lengths, reps, sgemm, modes);
     return 0;
 }

@@ -252,6 +252,42 @@ void TestFamilies::matchesReference()
                 QVERIFY2(err < 1e-5, qPrintable(QStringLiteral("layer %1 head %2: map from Q/K off by %3").arg(l).arg(h).arg(err)));
             }
     }
+
+    // Query blocks of 3 rows (several per prompt; windowed layers then start their keys late) and a
+    // batch of two prompts give what the single pass gave, map by map and summary by summary.
+    RunRequest blocked = idsRequest(tokens);
+    blocked.attentionBlockRows = 3;
+    const auto rb = model->run(blocked);
+    std::vector<int32_t> other = someIds(int(tokens.size()), spec.vocab, spec.seed + 17);
+    const auto single2 = model->run(idsRequest(other));
+    const auto batch = model->runBatch({idsRequest(tokens), idsRequest(other)}, 2);
+    QCOMPARE(int(batch.size()), 2);
+    auto sameRun = [&](const RunResult& a, const RunResult& b, const char* what) {
+        auto close = [&](const std::vector<float>& x, const std::vector<float>& y, double tol, const char* name) {
+            QVERIFY2(x.size() == y.size(), qPrintable(QStringLiteral("%1: %2 sizes differ").arg(what, name)));
+            double scale = 1.0;
+            for (float v : y)
+                scale = std::max(scale, double(std::abs(v)));
+            const double err = maxAbsDiff(x, y);
+            QVERIFY2(err <= tol * scale, qPrintable(QStringLiteral("%1: %2 off by %3").arg(what, name).arg(err)));
+        };
+        close(a.attention, b.attention, 1e-6, "attention");
+        close(a.logits, b.logits, 1e-5, "logits");
+        close(a.hidden.data, b.hidden.data, 1e-5, "hidden");
+        close(a.queries.data, b.queries.data, 1e-5, "queries");
+        close(a.firstMassPerQuery.data, b.firstMassPerQuery.data, 1e-6, "first mass per query");
+        close(a.received.data, b.received.data, 1e-6, "received");
+        close(a.entropy.data, b.entropy.data, 1e-5, "entropy");
+        close(a.valueNorms.data, b.valueNorms.data, 1e-5, "value norms");
+        close(a.contributionNorms.data, b.contributionNorms.data, 1e-5, "contribution norms");
+        close(a.writtenNorms.data, b.writtenNorms.data, 1e-5, "written norms");
+        QVERIFY2((a.firstTokenMass - b.firstTokenMass).cwiseAbs().maxCoeff() <= 1e-6, what);
+        QCOMPARE(int(a.recipes.size()), int(b.recipes.size()));
+    };
+    sameRun(*rb, *r, "3-row blocks");
+    sameRun(*batch[0], *r, "batch prompt 0");
+    sameRun(*batch[1], *single2, "batch prompt 1");
+    QVERIFY2(maxAbsDiff(batch[0]->hidden.data, batch[1]->hidden.data) > 1e-4, "the two prompts of the batch are not distinct");
 }
 
 void TestFamilies::rowsAndMasks_data()

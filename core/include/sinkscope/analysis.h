@@ -100,6 +100,9 @@ struct WaiverScores {
 };
 /// Waiver scores of one head from its map [T, T] and per-element norms c [T].
 WaiverScores waiverScores(const MatrixRef& map, bool causal, const VectorRef& norms);
+/// The same from the head's importance alpha [T] (as from importance()), for callers that walk a
+/// long map block by block and never hold it whole.
+WaiverScores waiverScoresFromImportance(const VectorRef& alpha, bool causal, const VectorRef& norms);
 
 /// Key-side decomposition of q_t . k_s = ||q_t|| ||k_s|| cos(q_t, k_s) for one head and element s.
 struct KeyDecomposition {

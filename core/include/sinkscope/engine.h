@@ -28,7 +28,9 @@ struct EngineCallbacks {
 /// (between layers); a new load supersedes everything queued and cancels a running run.
 class Engine {
 public:
-    explicit Engine(EngineCallbacks callbacks);
+    /// Starts the engine thread. `threads` is its CPU intra-op thread count (0: one per physical
+    /// core, sinkscope/threads.h), applied on that thread before any request.
+    explicit Engine(EngineCallbacks callbacks, int threads = 0);
     /// Cancels what is running, drops the queue and joins the thread (releasing the model there).
     ~Engine();
 
@@ -42,6 +44,11 @@ public:
     uint64_t run(const RunRequest& request);
     /// Cancels the running request (it stops after the current layer) and drops queued runs.
     void cancel();
+    /// Changes the engine thread's CPU thread count (0: one per physical core); takes effect before
+    /// the next request starts. Throws Error(InvalidArgument) for a count setComputeThreads refuses.
+    void setThreads(int threads);
+    /// The count last asked for (0: one per physical core).
+    int threads() const;
     /// True while a request is running or queued.
     bool busy() const;
 

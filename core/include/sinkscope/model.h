@@ -9,8 +9,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sinkscope {
+
+namespace detail {
+struct ForwardTargets;
+}
 
 enum class DevicePreference { Auto, Cpu, Cuda };
 enum class DTypePreference { Auto, F32, F16, BF16 };
@@ -59,8 +64,23 @@ public:
     std::shared_ptr<RunResult> run(const RunRequest& request, const Progress& progress = {},
                                    const std::atomic<bool>* cancel = nullptr) const;
 
+    /// Runs several prompts as batched forward passes and returns one result per request, in
+    /// order, each equal (up to fp32 rounding) to what run() returns for that request alone:
+    /// summaries, captures and recipes are per prompt. Consecutive requests whose prompts have the
+    /// same number of tokens T form a batch of at most `batchSize` ([B, T] ids through every layer
+    /// at once); a request with interventions always runs alone. runMs is the batch's wall time
+    /// divided by its prompts. `progress` is called per layer of each batch. Throws as run() does
+    /// (for the first bad request, before anything runs), and Error(InvalidArgument) for
+    /// batchSize < 1. Prompt sets group prompts by length first (analysis::groupByLength).
+    std::vector<std::shared_ptr<RunResult>> runBatch(const std::vector<RunRequest>& requests, int batchSize = 8,
+                                                     const Progress& progress = {},
+                                                     const std::atomic<bool>* cancel = nullptr) const;
+
 private:
     Model();
+    /// Tokenizes and validates `request`, allocates its captures and points `targets` at them.
+    std::shared_ptr<RunResult> prepare(const RunRequest& request, detail::ForwardTargets& targets,
+                                       const std::atomic<bool>* cancel = nullptr) const;
     struct Impl;
     std::unique_ptr<Impl> d;
 };

@@ -90,6 +90,9 @@ struct RunRequest {
     bool captureValues = true;    ///< V [L, Hkv, T, hd]
     bool captureHeadOutputs = false; ///< per-head A.V before o_proj [L, H, T, hd]
     bool computeSummaries = true; ///< the O(L.H.T) summaries; off only to time the bare forward pass
+    /// Query rows per attention block of the forward pass (0: chosen so that one block of
+    /// probabilities stays near 16 MiB). Results do not depend on it beyond fp32 rounding.
+    int64_t attentionBlockRows = 0;
     Interventions interventions;
 };
 
@@ -99,6 +102,7 @@ struct RunResult {
     ModelInfo model;
     std::string device;   ///< "cpu" or "cuda:0"
     std::string dtype;    ///< compute dtype of the matmuls: "float32", "bfloat16", ...
+    int threads = 0;      ///< CPU intra-op threads the pass ran with (sinkscope/threads.h)
     Encoding encoding;    ///< tokens the model saw, and whether BOS was added
     int64_t tokens = 0;   ///< T
     double runMs = 0.0;   ///< wall time of the forward pass including captures
@@ -130,6 +134,15 @@ struct RunResult {
     RowMatrixXf attentionMap(int layer, int head) const;
     /// One head's T x T logits (scaled, soft-capped, masked entries -inf). Requires Q/K.
     RowMatrixXf attentionLogits(int layer, int head) const;
+    /// Rows [first, first + count) of one head's map: [count, T], the same numbers attentionMap has
+    /// there. Recomputed from Q/K it needs memory for these rows only, so a long prompt's map can
+    /// be walked block by block (the analysis does; views can aggregate blocks for drawing).
+    /// Throws Error(InvalidArgument) for a head outside the model or rows outside 0..T.
+    RowMatrixXf attentionRows(int layer, int head, int64_t first, int64_t count) const;
+    /// Rows [first, first + count) of attentionLogits: [count, T].
+    RowMatrixXf attentionLogitRows(int layer, int head, int64_t first, int64_t count) const;
+    /// Query rows per block when walking maps with attentionRows: about 16 MiB of fp32 per block.
+    int64_t mapBlockRows() const;
 };
 
 /// mean over t >= 1 of A[t, 0] for a T x T map (0 when T < 2).

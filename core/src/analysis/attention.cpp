@@ -214,10 +214,16 @@ Eigen::VectorXf writtenNorms(const MatrixRef& map, const VectorRef& contribution
 WaiverScores waiverScores(const MatrixRef& map, bool causal, const VectorRef& norms)
 {
     requireSquare(map);
-    const Eigen::Index T = map.rows();
+    if (norms.size() != map.rows())
+        throw Error(ErrorCode::InvalidArgument, "One norm per element is needed for the waiver score.");
+    return waiverScoresFromImportance(importance(map, causal), causal, norms);
+}
+
+WaiverScores waiverScoresFromImportance(const VectorRef& alpha, bool causal, const VectorRef& norms)
+{
+    const Eigen::Index T = alpha.size();
     if (norms.size() != T)
         throw Error(ErrorCode::InvalidArgument, "One norm per element is needed for the waiver score.");
-    const Eigen::VectorXf alpha = importance(map, causal);
     const Eigen::VectorXd u = uniformImportance(T, causal);
 
     // The median (not the mean) as the head's typical element: it is exact for equal norms, so an

@@ -65,6 +65,36 @@ std::vector<HeadElement> topPerHead(const Tensor& t)
     return out;
 }
 
+/// What the analysis needs from one head's map, gathered block by block of query rows so that a
+/// long prompt never holds the T x T map: column sums (double, ascending t: the same sums the
+/// whole-map functions form), the first column and the row entropies.
+struct HeadMapStats {
+    Eigen::VectorXd columnSums;
+    Eigen::VectorXf firstColumn, entropy;
+};
+
+HeadMapStats headMapStats(const RunResult& r, int layer, int head, bool causal)
+{
+    const int64_t T = r.tokens;
+    HeadMapStats s;
+    s.columnSums.setZero(T);
+    s.firstColumn.setZero(T);
+    s.entropy.setZero(T);
+    const int64_t rows = r.mapBlockRows();
+    for (int64_t t0 = 0; t0 < T; t0 += rows) {
+        const int64_t n = std::min(rows, T - t0);
+        const RowMatrixXf A = r.attentionRows(layer, head, t0, n);
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t keys = causal ? t0 + i + 1 : T; // the rest of a causal row is exactly 0
+            for (int64_t k = 0; k < keys; ++k)
+                s.columnSums[k] += A(i, k);
+        }
+        s.firstColumn.segment(t0, n) = A.col(0);
+        s.entropy.segment(t0, n) = rowEntropy(A);
+    }
+    return s;
+}
+
 bool layerCausal(const RunResult& r, int layer)
 {
     if (size_t(layer) < r.recipes.size())
@@ -135,23 +165,36 @@ RunMetrics analyzeRun(const RunResult& r, const Options& opt)
     for (int l = 0; l < L; ++l) {
         const bool causal = layerCausal(r, l);
         for (int h = 0; h < H; ++h) {
-            const RowMatrixXf A = r.attentionMap(l, h);
-            put(m.importance, l, h, importance(A, causal));
-            put(m.firstMassPerQuery, l, h, A.col(0));
-            put(m.entropy, l, h, rowEntropy(A));
-            const Eigen::VectorXf share = receivedShare(A);
+            // The same quantities importance(), receivedShare(), firstElementMass(), rowEntropy()
+            // and writtenNorms() take from a whole map (causal maps are exactly 0 above the diagonal).
+            const HeadMapStats st = headMapStats(r, l, h, causal);
+            const int64_t firstQuery = causal ? 1 : 0;
+            Eigen::VectorXf alpha(T), share(T);
+            for (int64_t k = 0; k < T; ++k) {
+                alpha[k] = float(st.columnSums[k] / double(T - (causal ? k : 0)));
+                share[k] = float(st.columnSums[k] / double(T));
+            }
+            put(m.importance, l, h, alpha);
+            put(m.firstMassPerQuery, l, h, st.firstColumn);
+            put(m.entropy, l, h, st.entropy);
             put(m.share, l, h, share);
-            m.firstTokenMass(l, h) = firstElementMass(A, causal);
-            m.lastQueryMass(l, h) = T > 0 ? A(T - 1, 0) : 0.0f;
+            double firstSum = 0.0;
+            for (int64_t t = firstQuery; t < T; ++t)
+                firstSum += st.firstColumn[t];
+            m.firstTokenMass(l, h) = T > firstQuery ? float(firstSum / double(T - firstQuery)) : 0.0f;
+            m.lastQueryMass(l, h) = T > 0 ? st.firstColumn[T - 1] : 0.0f;
             if (!m.waiverScores.empty()) {
                 Eigen::VectorXf norms;
                 if (deviceContribution) {
                     norms = Eigen::Map<const Eigen::VectorXf>(row(m.contributionNorms, l, h), T);
-                    put(m.writtenNorms, l, h, writtenNorms(A, norms));
+                    Eigen::VectorXf written(T);
+                    for (int64_t k = 0; k < T; ++k)
+                        written[k] = float(st.columnSums[k] * double(norms[k]));
+                    put(m.writtenNorms, l, h, written);
                 } else {
                     norms = Eigen::Map<const Eigen::VectorXf>(row(m.valueNorms, l, h / group), T);
                 }
-                put(m.waiverScores, l, h, waiverScores(A, causal, norms).score);
+                put(m.waiverScores, l, h, waiverScoresFromImportance(alpha, causal, norms).score);
             }
             if (haveQK) {
                 const int element = topElement(share).element;

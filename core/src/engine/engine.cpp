@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "sinkscope/engine.h"
 
+#include "sinkscope/threads.h"
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -34,6 +36,8 @@ struct Engine::Impl {
     uint64_t runningId = 0;
     Request::Kind runningKind = Request::Kind::Run;
     std::atomic<bool> cancelRunning{false};
+    int threads = 0;          ///< asked for (guarded by mutex)
+    int appliedThreads = -1;  ///< in effect on the engine thread (engine thread only)
 
     // Owned and used only by the engine thread.
     std::unique_ptr<Model> model;
@@ -47,9 +51,13 @@ struct Engine::Impl {
     }
 };
 
-Engine::Engine(EngineCallbacks callbacks) : d(std::make_unique<Impl>())
+Engine::Engine(EngineCallbacks callbacks, int threads) : d(std::make_unique<Impl>())
 {
+    if (threads < 0 || threads > 4096)
+        throw Error(ErrorCode::InvalidArgument, "The engine's thread count must be 0 to 4096, not "
+                                                    + std::to_string(threads) + ".");
     d->callbacks = std::move(callbacks);
+    d->threads = threads;
     d->thread = std::thread([this] { d->loop(); });
 }
 
@@ -138,6 +146,21 @@ void Engine::cancel()
         d->fail(s, Error(ErrorCode::Cancelled, "The run was cancelled."));
 }
 
+void Engine::setThreads(int threads)
+{
+    if (threads < 0 || threads > 4096)
+        throw Error(ErrorCode::InvalidArgument, "The engine's thread count must be 0 to 4096, not "
+                                                    + std::to_string(threads) + ".");
+    std::lock_guard<std::mutex> lock(d->mutex);
+    d->threads = threads;
+}
+
+int Engine::threads() const
+{
+    std::lock_guard<std::mutex> lock(d->mutex);
+    return d->threads;
+}
+
 bool Engine::busy() const
 {
     std::lock_guard<std::mutex> lock(d->mutex);
@@ -148,6 +171,7 @@ void Engine::Impl::loop()
 {
     for (;;) {
         Request req;
+        int wantedThreads = 0;
         {
             std::unique_lock<std::mutex> lock(mutex);
             wake.wait(lock, [this] { return stopping || !queue.empty(); });
@@ -159,6 +183,12 @@ void Engine::Impl::loop()
             runningId = req.id;
             runningKind = req.kind;
             cancelRunning = false;
+            wantedThreads = threads;
+        }
+        // libtorch's thread count belongs to the calling thread: set it here, not in the caller's.
+        if (wantedThreads != appliedThreads) {
+            setComputeThreads(wantedThreads);
+            appliedThreads = wantedThreads;
         }
         execute(req);
         {

@@ -5,6 +5,7 @@
 #include "sinkscope/demomodels.h"
 #include "sinkscope/error.h"
 #include "familyspec.h"
+#include "sinkscope/threads.h"
 #include "torch/torchutil.h"
 #include "torch/transformer.h"
 
@@ -354,6 +355,7 @@ Model::~Model() = default;
 std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devicePref, DTypePreference dtypePref)
 {
     keepTemporariesInHeap();
+    ensureComputeThreads();
     const ModelDirectory md = ModelDirectory::locate(dir);
     ModelConfig config = ModelConfig::fromFile(md.configPath);
     const FamilySpec* spec = findFamily(config.modelType);
@@ -456,14 +458,16 @@ Encoding Model::encode(const std::string& text, BosPolicy bos, int64_t truncateT
     return enc;
 }
 
-std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress& progress,
-                                      const std::atomic<bool>* cancel) const
+std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::ForwardTargets& targets,
+                                          const std::atomic<bool>* cancel) const
 {
     auto result = std::make_shared<RunResult>();
     RunResult& r = *result;
     r.model = d->info;
     r.device = deviceName();
     r.dtype = dtypeName();
+    ensureComputeThreads();
+    r.threads = computeThreads();
 
     if (request.useIds) {
         if (request.ids.empty())
@@ -502,6 +506,8 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
     r.tokens = T;
 
     validateInterventions(request.interventions, T, d->config);
+    if (request.attentionBlockRows < 0)
+        throw Error(ErrorCode::InvalidArgument, "The attention block must have at least one query row (or 0: automatic).");
 
     const int64_t L = d->config.numLayers, H = d->config.numHeads, Hkv = d->config.numKvHeads;
     const int64_t V = d->config.vocabSize, D = d->config.hiddenSize, hd = d->config.headDim;
@@ -517,7 +523,7 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
                             "from Q and K), use a shorter prompt, or free memory.");
     }
     preflightRun(d->config, T, request);
-    ForwardTargets targets;
+    targets = ForwardTargets();
     try {
         auto alloc = [](Tensor& t, std::vector<int64_t> shape) {
             int64_t n = 1;
@@ -556,6 +562,7 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
             targets.writtenNorms = alloc(r.writtenNorms, {L, H, T});
         }
         targets.recipes = &r.recipes;
+        targets.blockRows = request.attentionBlockRows;
         r.maskBias = request.interventions.maskBias;
     } catch (const std::bad_alloc&) {
         throw Error(ErrorCode::OutOfMemory,
@@ -563,15 +570,59 @@ std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress&
                         + "). Use a shorter prompt or keep maps on demand.");
     }
 
+    return result;
+}
+
+std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress& progress,
+                                      const std::atomic<bool>* cancel) const
+{
+    ForwardTargets targets;
+    std::shared_ptr<RunResult> result = prepare(request, targets, cancel);
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<int32_t> ids = r.encoding.ids();
+    const std::vector<int32_t> ids = result->encoding.ids();
     translateTorchErrors("running the model", [&] {
         c10::InferenceMode guard;
         d->transformer->forward(ids, request.interventions, targets, progress, cancel);
     });
-    r.runMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    refuseNonFinite(r);
+    result->runMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    refuseNonFinite(*result);
     return result;
+}
+
+std::vector<std::shared_ptr<RunResult>> Model::runBatch(const std::vector<RunRequest>& requests, int batchSize,
+                                                        const Progress& progress, const std::atomic<bool>* cancel) const
+{
+    if (batchSize < 1)
+        throw Error(ErrorCode::InvalidArgument, "The batch size must be at least 1, not " + std::to_string(batchSize) + ".");
+    std::vector<std::shared_ptr<RunResult>> results(requests.size());
+    std::vector<ForwardTargets> targets(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i)
+        results[i] = prepare(requests[i], targets[i], cancel);
+    for (size_t begin = 0; begin < requests.size();) {
+        // A batch: consecutive requests of one length, none with interventions (they run alone),
+        // at most batchSize of them.
+        size_t end = begin + 1;
+        if (!requests[begin].interventions.any())
+            while (end < requests.size() && end - begin < size_t(batchSize) && !requests[end].interventions.any()
+                   && results[end]->tokens == results[begin]->tokens)
+                ++end;
+        std::vector<std::vector<int32_t>> ids;
+        std::vector<ForwardTargets> chunk(targets.begin() + long(begin), targets.begin() + long(end));
+        for (size_t i = begin; i < end; ++i)
+            ids.push_back(results[i]->encoding.ids());
+        const auto t0 = std::chrono::steady_clock::now();
+        translateTorchErrors("running the model", [&] {
+            c10::InferenceMode guard;
+            d->transformer->forwardBatch(ids, requests[begin].interventions, chunk, progress, cancel);
+        });
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        for (size_t i = begin; i < end; ++i) {
+            results[i]->runMs = ms / double(end - begin);
+            refuseNonFinite(*results[i]);
+        }
+        begin = end;
+    }
+    return results;
 }
 
 } // namespace sinkscope

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <tuple>
 
 namespace sinkscope::detail {
 
@@ -33,7 +35,8 @@ at::Tensor applyRope(const at::Tensor& x, const at::Tensor& cos, const at::Tenso
     return at::cat({xr * cos + rotateHalf(xr) * sin, x.slice(-1, rot)}, -1);
 }
 
-/// Applies the hidden-state interventions that target the input of layer `layer`.
+/// Applies the hidden-state interventions that target the input of layer `layer` to x [B, T, D]
+/// (every prompt of a batch alike).
 at::Tensor applyOverwrites(at::Tensor x, const Interventions& iv, int layer)
 {
     bool any = false;
@@ -48,16 +51,16 @@ at::Tensor applyOverwrites(at::Tensor x, const Interventions& iv, int layer)
         if (d.layer != layer)
             continue;
         if (d.token < 0)
-            x.select(1, d.dim).fill_(d.value);
+            x.select(2, d.dim).fill_(d.value);
         else
-            x[d.token][d.dim].fill_(d.value);
+            x.select(1, d.token).select(1, d.dim).fill_(d.value);
     }
     for (const auto& t : iv.tokens) {
         if (t.layer != layer)
             continue;
         const at::Tensor h = at::from_blob(const_cast<float*>(t.hidden.data()), {int64_t(t.hidden.size())},
                                            at::TensorOptions().dtype(at::kFloat));
-        x[t.token].copy_(h.to(x.device(), x.scalar_type()));
+        x.select(1, t.token).copy_(h.to(x.device(), x.scalar_type()));
     }
     return x;
 }
@@ -175,7 +178,15 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
             break;
         }
         }
+        // One matmul for q, k and v (and one for gate and up below) instead of three: the
+        // projections read the same input, and one wide product runs faster than narrow ones.
+        L.wqkv = at::cat({L.wq, L.wk, L.wv}, 0);
+        if (L.bq.defined())
+            L.bqkv = at::cat({L.bq, L.bk, L.bv}, 0);
+        L.wq = L.wk = L.wv = L.bq = L.bk = L.bv = at::Tensor();
         L.wo = linearWeight(ckpt, n(spec.oProj), D, qRows);
+        const at::Tensor woHeads = L.wo.to(at::kDouble).view({D, H, hd}).permute({1, 2, 0}); // [H, hd, D]
+        L.woGram = at::matmul(woHeads, woHeads.transpose(1, 2)).contiguous();            // [H, hd, hd]
         L.bo = bias(ckpt, n(spec.oProj) + ".bias", D, config.outputBias);
 
         switch (spec.mlp) {
@@ -198,6 +209,12 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
         }
         L.wdown = linearWeight(ckpt, n(spec.downProj), D, F);
         L.bdown = bias(ckpt, n(spec.downProj) + ".bias", D, config.mlpBias && spec.mlp != MlpKind::GatedFused);
+        if (spec.mlp != MlpKind::Plain) {
+            L.wgateUp = at::cat({L.wgate, L.wup}, 0);
+            if (L.bgate.defined())
+                L.bgateUp = at::cat({L.bgate, L.bup}, 0);
+            L.wgate = L.wup = L.bgate = L.bup = at::Tensor();
+        }
     }
 }
 
@@ -349,63 +366,122 @@ at::Tensor Transformer::positionIds(const std::vector<int32_t>& ids, const Inter
     return at::from_blob(pos.data(), {T}, at::TensorOptions().dtype(at::kLong)).clone();
 }
 
+struct Transformer::Pass {
+    int64_t B = 1, T = 0;
+    at::Tensor ids;                // [B, T] long on the device
+    at::Tensor positions;          // [B, T] long on the host
+    at::Tensor cos, sin;           // [B, 1, T, rot] in the model dtype (RoPE families)
+    at::Tensor bias;               // [T, T] fp32 on the device: the intervention's logit bias
+    int64_t blockRows = 0;
+    // For T small enough that every block of every window fits in kMaskCacheBytes, the mask blocks
+    // are built once per pass instead of once per layer.
+    static constexpr int64_t kMaskCacheBytes = int64_t(64) << 20;
+    mutable std::map<std::tuple<int, int64_t, int64_t>, at::Tensor> maskCache;
+};
+
+int64_t Transformer::attentionBlockRows(int64_t batch, int64_t heads, int64_t T)
+{
+    const int64_t perRow = std::max<int64_t>(1, batch * heads * T);
+    const int64_t rows = std::max<int64_t>(16, kAttentionBlockElements / perRow);
+    return std::min(rows, std::max<int64_t>(T, 1));
+}
+
 void Transformer::forward(const std::vector<int32_t>& ids, const Interventions& iv, const ForwardTargets& out,
                           const std::function<void(int, int)>& progress, const std::atomic<bool>* cancel) const
 {
-    const int64_t T = int64_t(ids.size());
-    const int64_t H = m_config.numHeads, Hkv = m_config.numKvHeads, hd = m_config.headDim;
-    const int64_t D = m_config.hiddenSize;
-    const int64_t group = H / Hkv;
+    forwardBatch({ids}, iv, {out}, progress, cancel);
+}
+
+void Transformer::forwardBatch(const std::vector<std::vector<int32_t>>& ids, const Interventions& iv,
+                               const std::vector<ForwardTargets>& out, const std::function<void(int, int)>& progress,
+                               const std::atomic<bool>* cancel) const
+{
+    if (ids.size() != out.size() || ids.empty())
+        throw Error(ErrorCode::InvalidArgument, "A batch needs one set of targets per prompt.");
+    Pass pass = beginPass(ids, iv);
+    if (out.front().blockRows > 0)
+        pass.blockRows = out.front().blockRows;
+    for (const ForwardTargets& o : out)
+        if (o.recipes)
+            o.recipes->clear();
+
+    at::Tensor x = embed(pass, iv); // [B, T, D]
+    const int64_t TD = pass.T * m_config.hiddenSize;
+    for (int64_t b = 0; b < pass.B; ++b)
+        if (out[size_t(b)].hidden)
+            copyToHost(x[b], out[size_t(b)].hidden);
+
     const int L = m_config.numLayers;
-    const bool causal = m_config.causal;
+    for (int l = 0; l < L; ++l) {
+        if (cancel && cancel->load())
+            throw Error(ErrorCode::Cancelled, "The run was cancelled.");
+        const Layer& W = m_layers[size_t(l)];
+        const AttentionRecipe recipe{m_config.attentionScale(l), m_config.attnSoftcap, m_config.causal,
+                                     m_config.windowForLayer(l)};
+        for (const ForwardTargets& o : out)
+            if (o.recipes)
+                o.recipes->push_back(recipe);
 
-    const at::TensorOptions longOpts = at::TensorOptions().dtype(at::kLong);
-    const at::TensorOptions floatOpts = at::TensorOptions().dtype(at::kFloat).device(m_device);
-    std::vector<int64_t> ids64(ids.begin(), ids.end());
-    const at::Tensor idT = at::from_blob(ids64.data(), {T}, longOpts).clone().to(m_device);
-    const at::Tensor positions = positionIds(ids, iv); // [T] on the host
-
-    at::Tensor cos, sin;
-    if (m_config.position == PositionKind::Rope) {
-        auto [cosT, sinT] = ropeTables(positions);
-        cos = cosT.to(m_device, m_dtype).unsqueeze(0); // [1, T, rot]
-        sin = sinT.to(m_device, m_dtype).unsqueeze(0);
+        const at::Tensor h = m_config.normBefore ? norm(x, W.attnNorm, m_config.norm) : x;
+        const Qkv qkv = projectQkv(W, h, pass);
+        const at::Tensor ctx = attend(l, qkv, pass, out); // [B, H, T, hd]
+        captureLayer(l, qkv, ctx, pass, out);
+        x = residual(W, x, attentionOutput(W, ctx, pass));
+        x = applyOverwrites(x, iv, l + 1);
+        for (int64_t b = 0; b < pass.B; ++b)
+            if (out[size_t(b)].hidden)
+                copyToHost(x[b], out[size_t(b)].hidden + (int64_t(l) + 1) * TD);
+        if (progress)
+            progress(l + 1, L);
     }
+    writeLogits(x, out);
+}
 
-    // Additive masks in fp32, one per window size in use: -inf gives exactly the zeros the
-    // reference's finfo.min gives. Windowed layers see keys with t - s < window.
-    const float ninf = -std::numeric_limits<float>::infinity();
-    const at::Tensor qi = at::arange(T, longOpts.device(m_device)).unsqueeze(1);
-    const at::Tensor ki = at::arange(T, longOpts.device(m_device)).unsqueeze(0);
-    at::Tensor bias;
+Transformer::Pass Transformer::beginPass(const std::vector<std::vector<int32_t>>& ids, const Interventions& iv) const
+{
+    Pass pass;
+    pass.B = int64_t(ids.size());
+    pass.T = ids.empty() ? 0 : int64_t(ids.front().size());
+    for (const auto& row : ids)
+        if (int64_t(row.size()) != pass.T)
+            throw Error(ErrorCode::InvalidArgument, "The prompts of one batch must have the same number of tokens.");
+    const int64_t B = pass.B, T = pass.T;
+    const at::TensorOptions longOpts = at::TensorOptions().dtype(at::kLong);
+    std::vector<int64_t> flat;
+    flat.reserve(size_t(B * T));
+    std::vector<at::Tensor> positions;
+    for (const auto& row : ids) {
+        flat.insert(flat.end(), row.begin(), row.end());
+        positions.push_back(positionIds(row, iv));
+    }
+    pass.ids = at::from_blob(flat.data(), {B, T}, longOpts).clone().to(m_device);
+    pass.positions = at::stack(positions); // [B, T]
+
+    if (m_config.position == PositionKind::Rope) {
+        // One table per prompt (they differ only when the positions do); heads broadcast.
+        auto [cosT, sinT] = ropeTables(pass.positions.reshape({B * T}));
+        const int64_t rot = cosT.size(-1);
+        pass.cos = cosT.to(m_device, m_dtype).view({B, 1, T, rot});
+        pass.sin = sinT.to(m_device, m_dtype).view({B, 1, T, rot});
+    }
     if (!iv.maskBias.empty())
-        bias = at::from_blob(const_cast<float*>(iv.maskBias.data()), {T, T}, at::TensorOptions().dtype(at::kFloat))
-                   .to(m_device);
-    std::map<int, at::Tensor> masks;
-    auto maskFor = [&](int window) -> const at::Tensor& {
-        auto it = masks.find(window);
-        if (it != masks.end())
-            return it->second;
-        at::Tensor allowed = causal ? (ki <= qi) : at::ones({T, T}, longOpts.device(m_device)).to(at::kBool);
-        if (window > 0)
-            allowed = allowed.logical_and((qi - ki) < int64_t(window));
-        at::Tensor m = at::zeros({T, T}, floatOpts).masked_fill(allowed.logical_not(), ninf);
-        if (bias.defined())
-            m = m + bias;
-        return masks.emplace(window, m).first->second;
-    };
-    if (out.recipes)
-        out.recipes->clear();
+        pass.bias = at::from_blob(const_cast<float*>(iv.maskBias.data()), {T, T}, at::TensorOptions().dtype(at::kFloat))
+                        .to(m_device);
+    pass.blockRows = attentionBlockRows(B, m_config.numHeads, T);
+    return pass;
+}
 
-    // Embedding stage: tokens (projected up in OPT, scaled in Gemma), learned positions, token
-    // type 0, and BERT's embedding LayerNorm.
-    at::Tensor x = at::embedding(m_embed, idT);
+at::Tensor Transformer::embed(const Pass& pass, const Interventions& iv) const
+{
+    // Tokens (projected up in OPT, scaled in Gemma), learned positions, token type 0, and BERT's
+    // embedding LayerNorm.
+    at::Tensor x = at::embedding(m_embed, pass.ids);
     if (m_projectIn.defined())
         x = at::linear(x, m_projectIn);
     if (m_spec.scaleEmbedding)
-        x = x * at::scalar_tensor(std::sqrt(double(D)), x.options()); // the normalizer rounded to the dtype
+        x = x * at::scalar_tensor(std::sqrt(double(m_config.hiddenSize)), x.options()); // the normalizer rounded to the dtype
     if (m_positions.defined()) {
-        const at::Tensor rows = positions + m_config.positionOffset;
+        const at::Tensor rows = pass.positions + m_config.positionOffset;
         const int64_t lo = rows.min().item<int64_t>(), hi = rows.max().item<int64_t>();
         if (lo < 0 || hi >= m_positions.size(0))
             throw Error(ErrorCode::InvalidArgument,
@@ -417,130 +493,238 @@ void Transformer::forward(const std::vector<int32_t>& ids, const Interventions& 
         x = x + m_tokenTypes[0];
     if (m_embedNorm.present)
         x = norm(x, m_embedNorm, NormKind::Layer);
-    x = applyOverwrites(x, iv, 0); // [T, D]
-    if (out.hidden)
-        copyToHost(x, out.hidden);
+    return applyOverwrites(x, iv, 0);
+}
 
-    const NormKind nk = m_config.norm;
-    for (int l = 0; l < L; ++l) {
-        if (cancel && cancel->load())
-            throw Error(ErrorCode::Cancelled, "The run was cancelled.");
-        const Layer& W = m_layers[size_t(l)];
-        const int window = m_config.windowForLayer(l);
-        const at::Tensor& mask = maskFor(window);
-        const double scale = m_config.attentionScale(l);
-        const double softcap = m_config.attnSoftcap;
-        if (out.recipes)
-            out.recipes->push_back(AttentionRecipe{scale, softcap, causal, window});
+Transformer::Qkv Transformer::projectQkv(const Layer& W, const at::Tensor& h, const Pass& pass) const
+{
+    const int64_t B = pass.B, T = pass.T;
+    const int64_t H = m_config.numHeads, Hkv = m_config.numKvHeads, hd = m_config.headDim;
+    Qkv r;
+    const at::Tensor qkv = at::linear(h, W.wqkv, W.bqkv); // [B, T, (H + 2 Hkv) hd]
+    r.q = qkv.slice(2, 0, H * hd).view({B, T, H, hd}).transpose(1, 2);                       // [B, H, T, hd]
+    r.k = qkv.slice(2, H * hd, (H + Hkv) * hd).view({B, T, Hkv, hd}).transpose(1, 2);        // [B, Hkv, T, hd]
+    r.v = qkv.slice(2, (H + Hkv) * hd).view({B, T, Hkv, hd}).transpose(1, 2);                // [B, Hkv, T, hd]
+    if (W.qNorm.present) {
+        r.q = norm(r.q, W.qNorm, NormKind::Rms);
+        r.k = norm(r.k, W.kNorm, NormKind::Rms);
+    }
+    if (pass.cos.defined()) {
+        r.q = applyRope(r.q, pass.cos, pass.sin);
+        r.k = applyRope(r.k, pass.cos, pass.sin);
+    }
+    return r;
+}
 
-        const at::Tensor h = m_config.normBefore ? norm(x, W.attnNorm, nk) : x;
-        at::Tensor q = at::linear(h, W.wq, W.bq).view({T, H, hd}).transpose(0, 1);     // [H, T, hd]
-        at::Tensor k = at::linear(h, W.wk, W.bk).view({T, Hkv, hd}).transpose(0, 1);   // [Hkv, T, hd]
-        const at::Tensor v = at::linear(h, W.wv, W.bv).view({T, Hkv, hd}).transpose(0, 1); // [Hkv, T, hd]
-        if (W.qNorm.present) {
-            q = norm(q, W.qNorm, NormKind::Rms);
-            k = norm(k, W.kNorm, NormKind::Rms);
-        }
-        if (cos.defined()) {
-            q = applyRope(q, cos, sin);
-            k = applyRope(k, cos, sin);
-        }
-        // Query head h reads KV head h / group (HF repeat_kv order).
-        const at::Tensor kr = group > 1 ? k.repeat_interleave(group, 0) : k;           // [H, T, hd]
-        const at::Tensor vr = group > 1 ? v.repeat_interleave(group, 0) : v;
-        // GPT-2's reorder_and_upcast_attn forms q.k in fp32; the others in the model dtype.
-        const at::Tensor logits = m_config.reorderAndUpcastAttn
-                                      ? at::matmul(q.to(at::kFloat), kr.to(at::kFloat).transpose(1, 2)) * scale
-                                      : at::matmul(q, kr.transpose(1, 2)) * scale;  // [H, T, T]
+at::Tensor Transformer::maskBlock(const Pass& pass, int window, int64_t t0, int64_t t1, int64_t k0, int64_t k1) const
+{
+    const bool cache = pass.T * pass.T * 4 <= Pass::kMaskCacheBytes;
+    const auto key = std::make_tuple(window, t0, k1);
+    if (cache) {
+        const auto it = pass.maskCache.find(key);
+        if (it != pass.maskCache.end())
+            return it->second;
+    }
+    // -inf gives exactly the zeros the reference's finfo.min gives. Windowed layers see keys with
+    // t - s < window.
+    const at::TensorOptions longOpts = at::TensorOptions().dtype(at::kLong).device(m_device);
+    const at::Tensor qi = at::arange(t0, t1, longOpts).unsqueeze(1);
+    const at::Tensor ki = at::arange(k0, k1, longOpts).unsqueeze(0);
+    at::Tensor allowed = m_config.causal ? (ki <= qi) : at::ones({t1 - t0, k1 - k0}, longOpts).to(at::kBool);
+    if (window > 0)
+        allowed = allowed.logical_and((qi - ki) < int64_t(window));
+    at::Tensor m = at::zeros({t1 - t0, k1 - k0}, at::TensorOptions().dtype(at::kFloat).device(m_device))
+                       .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+    if (pass.bias.defined())
+        m = m + pass.bias.slice(0, t0, t1).slice(1, k0, k1);
+    if (cache)
+        pass.maskCache.emplace(key, m);
+    return m;
+}
+
+at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, const std::vector<ForwardTargets>& out) const
+{
+    const int64_t B = pass.B, T = pass.T;
+    const int64_t H = m_config.numHeads, Hkv = m_config.numKvHeads, hd = m_config.headDim;
+    const int64_t group = H / Hkv;
+    const int window = m_config.windowForLayer(layer);
+    const double scale = m_config.attentionScale(layer);
+    const double softcap = m_config.attnSoftcap;
+    const bool causal = m_config.causal;
+    auto wants = [&](float* ForwardTargets::*field) {
+        for (const ForwardTargets& o : out)
+            if (o.*field)
+                return true;
+        return false;
+    };
+    const bool wantMaps = wants(&ForwardTargets::attention);
+    const bool wantFirst = wants(&ForwardTargets::firstMassPerQuery) || wants(&ForwardTargets::firstTokenMass);
+    const bool wantEntropy = wants(&ForwardTargets::entropy);
+    const bool wantColumns = wants(&ForwardTargets::received) || wants(&ForwardTargets::writtenNorms);
+    const bool wantContrib = wants(&ForwardTargets::contributionNorms) || wants(&ForwardTargets::writtenNorms);
+
+    // Query head h reads KV head h / group (HF repeat_kv order).
+    const at::Tensor kr = group > 1 ? qkv.k.repeat_interleave(group, 1) : qkv.k; // [B, H, T, hd]
+    const at::Tensor vr = group > 1 ? qkv.v.repeat_interleave(group, 1) : qkv.v;
+    // GPT-2's reorder_and_upcast_attn forms q.k in fp32; the others in the model dtype.
+    const at::Tensor qf = m_config.reorderAndUpcastAttn ? qkv.q.to(at::kFloat) : qkv.q;
+    const at::Tensor kf = m_config.reorderAndUpcastAttn ? kr.to(at::kFloat) : kr;
+
+    const at::TensorOptions floatOpts = at::TensorOptions().dtype(at::kFloat).device(m_device);
+    at::Tensor ctx = at::empty({B, H, T, hd}, qkv.v.options());
+    at::Tensor first = wantFirst ? at::zeros({B, H, T}, floatOpts) : at::Tensor();   // A[t, 0]
+    at::Tensor entropy = wantEntropy ? at::zeros({B, H, T}, floatOpts) : at::Tensor();
+    at::Tensor columns = wantColumns ? at::zeros({B, H, T}, floatOpts) : at::Tensor(); // sum over queries
+    at::Tensor visible = wantColumns && pass.bias.defined() ? at::zeros({T}, floatOpts) : at::Tensor();
+    const at::TensorOptions hostFloat = at::TensorOptions().dtype(at::kFloat);
+
+    // Query blocks: only [B, H, rows, keys] probabilities exist at a time, and a causal block stops
+    // at its last query (the keys after it are masked for all of its rows anyway).
+    for (int64_t t0 = 0; t0 < T; t0 += pass.blockRows) {
+        const int64_t t1 = std::min(T, t0 + pass.blockRows);
+        const int64_t k1 = causal ? t1 : T;
+        const int64_t k0 = causal && window > 0 ? std::max<int64_t>(0, t0 - window + 1) : 0;
+        const at::Tensor logits = at::matmul(qf.slice(2, t0, t1), kf.slice(2, k0, k1).transpose(2, 3)) * scale;
         at::Tensor lf = logits.to(at::kFloat);
         if (softcap > 0)
             lf = at::tanh(lf / softcap) * softcap; // gemma2 attn_logit_softcapping
+        const at::Tensor mask = maskBlock(pass, window, t0, t1, k0, k1);
         lf = lf + mask;
-        const at::Tensor probs = at::softmax(lf, -1);                                  // fp32
-        const at::Tensor ctx = at::matmul(probs.to(m_dtype), vr);                      // [H, T, hd]
-        at::Tensor attnOut = at::linear(ctx.transpose(0, 1).reshape({T, H * hd}), W.wo, W.bo);
-        if (W.attnOutNorm.present)
-            attnOut = norm(attnOut, W.attnOutNorm, nk);
+        const at::Tensor probs = at::softmax(lf, -1); // fp32 [B, H, rows, keys]
+        ctx.slice(2, t0, t1).copy_(at::matmul(probs.to(m_dtype), vr.slice(2, k0, k1)));
 
-        const int64_t lHT = int64_t(l) * H * T, lKT = int64_t(l) * Hkv * T;
-        if (out.queries)
-            copyToHost(q, out.queries + lHT * hd);
-        if (out.keys)
-            copyToHost(k, out.keys + lKT * hd);
-        if (out.values)
-            copyToHost(v, out.values + lKT * hd);
-        if (out.headOutputs)
-            copyToHost(ctx, out.headOutputs + lHT * hd);
-        if (out.attention)
-            copyToHost(probs, out.attention + lHT * T);
-
-        // O(L.H.T) summaries, computed where the maps live so they never cross to the host.
-        if (out.firstTokenMass) {
-            const at::Tensor m = T > 1 ? probs.select(2, 0).slice(1, 1).mean(1) : at::zeros({H}, probs.options());
-            copyToHost(m, out.firstTokenMass + int64_t(l) * H);
+        if (wantMaps)
+            for (int64_t b = 0; b < B; ++b)
+                if (float* dst = out[size_t(b)].attention)
+                    at::from_blob(dst + int64_t(layer) * H * T * T, {H, T, T}, hostFloat)
+                        .slice(1, t0, t1)
+                        .slice(2, k0, k1)
+                        .copy_(probs[b]);
+        // O(B.L.H.T) summaries, computed where the maps live so they never cross to the host.
+        if (wantFirst && k0 == 0)
+            first.slice(2, t0, t1).copy_(probs.select(3, 0));
+        if (wantEntropy)
+            entropy.slice(2, t0, t1).copy_(-at::xlogy(probs, probs).sum(-1));
+        if (wantColumns) {
+            columns.slice(2, k0, k1).add_(probs.sum(2));
+            if (visible.defined())
+                visible.slice(0, k0, k1).add_(at::isfinite(mask).sum(0).to(at::kFloat));
         }
-        if (out.firstMassPerQuery)
-            copyToHost(probs.select(2, 0), out.firstMassPerQuery + lHT);
-        const at::Tensor colSum = probs.sum(1); // [H, T]: attention each key receives, summed over queries
-        if (out.received) {
-            // Queries that see key k: the same for every head, so count them on the [T, T] mask.
-            const at::Tensor visible = at::isfinite(mask).sum(0).to(at::kFloat).clamp_min(1.0);
-            copyToHost(colSum / visible, out.received + lHT);
-        }
-        if (out.entropy)
-            copyToHost(-at::xlogy(probs, probs).sum(-1), out.entropy + lHT);
-        if (out.valueNorms)
-            copyToHost(v.to(at::kFloat).norm(2, -1), out.valueNorms + lKT);
-        if (out.contributionNorms || out.writtenNorms) {
-            // v_j W_O^h for every head: W_O^h is the [D, hd] slice of o_proj that head h feeds.
-            const at::Tensor wo = W.wo.to(at::kFloat).view({D, H, hd}).permute({1, 2, 0}); // [H, hd, D]
-            const at::Tensor contrib = at::matmul(vr.to(at::kFloat), wo).norm(2, -1);        // [H, T]
-            if (out.contributionNorms)
-                copyToHost(contrib, out.contributionNorms + lHT);
-            if (out.writtenNorms)
-                copyToHost(contrib * colSum, out.writtenNorms + lHT);
-        }
-
-        auto mlp = [&](const at::Tensor& in) {
-            if (m_spec.mlp == MlpKind::Plain)
-                return at::linear(activation(at::linear(in, W.wup, W.bup), m_config.hiddenAct), W.wdown, W.bdown);
-            const at::Tensor gate = activation(at::linear(in, W.wgate, W.bgate), m_config.hiddenAct);
-            return at::linear(gate * at::linear(in, W.wup, W.bup), W.wdown, W.bdown);
-        };
-        if (!m_config.normBefore) {
-            // Post-LN (BERT, RoBERTa, OPT-350m): norm(x + sublayer(x)).
-            x = norm(x + attnOut, W.attnNorm, nk);
-            x = norm(x + mlp(x), W.mlpNorm, nk);
-        } else if (m_config.parallelResidual) {
-            // GPT-NeoX: both sub-layers read the block's input.
-            x = mlp(norm(x, W.mlpNorm, nk)) + attnOut + x;
-        } else {
-            x = x + attnOut;
-            at::Tensor m = mlp(norm(x, W.mlpNorm, nk));
-            if (W.mlpOutNorm.present)
-                m = norm(m, W.mlpOutNorm, nk);
-            x = x + m;
-        }
-        x = applyOverwrites(x, iv, l + 1);
-        if (out.hidden)
-            copyToHost(x, out.hidden + (int64_t(l) + 1) * T * D);
-        if (progress)
-            progress(l + 1, L);
     }
-    if (out.logits && m_lmHead.defined()) {
-        at::Tensor y = norm(x, m_finalNorm, nk);
-        if (m_projectOut.defined())
-            y = at::linear(y, m_projectOut);
-        if (m_mlmDense.defined()) {
-            // MLM transform: dense, activation (RoBERTa: always erf GELU), LayerNorm; then the decoder.
-            y = activation(at::linear(y, m_mlmDense, m_mlmDenseBias), m_spec.mlmExactGelu ? "gelu" : m_config.hiddenAct);
-            y = norm(y, m_mlmNorm, NormKind::Layer);
-        }
-        at::Tensor logits = at::linear(y, m_lmHead, m_lmBias);
-        if (m_config.finalSoftcap > 0)
-            logits = at::tanh(logits.to(at::kFloat) / m_config.finalSoftcap) * m_config.finalSoftcap;
-        copyToHost(logits, out.logits);
+
+    // Queries that see key k are the same for every head. Without a bias they follow from the mask
+    // rule; with one they were counted on the blocks.
+    if (wantColumns && !visible.defined()) {
+        const at::Tensor k = at::arange(T, at::TensorOptions().dtype(at::kLong).device(m_device));
+        const at::Tensor last = window > 0 ? at::clamp_max(k + int64_t(window), T) : at::full_like(k, T);
+        visible = (causal ? last - k : last).to(at::kFloat);
     }
+    at::Tensor contrib;
+    if (wantContrib) {
+        // ||v_j W_O^h|| for every head as sqrt(v G_h v^T) with the Gram matrix of W_O^h, in fp64:
+        // hd x hd per head instead of hd x D, and no cancellation for the small norms that matter.
+        const at::Tensor vd = vr.to(at::kDouble);                                    // [B, H, T, hd]
+        const at::Tensor sq = (at::matmul(vd, m_layers[size_t(layer)].woGram.unsqueeze(0)) * vd).sum(-1);
+        contrib = at::sqrt(at::clamp_min(sq, 0.0)).to(at::kFloat);                    // [B, H, T]
+    }
+    const int64_t lHT = int64_t(layer) * H * T, lKT = int64_t(layer) * Hkv * T;
+    for (int64_t b = 0; b < B; ++b) {
+        const ForwardTargets& o = out[size_t(b)];
+        if (o.firstTokenMass) {
+            const at::Tensor m = T > 1 ? first[b].slice(1, 1).mean(1) : at::zeros({H}, floatOpts);
+            copyToHost(m, o.firstTokenMass + int64_t(layer) * H);
+        }
+        if (o.firstMassPerQuery)
+            copyToHost(first[b], o.firstMassPerQuery + lHT);
+        if (o.received)
+            copyToHost(columns[b] / visible.clamp_min(1.0), o.received + lHT);
+        if (o.entropy)
+            copyToHost(entropy[b], o.entropy + lHT);
+        if (o.valueNorms)
+            copyToHost(qkv.v[b].to(at::kFloat).norm(2, -1), o.valueNorms + lKT);
+        if (o.contributionNorms)
+            copyToHost(contrib[b], o.contributionNorms + lHT);
+        if (o.writtenNorms)
+            copyToHost(contrib[b] * columns[b], o.writtenNorms + lHT);
+    }
+    return ctx;
+}
+
+at::Tensor Transformer::attentionOutput(const Layer& W, const at::Tensor& ctx, const Pass& pass) const
+{
+    const int64_t H = m_config.numHeads, hd = m_config.headDim;
+    at::Tensor o = at::linear(ctx.transpose(1, 2).reshape({pass.B, pass.T, H * hd}), W.wo, W.bo);
+    if (W.attnOutNorm.present)
+        o = norm(o, W.attnOutNorm, m_config.norm);
+    return o;
+}
+
+at::Tensor Transformer::mlp(const Layer& W, const at::Tensor& in) const
+{
+    if (m_spec.mlp == MlpKind::Plain)
+        return at::linear(activation(at::linear(in, W.wup, W.bup), m_config.hiddenAct), W.wdown, W.bdown);
+    const int64_t F = m_config.intermediateSize;
+    const at::Tensor gateUp = at::linear(in, W.wgateUp, W.bgateUp); // [..., 2F]: gate | up
+    const at::Tensor gate = activation(gateUp.slice(-1, 0, F), m_config.hiddenAct);
+    return at::linear(gate * gateUp.slice(-1, F), W.wdown, W.bdown);
+}
+
+at::Tensor Transformer::residual(const Layer& W, const at::Tensor& x, const at::Tensor& attnOut) const
+{
+    const NormKind nk = m_config.norm;
+    if (!m_config.normBefore) {
+        // Post-LN (BERT, RoBERTa, OPT-350m): norm(x + sublayer(x)).
+        const at::Tensor y = norm(x + attnOut, W.attnNorm, nk);
+        return norm(y + mlp(W, y), W.mlpNorm, nk);
+    }
+    if (m_config.parallelResidual) // GPT-NeoX: both sub-layers read the block's input.
+        return mlp(W, norm(x, W.mlpNorm, nk)) + attnOut + x;
+    const at::Tensor y = x + attnOut;
+    at::Tensor m = mlp(W, norm(y, W.mlpNorm, nk));
+    if (W.mlpOutNorm.present)
+        m = norm(m, W.mlpOutNorm, nk);
+    return y + m;
+}
+
+void Transformer::captureLayer(int layer, const Qkv& qkv, const at::Tensor& ctx, const Pass& pass,
+                               const std::vector<ForwardTargets>& out) const
+{
+    const int64_t T = pass.T, H = m_config.numHeads, Hkv = m_config.numKvHeads, hd = m_config.headDim;
+    const int64_t lHT = int64_t(layer) * H * T, lKT = int64_t(layer) * Hkv * T;
+    for (int64_t b = 0; b < pass.B; ++b) {
+        const ForwardTargets& o = out[size_t(b)];
+        if (o.queries)
+            copyToHost(qkv.q[b], o.queries + lHT * hd);
+        if (o.keys)
+            copyToHost(qkv.k[b], o.keys + lKT * hd);
+        if (o.values)
+            copyToHost(qkv.v[b], o.values + lKT * hd);
+        if (o.headOutputs)
+            copyToHost(ctx[b], o.headOutputs + lHT * hd);
+    }
+}
+
+void Transformer::writeLogits(const at::Tensor& x, const std::vector<ForwardTargets>& out) const
+{
+    bool any = false;
+    for (const ForwardTargets& o : out)
+        any = any || o.logits;
+    if (!any || !m_lmHead.defined())
+        return;
+    at::Tensor y = norm(x, m_finalNorm, m_config.norm);
+    if (m_projectOut.defined())
+        y = at::linear(y, m_projectOut);
+    if (m_mlmDense.defined()) {
+        // MLM transform: dense, activation (RoBERTa: always erf GELU), LayerNorm; then the decoder.
+        y = activation(at::linear(y, m_mlmDense, m_mlmDenseBias), m_spec.mlmExactGelu ? "gelu" : m_config.hiddenAct);
+        y = norm(y, m_mlmNorm, NormKind::Layer);
+    }
+    at::Tensor logits = at::linear(y, m_lmHead, m_lmBias);
+    if (m_config.finalSoftcap > 0)
+        logits = at::tanh(logits.to(at::kFloat) / m_config.finalSoftcap) * m_config.finalSoftcap;
+    for (size_t b = 0; b < out.size(); ++b)
+        if (out[b].logits)
+            copyToHost(logits[int64_t(b)], out[b].logits);
 }
 
 } // namespace sinkscope::detail

@@ -35,6 +35,7 @@ struct ForwardTargets {
     float* contributionNorms = nullptr; ///< [L, H, T]: ||v_j W_O^h||
     float* writtenNorms = nullptr;   ///< [L, H, T]: sum_t ||A[t,j] v_j W_O^h||
     std::vector<AttentionRecipe>* recipes = nullptr; ///< per layer, filled by the pass
+    int64_t blockRows = 0; ///< query rows per attention block (0: attentionBlockRows); a batch uses the first's
 };
 
 class Transformer {
@@ -49,6 +50,17 @@ public:
     /// after each layer and throws Error(Cancelled) when `cancel` is set between layers.
     void forward(const std::vector<int32_t>& ids, const Interventions& interventions, const ForwardTargets& out,
                  const std::function<void(int, int)>& progress, const std::atomic<bool>* cancel) const;
+
+    /// The same pass for B prompts of one length T at once, ids [B][T]; `out[b]` receives prompt b's
+    /// captures exactly as a single pass would write them. Interventions apply to every prompt.
+    void forwardBatch(const std::vector<std::vector<int32_t>>& ids, const Interventions& interventions,
+                      const std::vector<ForwardTargets>& out, const std::function<void(int, int)>& progress,
+                      const std::atomic<bool>* cancel) const;
+
+    /// Query rows per attention block: no more than about kAttentionBlockElements probabilities
+    /// ([B, H, rows, T]) exist at once, whatever T is (at least 16 rows).
+    static int64_t attentionBlockRows(int64_t batch, int64_t heads, int64_t T);
+    static constexpr int64_t kAttentionBlockElements = int64_t(4) << 20; // 16 MiB of fp32
 
     /// cos and sin tables [T, rotary_dim] (fp32) for the given positions, HF rotate-half layout.
     std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& positions) const;
@@ -66,9 +78,28 @@ private:
     };
     struct Layer {
         Norm attnNorm, mlpNorm, attnOutNorm, mlpOutNorm, qNorm, kNorm;
-        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< nn.Linear layout [out, in]
-        at::Tensor wgate, wup, wdown, bgate, bup, bdown;
+        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< nn.Linear layout [out, in]; q/k/v only while loading
+        at::Tensor wqkv, bqkv;                      ///< [q | k | v] rows: [(H + 2 Hkv) hd, D]
+        at::Tensor wgate, wup, wdown, bgate, bup, bdown; ///< gate only while loading
+        at::Tensor wgateUp, bgateUp;                ///< gated MLPs: [gate | up] rows [2F, D]
+        at::Tensor woGram; ///< [H, hd, hd] fp64: W_O^h (W_O^h)^T, so ||v W_O^h||^2 = v G v^T
     };
+    struct Pass;                     ///< per-call state: sizes, positions, RoPE tables, masks
+    struct Qkv { at::Tensor q, k, v; }; ///< [B, H, T, hd], [B, Hkv, T, hd], [B, Hkv, T, hd]
+
+    // The named steps of forwardBatch, in order.
+    Pass beginPass(const std::vector<std::vector<int32_t>>& ids, const Interventions& iv) const;
+    at::Tensor embed(const Pass& pass, const Interventions& iv) const;                 // [B, T, D]
+    Qkv projectQkv(const Layer& W, const at::Tensor& h, const Pass& pass) const;
+    at::Tensor attend(int layer, const Qkv& qkv, const Pass& pass, const std::vector<ForwardTargets>& out) const;
+    at::Tensor attentionOutput(const Layer& W, const at::Tensor& ctx, const Pass& pass) const; // [B, T, D]
+    at::Tensor mlp(const Layer& W, const at::Tensor& x) const;
+    at::Tensor residual(const Layer& W, const at::Tensor& x, const at::Tensor& attnOut) const;
+    void captureLayer(int layer, const Qkv& qkv, const at::Tensor& ctx, const Pass& pass,
+                      const std::vector<ForwardTargets>& out) const;
+    void writeLogits(const at::Tensor& x, const std::vector<ForwardTargets>& out) const;
+    /// Additive fp32 mask for queries [t0, t1) and keys [k0, k1): 0 or -inf, plus the bias.
+    at::Tensor maskBlock(const Pass& pass, int window, int64_t t0, int64_t t1, int64_t k0, int64_t k1) const;
 
     at::Tensor load(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape) const;
     at::Tensor linearWeight(const Checkpoint& ckpt, const std::string& name, int64_t out, int64_t in) const;
@@ -77,7 +108,7 @@ private:
     at::Tensor norm(const at::Tensor& x, const Norm& n, NormKind kind) const;
     at::Tensor activation(const at::Tensor& x, const std::string& name) const;
     at::Tensor invFreq(int64_t T) const;
-    at::Tensor positionIds(const std::vector<int32_t>& ids, const Interventions& iv) const;
+    at::Tensor positionIds(const std::vector<int32_t>& ids, const Interventions& iv) const; // [T] host
 
     ModelConfig m_config;
     FamilySpec m_spec;
