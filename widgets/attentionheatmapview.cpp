@@ -6,28 +6,39 @@
 #include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
+#include "sinkscope/analysis.h"
 #include "tokenlabels.h"
 
+#include <QAction>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QHelpEvent>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QSpinBox>
 #include <QStackedWidget>
+#include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace sinkscope {
 
 namespace {
 constexpr int kAxisLabelChars = 12;
+// Below this many pixels per axis (a plot not laid out yet) cells are drawn exactly up to this
+// many per axis: offscreen tests and exports of never-shown plots see the real cells.
+constexpr int kMinPixelBudget = 512;
+// The percentile is estimated from at most this many evenly spaced cells of a larger map.
+constexpr int64_t kPercentileSample = 1 << 20;
 const QColor kMarkerColor(0xe6, 0x39, 0x46);
-
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 } // namespace
 
 ViewSpec AttentionHeatmapView::spec()
@@ -43,6 +54,7 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
     : View(currentResult, sharedSelection, parent)
 {
     setFocusPolicy(Qt::StrongFocus);
+    m_mapPool.setMaxThreadCount(1);
 
     m_layerSpin = new QSpinBox(this);
     m_layerSpin->setPrefix(tr("Layer "));
@@ -50,21 +62,46 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
     m_headSpin = new QSpinBox(this);
     m_headSpin->setPrefix(tr("Head "));
     m_headSpin->setToolTip(tr("Head (Left/Right in the map; wraps into the next layer)"));
-    m_autoRangeBox = new QCheckBox(tr("Auto colour range"), this);
-    m_autoRangeBox->setToolTip(tr("Scale the colours to this map's own minimum and maximum instead of 0..1"));
+    m_quantityBox = new QComboBox(this);
+    m_quantityBox->addItem(tr("Probabilities"));
+    m_quantityBox->addItem(tr("Logits"));
+    m_quantityBox->setToolTip(tr("Attention probabilities or the pre-softmax logits (L)"));
+    m_logBox = new QCheckBox(tr("Log"), this);
+    m_logBox->setToolTip(tr("Logarithmic colour scale for probabilities (G)"));
+    m_autoRangeBox = new QCheckBox(tr("Auto range"), this);
+    m_autoRangeBox->setToolTip(tr("Scale the colours to the shown values' own minimum and maximum instead of 0..1"));
+    m_clipSpin = new QDoubleSpinBox(this);
+    m_clipSpin->setRange(50.0, 100.0);
+    m_clipSpin->setDecimals(1);
+    m_clipSpin->setSingleStep(0.5);
+    m_clipSpin->setValue(100.0);
+    m_clipSpin->setPrefix(tr("clip at "));
+    m_clipSpin->setSuffix(tr(" %"));
+    m_clipSpin->setToolTip(tr("Upper end of the colour range at this percentile of the shown values (100: the maximum)"));
+    m_excludeBox = new QCheckBox(tr("Exclude sink column"), this);
+    m_excludeBox->setToolTip(tr("Leave the key that receives the most attention out of the colour range (X)"));
+    m_rowBox = new QCheckBox(tr("Per-row"), this);
+    m_rowBox->setToolTip(tr("Scale each row to its own range: probabilities / row maximum, logits to the row's min..max (R)"));
 
-    auto* bar = new QHBoxLayout;
+    // Two rows, so that the view fits a narrow window: what is shown, then how it is coloured.
+    auto* bar = new QVBoxLayout;
     bar->setContentsMargins(0, 0, 0, 0);
-    bar->addWidget(m_layerSpin);
-    bar->addWidget(m_headSpin);
-    bar->addSpacing(12);
-    bar->addWidget(m_autoRangeBox);
-    bar->addStretch(1);
-
-    m_placeholder = new QLabel(this);
-    m_placeholder->setAlignment(Qt::AlignCenter);
-    m_placeholder->setWordWrap(true);
-    m_placeholder->setForegroundRole(QPalette::PlaceholderText);
+    bar->setSpacing(2);
+    auto* what = new QHBoxLayout;
+    what->addWidget(m_layerSpin);
+    what->addWidget(m_headSpin);
+    what->addSpacing(8);
+    what->addWidget(m_quantityBox);
+    what->addWidget(m_rowBox);
+    what->addStretch(1);
+    auto* colours = new QHBoxLayout;
+    colours->addWidget(m_logBox);
+    colours->addWidget(m_excludeBox);
+    colours->addWidget(m_clipSpin);
+    colours->addWidget(m_autoRangeBox);
+    colours->addStretch(1);
+    bar->addLayout(what);
+    bar->addLayout(colours);
 
     m_plot = new QCustomPlot(this);
     m_plot->setMouseTracking(true);
@@ -72,6 +109,7 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
     m_plot->installEventFilter(this);
     m_plot->setNoAntialiasingOnDrag(true);
     m_plot->setMinimumSize(200, 200);
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
 
     m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), 11, QFont::Bold));
     m_plot->plotLayout()->insertRow(0);
@@ -121,14 +159,14 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
     m_marker->topLeft->setType(QCPItemPosition::ptPlotCoords);
     m_marker->bottomRight->setType(QCPItemPosition::ptPlotCoords);
 
-    m_stack = new QStackedWidget(this);
-    m_stack->addWidget(m_placeholder);
-    m_stack->addWidget(m_plot);
+    m_stack = makePlaceholderStack(m_plot, &m_placeholder, this);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(bar);
     layout->addWidget(m_stack, 1);
+
+    buildActions();
 
     connect(m_layerSpin, qOverload<int>(&QSpinBox::valueChanged), this, [this](int value) {
         if (selection())
@@ -138,9 +176,19 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
         if (selection())
             selection()->setHead(value);
     });
+    connect(m_quantityBox, &QComboBox::currentIndexChanged, this, [this](int index) {
+        if (!setQuantity(index == 1 ? Quantity::Logits : Quantity::Probabilities))
+            syncControls();
+    });
+    connect(m_logBox, &QCheckBox::toggled, this, &AttentionHeatmapView::setLogScale);
     connect(m_autoRangeBox, &QCheckBox::toggled, this, &AttentionHeatmapView::setAutoRange);
+    connect(m_excludeBox, &QCheckBox::toggled, this, &AttentionHeatmapView::setExcludeSink);
+    connect(m_rowBox, &QCheckBox::toggled, this, &AttentionHeatmapView::setRowNormalised);
+    connect(m_clipSpin, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &AttentionHeatmapView::setClipPercentile);
     connect(m_plot, &QCustomPlot::mouseMove, this, &AttentionHeatmapView::onPlotMouseMove);
     connect(m_plot, &QCustomPlot::mousePress, this, &AttentionHeatmapView::onPlotMousePress);
+    connect(x, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, &AttentionHeatmapView::onRangeChanged);
+    connect(y, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, &AttentionHeatmapView::onRangeChanged);
     if (selection())
         connect(selection(), &Selection::changed, this, &AttentionHeatmapView::onSelectionChanged);
     if (current())
@@ -149,27 +197,150 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
     onResultChanged();
 }
 
-AttentionHeatmapView::~AttentionHeatmapView() = default;
+AttentionHeatmapView::~AttentionHeatmapView()
+{
+    m_mapGeneration->fetch_add(1);
+    m_mapPool.clear();
+    m_mapPool.waitForDone();
+}
+
+void AttentionHeatmapView::buildActions()
+{
+    auto toggle = [this](const QString& text, const QString& key, const QString& tip) {
+        auto* a = new QAction(text, this);
+        a->setCheckable(true);
+        a->setShortcut(QKeySequence(key));
+        a->setToolTip(tip);
+        addAction(a);
+        return a;
+    };
+    m_logitsAction = toggle(tr("Show &Logits"), QStringLiteral("L"), tr("Toggle probabilities / pre-softmax logits"));
+    m_logAction = toggle(tr("Lo&g Colour Scale"), QStringLiteral("G"), tr("Toggle a logarithmic colour scale"));
+    m_excludeAction = toggle(tr("E&xclude Sink Column"), QStringLiteral("X"), tr("Leave the sink column out of the colour range"));
+    m_rowAction = toggle(tr("Per-&Row Normalisation"), QStringLiteral("R"), tr("Scale each row to its own range"));
+    connect(m_logitsAction, &QAction::toggled, this, [this](bool on) {
+        if (!setQuantity(on ? Quantity::Logits : Quantity::Probabilities))
+            syncControls();
+    });
+    connect(m_logAction, &QAction::toggled, this, &AttentionHeatmapView::setLogScale);
+    connect(m_excludeAction, &QAction::toggled, this, &AttentionHeatmapView::setExcludeSink);
+    connect(m_rowAction, &QAction::toggled, this, &AttentionHeatmapView::setRowNormalised);
+    auto plain = [this](const QString& text, const QString& key, auto slot) {
+        auto* a = new QAction(text, this);
+        a->setShortcut(QKeySequence(key));
+        connect(a, &QAction::triggered, this, slot);
+        addAction(a);
+    };
+    plain(tr("Zoom &In"), QStringLiteral("+"), [this] { zoomBy(0.5); });
+    plain(tr("Zoom &Out"), QStringLiteral("-"), [this] { zoomBy(2.0); });
+    plain(tr("Reset &Zoom"), QStringLiteral("0"), [this] { resetZoom(); });
+}
+
+void AttentionHeatmapView::syncControls()
+{
+    const QSignalBlocker b1(m_quantityBox), b2(m_logBox), b3(m_autoRangeBox), b4(m_excludeBox), b5(m_rowBox),
+        b6(m_clipSpin), b7(m_logitsAction), b8(m_logAction), b9(m_excludeAction), b10(m_rowAction);
+    m_quantityBox->setCurrentIndex(m_quantity == Quantity::Logits ? 1 : 0);
+    m_logitsAction->setChecked(m_quantity == Quantity::Logits);
+    m_logBox->setChecked(m_logScale);
+    m_logAction->setChecked(m_logScale);
+    // Logits are signed: a log scale does not apply to them, and the box says so by being off.
+    m_logBox->setEnabled(m_quantity == Quantity::Probabilities);
+    m_autoRangeBox->setChecked(m_autoRange);
+    m_excludeBox->setChecked(m_excludeSink);
+    m_excludeAction->setChecked(m_excludeSink);
+    m_rowBox->setChecked(m_rowNormalised);
+    m_rowAction->setChecked(m_rowNormalised);
+    m_clipSpin->setValue(m_clipPercentile);
+    const bool qk = m_result && !m_result->queries.empty() && !m_result->keys.empty();
+    m_quantityBox->setItemData(1, qk ? QVariant() : QVariant(0), Qt::UserRole - 1); // disable "Logits"
+    m_quantityBox->setToolTip(qk ? tr("Attention probabilities or the pre-softmax logits (L)")
+                                 : tr("Logits need the run's Q and K, which this run did not keep"));
+}
 
 void AttentionHeatmapView::onResultChanged()
 {
     m_result = current() ? current()->result() : nullptr;
     m_shownLayer = -1;
     m_shownHead = -1;
+    if (m_quantity == Quantity::Logits && m_result && (m_result->queries.empty() || m_result->keys.empty()))
+        m_quantity = Quantity::Probabilities; // this run cannot give logits; said in the title
+    syncControls();
     updateSpinBoxes();
-    updateTickers();
     rebuildMap();
 }
 
 void AttentionHeatmapView::setAutoRange(bool on)
 {
-    if (m_autoRangeBox->isChecked() != on)
-        m_autoRangeBox->setChecked(on); // re-enters through toggled()
     if (m_autoRange == on)
-        return;
+        return syncControls();
     m_autoRange = on;
+    syncControls();
     updateColorRange();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+}
+
+bool AttentionHeatmapView::setQuantity(Quantity quantity)
+{
+    if (quantity == Quantity::Logits && m_result && (m_result->queries.empty() || m_result->keys.empty()))
+        return false;
+    if (m_quantity == quantity)
+        return true;
+    m_quantity = quantity;
+    syncControls();
+    if (hasFigure())
+        rebuildMap();
+    return true;
+}
+
+void AttentionHeatmapView::setLogScale(bool on)
+{
+    if (m_logScale == on)
+        return syncControls();
+    m_logScale = on;
+    syncControls();
+    updateColorRange();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+}
+
+void AttentionHeatmapView::setClipPercentile(double percentile)
+{
+    percentile = std::clamp(percentile, 50.0, 100.0);
+    if (m_clipPercentile == percentile)
+        return;
+    m_clipPercentile = percentile;
+    syncControls();
+    updateColorRange();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+}
+
+void AttentionHeatmapView::setExcludeSink(bool on)
+{
+    if (m_excludeSink == on)
+        return syncControls();
+    m_excludeSink = on;
+    syncControls();
+    updateColorRange();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+}
+
+void AttentionHeatmapView::setRowNormalised(bool on)
+{
+    if (m_rowNormalised == on)
+        return syncControls();
+    m_rowNormalised = on;
+    syncControls();
+    if (hasFigure()) {
+        recomputeValues();
+        updateDisplay();
+        updateColorRange();
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+    Q_EMIT figureChanged();
 }
 
 bool AttentionHeatmapView::hasFigure() const
@@ -181,7 +352,17 @@ QString AttentionHeatmapView::title() const
 {
     if (!hasFigure())
         return {};
-    return tr("Layer %1 · Head %2").arg(m_shownLayer).arg(m_shownHead);
+    QString text = tr("Layer %1 · Head %2").arg(m_shownLayer).arg(m_shownHead);
+    const int H = m_result->model.heads;
+    const int G = std::max(1, m_result->model.kvHeads);
+    if (G < H) {
+        const int group = H / G;
+        const int g = m_shownHead / group;
+        text += tr(" · KV head %1 (shared by heads %2–%3)").arg(g).arg(g * group).arg((g + 1) * group - 1);
+    }
+    if (m_quantity == Quantity::Logits)
+        text += tr(" · logits");
+    return text;
 }
 
 QString AttentionHeatmapView::placeholderText() const
@@ -194,19 +375,21 @@ QString AttentionHeatmapView::defaultFileName() const
     QString stem = m_result ? safeFileStem(QString::fromStdString(m_result->model.name)) : QString();
     if (!stem.isEmpty())
         stem += QLatin1Char('-');
+    const QString what = m_quantity == Quantity::Logits ? QStringLiteral("logits") : QStringLiteral("attention");
     if (!hasFigure())
-        return stem + QStringLiteral("attention");
-    return stem + QStringLiteral("attention-l%1-h%2").arg(m_shownLayer).arg(m_shownHead);
+        return stem + what;
+    return stem + what + QStringLiteral("-l%1-h%2").arg(m_shownLayer).arg(m_shownHead);
 }
 
 QByteArray AttentionHeatmapView::dataCsv() const
 {
     if (!hasFigure())
         return {};
-    // All values as stored (masked causal cells are the model's zeros), 9 significant digits so
-    // float32 values round-trip; header `query\key,0:<tok>,…`, then `<q>:<tok>,p(q,0),…`.
-    const RowMatrixXf& map = m_shownMap;
+    // The shown quantity as computed (probabilities: masked causal cells are the model's zeros;
+    // logits: masked cells empty), 9 significant digits so float32 values round-trip; header
+    // `query\key,0:<tok>,…`, then one row `<q>:<tok>,v(q,0),…` per query.
     const int T = tokenCount();
+    const bool logits = m_quantity == Quantity::Logits;
     auto label = [&](int i) { return csvField(QString::number(i) + QLatin1Char(':') + tokenText(i)).toUtf8(); };
     QByteArray out;
     out.reserve(T * T * 12 + T * 16);
@@ -216,11 +399,35 @@ QByteArray AttentionHeatmapView::dataCsv() const
     out += '\n';
     for (int q = 0; q < T; ++q) {
         out += label(q);
-        for (int k = 0; k < T; ++k)
-            out += ',' + QByteArray::number(double(map(q, k)), 'g', 9);
+        for (int k = 0; k < T; ++k) {
+            const float v = logits ? m_logits(q, k) : m_shownMap(q, k);
+            out += ',' + (std::isfinite(v) ? QByteArray::number(double(v), 'g', 9) : QByteArray());
+        }
         out += '\n';
     }
     return out;
+}
+
+QVariantMap AttentionHeatmapView::saveOptions() const
+{
+    return {{QStringLiteral("logits"), m_quantity == Quantity::Logits},
+            {QStringLiteral("logScale"), m_logScale},
+            {QStringLiteral("autoRange"), m_autoRange},
+            {QStringLiteral("clipPercentile"), m_clipPercentile},
+            {QStringLiteral("excludeSink"), m_excludeSink},
+            {QStringLiteral("rowNormalised"), m_rowNormalised}};
+}
+
+void AttentionHeatmapView::restoreOptions(const QVariantMap& o)
+{
+    if (o.contains(QStringLiteral("logits")))
+        m_quantity = o.value(QStringLiteral("logits")).toBool() ? Quantity::Logits : Quantity::Probabilities;
+    m_logScale = o.value(QStringLiteral("logScale"), m_logScale).toBool();
+    m_autoRange = o.value(QStringLiteral("autoRange"), m_autoRange).toBool();
+    m_clipPercentile = std::clamp(o.value(QStringLiteral("clipPercentile"), m_clipPercentile).toDouble(), 50.0, 100.0);
+    m_excludeSink = o.value(QStringLiteral("excludeSink"), m_excludeSink).toBool();
+    m_rowNormalised = o.value(QStringLiteral("rowNormalised"), m_rowNormalised).toBool();
+    onResultChanged();
 }
 
 int AttentionHeatmapView::tokenCount() const
@@ -249,14 +456,22 @@ bool AttentionHeatmapView::isMasked(int query, int key) const
     return m_result->model.attention == "causal" && key > query;
 }
 
+double AttentionHeatmapView::cellValue(int query, int key) const
+{
+    const int T = tokenCount();
+    if (!hasFigure() || query < 0 || key < 0 || query >= T || key >= T || isMasked(query, key))
+        return kNaN;
+    return double(m_quantity == Quantity::Logits ? m_logits(query, key) : m_shownMap(query, key));
+}
+
 QString AttentionHeatmapView::hoverText(int query, int key) const
 {
     const int T = tokenCount();
     if (!hasFigure() || query < 0 || key < 0 || query >= T || key >= T)
         return {};
-    const QString value = isMasked(query, key)
-        ? tr("masked")
-        : QString::number(double(m_shownMap(query, key)), 'f', 4);
+    QString value = isMasked(query, key) ? tr("masked") : QString::number(cellValue(query, key), 'f', 4);
+    if (m_quantity == Quantity::Logits && !isMasked(query, key))
+        value = tr("logit %1").arg(value);
     return tr("query '%1' (%2) → key '%3' (%4): %5")
         .arg(tokenText(query), QString::number(query), tokenText(key), QString::number(key), value);
 }
@@ -325,12 +540,17 @@ void AttentionHeatmapView::rebuildMap()
         placeholder = tr("The model has no attention heads.");
 
     if (!placeholder.isEmpty()) {
+        m_mapGeneration->fetch_add(1); // a map still being computed is not wanted any more
+        m_computing = false;
         m_shownLayer = -1;
         m_shownHead = -1;
+        m_sinkColumn = -1;
         m_placeholder->setText(placeholder);
-        m_stack->setCurrentWidget(m_placeholder);
+        m_stack->setCurrentIndex(0);
         m_map->data()->clear();
         m_shownMap.resize(0, 0);
+        m_logits.resize(0, 0);
+        m_values.resize(0, 0);
         m_title->setText(QString());
         m_marker->setVisible(false);
         Q_EMIT figureChanged();
@@ -339,58 +559,266 @@ void AttentionHeatmapView::rebuildMap()
 
     layer = std::clamp(layer, 0, m_result->model.layers - 1);
     head = std::clamp(head, 0, m_result->model.heads - 1);
+    const bool logits = m_quantity == Quantity::Logits;
+    if (m_computing && m_pending[0] == layer && m_pending[1] == head && m_pendingLogits == logits && m_pendingResult == m_result)
+        return; // that very map is on its way
+    const uint64_t generation = m_mapGeneration->fetch_add(1) + 1;
+    if (T <= asyncTokens()) {
+        // One head's map, kept while it is shown: recomputed from Q/K when the run stored no maps.
+        m_computing = false;
+        applyMap(layer, head, std::make_shared<RowMatrixXf>(m_result->attentionMap(layer, head)),
+                 logits ? std::make_shared<RowMatrixXf>(m_result->attentionLogits(layer, head)) : nullptr);
+        return;
+    }
+    // A long prompt: T × T × head-dim work that must not hold up the window. The map on screen
+    // stays until the new one is drawn.
+    m_computing = true;
+    m_pending[0] = layer;
+    m_pending[1] = head;
+    m_pendingLogits = logits;
+    m_pendingResult = m_result;
+    if (hasFigure()) {
+        m_title->setText(tr("Layer %1 · Head %2 · computing the map …").arg(layer).arg(head));
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+    } else {
+        m_placeholder->setText(tr("Computing the map of layer %1, head %2 …").arg(layer).arg(head));
+        m_stack->setCurrentIndex(0);
+    }
+    auto latest = m_mapGeneration;
+    auto result = m_result;
+    m_mapPool.start([this, latest, generation, result, layer, head, logits] {
+        if (latest->load() != generation)
+            return; // superseded while queued
+        auto p = std::make_shared<RowMatrixXf>(result->attentionMap(layer, head));
+        auto l = logits ? std::make_shared<RowMatrixXf>(result->attentionLogits(layer, head)) : nullptr;
+        if (latest->load() != generation)
+            return;
+        // The destructor waits for this worker, so `this` is alive; Qt drops calls queued to a
+        // deleted object.
+        QMetaObject::invokeMethod(
+            this,
+            [this, generation, layer, head, p, l] {
+                if (m_mapGeneration->load() == generation)
+                    applyMap(layer, head, p, l);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<RowMatrixXf> probabilities,
+                                    std::shared_ptr<RowMatrixXf> logits)
+{
+    m_computing = false;
+    m_pendingResult.reset();
+    const bool first = m_shownLayer < 0;
     m_shownLayer = layer;
     m_shownHead = head;
-    // One head's map, kept while it is shown: recomputed from Q/K when the run stored no maps.
-    m_shownMap = m_result->attentionMap(layer, head);
-    const RowMatrixXf& map = m_shownMap;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
+    m_shownMap = std::move(*probabilities);
+    if (logits)
+        m_logits = std::move(*logits);
+    else
+        m_logits.resize(0, 0);
+    m_sinkColumn = analysis::topElement(analysis::receivedShare(m_shownMap)).element;
+    recomputeValues();
+    if (first) {
+        updateTickers();
+        resetZoom(); // sets the ranges and draws the cells
+    } else {
+        updateDisplay();
+    }
+    updateColorRange();
+    m_title->setText(title());
+    m_placeholder->setText(QString());
+    m_stack->setCurrentIndex(1);
+    updateSelectionMarker(); // replots
+    Q_EMIT figureChanged();
+    Q_EMIT mapShown();
+}
 
+void AttentionHeatmapView::recomputeValues()
+{
+    const int T = tokenCount();
+    const bool logits = m_quantity == Quantity::Logits;
+    const RowMatrixXf& src = logits ? m_logits : m_shownMap;
+    m_values.resize(T, T);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int q = 0; q < T; ++q) {
+        float lo = std::numeric_limits<float>::infinity();
+        float hi = -lo;
+        for (int k = 0; k < T; ++k) {
+            const float v = isMasked(q, k) ? nan : src(q, k);
+            m_values(q, k) = v;
+            if (std::isfinite(v)) {
+                lo = std::min(lo, v);
+                hi = std::max(hi, v);
+            }
+        }
+        if (!m_rowNormalised || !(hi >= lo))
+            continue;
+        for (int k = 0; k < T; ++k) {
+            float& v = m_values(q, k);
+            if (!std::isfinite(v))
+                continue;
+            if (logits)
+                v = hi > lo ? (v - lo) / (hi - lo) : 1.0f;
+            else
+                v = hi > 0 ? v / hi : 0.0f;
+        }
+    }
+}
+
+void AttentionHeatmapView::scheduleDisplay()
+{
+    if (m_displayPending)
+        return;
+    m_displayPending = true;
+    QTimer::singleShot(0, this, [this] {
+        if (!m_displayPending)
+            return;
+        updateDisplay();
+        updateTickers();
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+    });
+}
+
+void AttentionHeatmapView::updateDisplay()
+{
+    m_displayPending = false;
+    if (!hasFigure())
+        return;
+    const int T = tokenCount();
     QCPColorMapData* data = m_map->data();
     if (T == 1) {
         // QCustomPlot draws a 1 × 1 map with zero extent; a 2 × 2 map of the same value spanning
         // the one cell renders it (coordinate look-ups still return the single value).
         data->setSize(2, 2);
         data->setRange(QCPRange(-0.25, 0.25), QCPRange(-0.25, 0.25));
-        data->fill(double(map(0, 0)));
-    } else {
-        data->setSize(T, T);
-        data->setRange(QCPRange(0, T - 1), QCPRange(0, T - 1));
-        for (int q = 0; q < T; ++q)
-            for (int k = 0; k < T; ++k)
-                data->setCell(k, q, isMasked(q, k) ? nan : double(map(q, k)));
+        data->fill(double(m_values(0, 0)));
+        m_block[0] = m_block[1] = 1;
+        return;
     }
-    m_plot->xAxis->setRange(-0.5, T - 0.5);
-    m_plot->yAxis->setRange(-0.5, T - 0.5);
-    updateColorRange();
-    m_title->setText(title());
-    m_placeholder->setText(QString());
-    m_stack->setCurrentWidget(m_plot);
-    updateSelectionMarker(); // replots
-    Q_EMIT figureChanged();
+    // The visible cells, and how many pixels there are to draw them on.
+    const QCPRange xr = m_plot->xAxis->range();
+    const QCPRange yr = m_plot->yAxis->range();
+    const int k0 = std::clamp(int(std::floor(xr.lower + 0.5)), 0, T - 1);
+    const int k1 = std::clamp(int(std::ceil(xr.upper - 0.5)), k0, T - 1);
+    const int q0 = std::clamp(int(std::floor(yr.lower + 0.5)), 0, T - 1);
+    const int q1 = std::clamp(int(std::ceil(yr.upper - 0.5)), q0, T - 1);
+    const int nk = k1 - k0 + 1;
+    const int nq = q1 - q0 + 1;
+    const int pw = std::max(m_plot->axisRect()->width(), kMinPixelBudget);
+    const int ph = std::max(m_plot->axisRect()->height(), kMinPixelBudget);
+    const int bk = std::max(1, (nk + pw - 1) / pw);
+    const int bq = std::max(1, (nq + ph - 1) / ph);
+    m_block[0] = bk;
+    m_block[1] = bq;
+    // At least two cells per axis: QCustomPlot gives a one-cell axis no extent.
+    const int gk = std::max(2, (nk + bk - 1) / bk);
+    const int gq = std::max(2, (nq + bq - 1) / bq);
+    data->setSize(gk, gq);
+    data->setRange(QCPRange(k0 + (bk - 1) / 2.0, k0 + (gk - 1) * bk + (bk - 1) / 2.0),
+                   QCPRange(q0 + (bq - 1) / 2.0, q0 + (gq - 1) * bq + (bq - 1) / 2.0));
+    for (int j = 0; j < gq; ++j) {
+        const int qa = q0 + j * bq;
+        const int qb = std::min(qa + bq, T);
+        for (int i = 0; i < gk; ++i) {
+            const int ka = k0 + i * bk;
+            const int kb = std::min(ka + bk, T);
+            // The block maximum: a sink column keeps its colour at any zoom level.
+            float best = -std::numeric_limits<float>::infinity();
+            for (int q = qa; q < qb; ++q) {
+                const float* row = m_values.data() + int64_t(q) * T;
+                for (int k = ka; k < kb; ++k)
+                    if (row[k] > best) // NaN compares false: masked cells never win
+                        best = row[k];
+            }
+            data->setCell(i, j, std::isfinite(best) ? double(best) : kNaN);
+        }
+    }
 }
 
 void AttentionHeatmapView::updateColorRange()
 {
-    if (!m_autoRange || !hasFigure()) {
+    const bool log = m_logScale && m_quantity == Quantity::Probabilities;
+    m_scale->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (log)
+        m_scale->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    else if (qSharedPointerDynamicCast<QCPAxisTickerLog>(m_scale->axis()->ticker()))
+        m_scale->axis()->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    QString label = m_quantity == Quantity::Logits ? tr("logit") : tr("attention");
+    if (m_rowNormalised)
+        label += tr(" (per row)");
+    if (log)
+        label += tr(" (log)");
+    if (m_excludeSink && m_sinkColumn >= 0)
+        label += tr(", range without key %1").arg(m_sinkColumn);
+    if (m_clipPercentile < 100.0)
+        label += tr(", clipped at p%1").arg(m_clipPercentile);
+    m_scale->setLabel(label);
+    if (!hasFigure()) {
         m_map->setDataRange(QCPRange(0.0, 1.0));
         return;
     }
-    const RowMatrixXf& map = m_shownMap;
+    const bool fixed = m_quantity == Quantity::Probabilities && !m_autoRange && !m_excludeSink && m_clipPercentile >= 100.0;
     const int T = tokenCount();
+    const int skip = m_excludeSink ? m_sinkColumn : -1;
     double lo = std::numeric_limits<double>::infinity();
     double hi = -lo;
+    double minPositive = lo;
     for (int q = 0; q < T; ++q) {
+        const float* row = m_values.data() + int64_t(q) * T;
         for (int k = 0; k < T; ++k) {
-            if (isMasked(q, k))
+            const double v = row[k];
+            if (k == skip || !std::isfinite(v))
                 continue;
-            lo = std::min(lo, double(map(q, k)));
-            hi = std::max(hi, double(map(q, k)));
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+            if (v > 0)
+                minPositive = std::min(minPositive, v);
         }
     }
-    if (!(hi > lo)) { // a constant map (e.g. T = 1): give the colour bar some extent
-        lo = std::min(lo, 0.0);
-        hi = std::max(hi, lo + 1.0);
+    if (!std::isfinite(lo)) { // nothing visible (e.g. T = 1 with the sink excluded)
+        lo = 0.0;
+        hi = 1.0;
+    }
+    if (fixed) {
+        lo = 0.0;
+        hi = 1.0;
+    } else if (m_clipPercentile < 100.0) {
+        // The percentile of the cells that count, estimated on an even sample of a large map.
+        std::vector<float> sample;
+        const int64_t cells = int64_t(T) * T;
+        const int64_t stride = std::max<int64_t>(1, cells / kPercentileSample);
+        sample.reserve(size_t(std::min(cells, kPercentileSample) + 1));
+        for (int64_t c = 0; c < cells; c += stride) {
+            const int k = int(c % T);
+            const float v = m_values.data()[c];
+            if (k != skip && std::isfinite(v))
+                sample.push_back(v);
+        }
+        if (!sample.empty()) {
+            const size_t n = size_t(std::llround((m_clipPercentile / 100.0) * double(sample.size() - 1)));
+            std::nth_element(sample.begin(), sample.begin() + ptrdiff_t(n), sample.end());
+            hi = sample[n];
+        }
+        if (m_quantity == Quantity::Probabilities && !m_autoRange)
+            lo = 0.0;
+    } else if (m_quantity == Quantity::Probabilities && !m_autoRange) {
+        lo = 0.0;
+    }
+    if (log) {
+        // A log scale needs a positive lower end: the smallest positive value shown, at most
+        // six decades below the top.
+        hi = std::max(hi, 1e-12);
+        lo = std::isfinite(minPositive) ? std::max(minPositive, hi * 1e-6) : hi * 1e-6;
+    }
+    if (!(hi > lo)) { // a constant map: give the colour bar some extent
+        if (log)
+            lo = hi / 10.0;
+        else {
+            lo = std::min(lo, 0.0);
+            hi = std::max(hi, lo + 1.0);
+        }
     }
     m_map->setDataRange(QCPRange(lo, hi));
 }
@@ -405,21 +833,101 @@ void AttentionHeatmapView::updateTickers()
     if (T == 0 || !m_result)
         return;
     // One label per row as long as rows are at least a text line apart; beyond that every
-    // step-th label, always including element 0 (the usual sink).
+    // step-th label of the visible rows, always including element 0 (the usual sink).
     // Estimated from the widget size, not the axis rect: the rect depends on the labels, and
     // feeding it back could make the thinning flip between two steps on every replot.
     const QFontMetrics fm(m_plot->yAxis->tickLabelFont());
     const QSize size = m_plot->isVisible() ? m_plot->size() : QSize(800, 600);
     const int available = std::max(std::min(size.width() - 160, size.height() - 130), 100);
     const int fit = std::max(1, available / (fm.height() + 1));
-    m_labelStep = std::max(1, (T + fit - 1) / fit);
-    for (int i = 0; i < T; i += m_labelStep) {
+    const QCPRange xr = m_plot->xAxis->range();
+    const int first = std::clamp(int(std::floor(xr.lower + 0.5)), 0, T - 1);
+    const int last = std::clamp(int(std::ceil(xr.upper - 0.5)), first, T - 1);
+    const int visible = last - first + 1;
+    m_labelStep = std::max(1, (visible + fit - 1) / fit);
+    auto add = [&](int i) {
         // Once labels are skipped, the index tells which element a label belongs to.
         const QString text = tokenText(i, kAxisLabelChars);
         const QString label = m_labelStep > 1 ? QString::number(i) + QLatin1Char(' ') + text : text;
         xTicker->addTick(i, label);
         yTicker->addTick(i, label);
+    };
+    add(0);
+    for (int i = (first + m_labelStep - 1) / m_labelStep * m_labelStep; i <= last; i += m_labelStep)
+        if (i > 0)
+            add(i);
+}
+
+void AttentionHeatmapView::zoomTo(double k0, double k1, double q0, double q1)
+{
+    const int T = std::max(tokenCount(), 1);
+    auto clampRange = [T](double a, double b) {
+        double lo = std::min(a, b) - 0.5;
+        double hi = std::max(a, b) + 0.5;
+        const double span = std::min(std::max(hi - lo, 1.0), double(T));
+        lo = std::clamp(lo, -0.5, T - 0.5 - span);
+        return QCPRange(lo, lo + span);
+    };
+    m_settingRange = true;
+    m_plot->xAxis->setRange(clampRange(k0, k1));
+    m_plot->yAxis->setRange(clampRange(q0, q1));
+    m_settingRange = false;
+    updateDisplay();
+    updateTickers();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void AttentionHeatmapView::resetZoom()
+{
+    const int T = std::max(tokenCount(), 1);
+    zoomTo(0, T - 1, 0, T - 1);
+}
+
+void AttentionHeatmapView::zoomBy(double factor)
+{
+    if (!hasFigure())
+        return;
+    const QCPRange xr = m_plot->xAxis->range();
+    const QCPRange yr = m_plot->yAxis->range();
+    const double hx = xr.size() * factor / 2;
+    const double hy = yr.size() * factor / 2;
+    zoomTo(xr.center() - hx + 0.5, xr.center() + hx - 0.5, yr.center() - hy + 0.5, yr.center() + hy - 0.5);
+}
+
+void AttentionHeatmapView::panBy(double dxFraction, double dyFraction)
+{
+    if (!hasFigure())
+        return;
+    const QCPRange xr = m_plot->xAxis->range();
+    const QCPRange yr = m_plot->yAxis->range();
+    const double dx = xr.size() * dxFraction;
+    const double dy = yr.size() * dyFraction;
+    zoomTo(xr.lower + 0.5 + dx, xr.upper - 0.5 + dx, yr.lower + 0.5 + dy, yr.upper - 0.5 + dy);
+}
+
+bool AttentionHeatmapView::isZoomed() const
+{
+    const int T = tokenCount();
+    return hasFigure() && (m_plot->xAxis->range().size() < T - 1e-9 || m_plot->yAxis->range().size() < T - 1e-9);
+}
+
+void AttentionHeatmapView::onRangeChanged()
+{
+    if (m_settingRange)
+        return;
+    // Mouse wheel and drag: keep the view inside the map, then redraw at the new resolution.
+    const int T = std::max(tokenCount(), 1);
+    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
+        const QCPRange r = axis->range();
+        const double span = std::min(std::max(r.size(), 1.0), double(T));
+        const double lo = std::clamp(r.lower, -0.5, T - 0.5 - span);
+        if (lo != r.lower || span != r.size()) {
+            m_settingRange = true;
+            axis->setRange(lo, lo + span);
+            m_settingRange = false;
+        }
     }
+    scheduleDisplay();
 }
 
 void AttentionHeatmapView::updateSelectionMarker()
@@ -443,7 +951,19 @@ void AttentionHeatmapView::updateSelectionMarker()
 void AttentionHeatmapView::keyPressEvent(QKeyEvent* event)
 {
     if (!selection() || event->modifiers() & (Qt::ControlModifier | Qt::AltModifier | Qt::MetaModifier))
-        return QWidget::keyPressEvent(event);
+        return View::keyPressEvent(event);
+    if (event->modifiers() & Qt::ShiftModifier) {
+        // Shift+arrows pan a zoomed map by a quarter of the visible range.
+        switch (event->key()) {
+        case Qt::Key_Left: panBy(-0.25, 0); break;
+        case Qt::Key_Right: panBy(0.25, 0); break;
+        case Qt::Key_Up: panBy(0, -0.25); break;
+        case Qt::Key_Down: panBy(0, 0.25); break;
+        default: return View::keyPressEvent(event);
+        }
+        event->accept();
+        return;
+    }
     switch (event->key()) {
     case Qt::Key_Left: selection()->previousHead(); break;
     case Qt::Key_Right: selection()->nextHead(); break;
@@ -451,7 +971,13 @@ void AttentionHeatmapView::keyPressEvent(QKeyEvent* event)
     case Qt::Key_PageUp: selection()->previousLayer(); break;
     case Qt::Key_Down:
     case Qt::Key_PageDown: selection()->nextLayer(); break;
-    default: return QWidget::keyPressEvent(event);
+    case Qt::Key_Home: selection()->firstHead(); break;
+    case Qt::Key_End: selection()->lastHead(); break;
+    case Qt::Key_Plus:
+    case Qt::Key_Equal: zoomBy(0.5); break;
+    case Qt::Key_Minus: zoomBy(2.0); break;
+    case Qt::Key_0: resetZoom(); break;
+    default: return View::keyPressEvent(event);
     }
     event->accept();
 }
@@ -475,10 +1001,12 @@ bool AttentionHeatmapView::eventFilter(QObject* watched, QEvent* event)
             return true;
         }
         if (event->type() == QEvent::Resize) {
-            // Label thinning depends on the map's size on screen.
+            // Label thinning and block size depend on the map's size on screen.
             const int before = m_labelStep;
             updateTickers();
-            if (before != m_labelStep)
+            if (hasFigure())
+                scheduleDisplay();
+            else if (before != m_labelStep)
                 m_plot->replot(QCustomPlot::rpQueuedReplot);
         }
         if (event->type() == QEvent::Leave && m_hovered[0] >= 0) {
@@ -486,7 +1014,7 @@ bool AttentionHeatmapView::eventFilter(QObject* watched, QEvent* event)
             Q_EMIT cellHovered(-1, -1);
         }
     }
-    return QWidget::eventFilter(watched, event);
+    return View::eventFilter(watched, event);
 }
 
 void AttentionHeatmapView::onPlotMouseMove(QMouseEvent* event)

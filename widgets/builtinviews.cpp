@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The views that ship with SinkScope, in tab and menu order: one line per view.
 #include "attentionheatmapview.h"
+#include "hiddenview.h"
+#include "overviewview.h"
 #include "sinkcurveview.h"
+#include "valuesview.h"
 #include "viewregistry.h"
 
 namespace sinkscope {
@@ -10,7 +13,10 @@ std::vector<ViewSpec> builtinViewSpecs()
 {
     return {
         AttentionHeatmapView::spec(),
+        OverviewView::spec(),
         SinkCurveView::spec(),
+        ValuesView::spec(),
+        HiddenView::spec(),
     };
 }
 

@@ -55,7 +55,8 @@ public:
     /// Shows `result` and analyses it off the GUI thread (nullptr: clear).
     void setResult(std::shared_ptr<const RunResult> result);
     /// Shows `result` with analysis computed elsewhere (a saved session, a headless figure):
-    /// metricsAvailable() is emitted before this returns.
+    /// metricsAvailable() is emitted before this returns. With `metrics` nullptr the result is
+    /// shown without any analysis (metrics() stays nullptr; e.g. a benchmark of the heatmap alone).
     void setResult(std::shared_ptr<const RunResult> result, std::shared_ptr<const analysis::RunMetrics> metrics);
     void clear() { setResult(nullptr); }
 

@@ -3,6 +3,7 @@
 
 #include "currentresult.h"
 #include "figureexport.h"
+#include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
 #include "tokenlabels.h"
@@ -20,6 +21,9 @@ namespace sinkscope {
 
 namespace {
 const QColor kLineColor(0x1f, 0x5f, 0xa8);
+const QColor kLastColor(0x2a, 0x9d, 0x8f);
+const QColor kWaiverColor(0x8e, 0x44, 0xad);
+const QColor kOverlayColors[] = {QColor(0x55, 0x55, 0x55), QColor(0xe9, 0x8a, 0x15), QColor(0x6a, 0x99, 0x4e), QColor(0xb5, 0x3a, 0x8f)};
 const QColor kHighlightColor(0xe6, 0x39, 0x46);
 constexpr double kYMin = -0.02; // a little room so points at exactly 0 or 1 are not cut in half
 constexpr double kYMax = 1.02;
@@ -46,14 +50,14 @@ SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSele
     m_plot->setMinimumSize(200, 150);
     m_plot->installEventFilter(this);
 
-    m_title = new QCPTextElement(m_plot, tr("Attention mass on the first element"), QFont(font().family(), 11, QFont::Bold));
+    m_title = new QCPTextElement(m_plot, tr("Sink curves"), QFont(font().family(), 11, QFont::Bold));
     m_plot->plotLayout()->insertRow(0);
     m_plot->plotLayout()->addElement(0, 0, m_title);
 
     QCPAxis* x = m_plot->xAxis;
     QCPAxis* y = m_plot->yAxis;
     x->setLabel(tr("layer"));
-    y->setLabel(tr("mass on first element (mean ± std over heads)"));
+    y->setLabel(tr("mean ± std over heads"));
     auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
     ticker->setTickStep(1.0);
     ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples); // 1, 2, 5, 10… layers per tick
@@ -78,7 +82,7 @@ SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSele
     m_headsGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(120, 120, 120, 90), 4));
 
     m_meanGraph = m_plot->addGraph();
-    m_meanGraph->setName(tr("mean over heads"));
+    m_meanGraph->setName(tr("first-element mass"));
     m_meanGraph->setPen(QPen(kLineColor, 1.6));
     m_meanGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(kLineColor, 1.6), Qt::white, 7));
 
@@ -88,9 +92,33 @@ SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSele
     m_errorBars->setPen(QPen(kLineColor, 1.2));
     m_errorBars->setWhiskerWidth(8);
 
+    auto curve = [&](const QString& name, const QColor& color, QCPScatterStyle::ScatterShape shape, QCPErrorBars** bars) {
+        QCPGraph* g = m_plot->addGraph();
+        g->setName(name);
+        g->setPen(QPen(color, 1.4));
+        g->setScatterStyle(QCPScatterStyle(shape, QPen(color, 1.4), Qt::white, 6));
+        auto* e = new QCPErrorBars(m_plot->xAxis, m_plot->yAxis);
+        e->setDataPlottable(g);
+        e->setPen(QPen(color, 1.0));
+        e->setWhiskerWidth(5);
+        e->removeFromLegend();
+        *bars = e;
+        return g;
+    };
+    m_lastGraph = curve(tr("last query's mass on the first element"), kLastColor, QCPScatterStyle::ssSquare, &m_lastErrors);
+    m_waiverGraph = curve(tr("α of the waiver element"), kWaiverColor, QCPScatterStyle::ssTriangle, &m_waiverErrors);
+    m_errorBars->removeFromLegend();
+
+    m_headsGraph->removeFromLegend();
     m_highlightGraph = m_plot->addGraph();
     m_highlightGraph->setLineStyle(QCPGraph::lsNone);
     m_highlightGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QPen(kHighlightColor, 1.6), kHighlightColor, 9));
+
+    m_highlightGraph->removeFromLegend();
+    m_plot->legend->setVisible(true);
+    m_plot->legend->setFont(QFont(font().family(), 8));
+    m_plot->legend->setBrush(QColor(255, 255, 255, 210));
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
 
     m_stack = new QStackedWidget(this);
     m_stack->addWidget(m_placeholder);
@@ -101,11 +129,15 @@ SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSele
 
     connect(m_plot, &QCustomPlot::mousePress, this, &SinkCurveView::onPlotMousePress);
     if (selection())
-        connect(selection(), &Selection::changed, this, &SinkCurveView::updateHighlight);
+        connect(selection(), &Selection::changed, this, [this] {
+            updateHighlight();
+            rebuildWaiver();
+        });
     if (current()) {
         connect(current(), &CurrentResult::resultChanged, this, &SinkCurveView::rebuild);
         connect(current(), &CurrentResult::metricsAvailable, this, &SinkCurveView::rebuild);
         connect(current(), &CurrentResult::metricsFailed, this, &SinkCurveView::rebuild);
+        connect(current(), &CurrentResult::overlaysChanged, this, &SinkCurveView::rebuildOverlays);
     }
 
     rebuild();
@@ -128,12 +160,20 @@ QByteArray SinkCurveView::dataCsv() const
 {
     if (!m_hasFigure)
         return {};
-    QByteArray out = "layer,mean,std,last_query_mean,last_query_std\n";
-    for (int l = 0; l < layerCount(); ++l)
-        out += QByteArray::number(l) + ',' + QByteArray::number(double(m_curve.mean[l]), 'g', 9) + ','
-            + QByteArray::number(double(m_curve.std[l]), 'g', 9) + ','
-            + QByteArray::number(double(m_curve.lastMean[l]), 'g', 9) + ','
-            + QByteArray::number(double(m_curve.lastStd[l]), 'g', 9) + '\n';
+    const QByteArray w = QByteArray::number(m_waiverElement);
+    QByteArray out = "layer,mean,std,last_query_mean,last_query_std,alpha_" + w + "_mean,alpha_" + w + "_std";
+    const auto& overlays = current()->overlays();
+    for (const CurrentResult::Overlay& o : overlays)
+        out += ',' + csvField(o.label + QStringLiteral(": mean")).toUtf8();
+    out += '\n';
+    for (int l = 0; l < layerCount(); ++l) {
+        out += QByteArray::number(l) + ',' + csvNumber(double(m_curve.mean[l])) + ',' + csvNumber(double(m_curve.std[l])) + ','
+            + csvNumber(double(m_curve.lastMean[l])) + ',' + csvNumber(double(m_curve.lastStd[l])) + ','
+            + csvNumber(m_waiverMean[size_t(l)]) + ',' + csvNumber(m_waiverStd[size_t(l)]);
+        for (const CurrentResult::Overlay& o : overlays)
+            out += ',' + (l < o.metrics->sinkCurve.mean.size() ? csvNumber(double(o.metrics->sinkCurve.mean[l])) : QByteArray());
+        out += '\n';
+    }
     return out;
 }
 
@@ -158,9 +198,12 @@ void SinkCurveView::rebuild()
         m_curve = analysis::SinkCurve();
         m_placeholder->setText(placeholder);
         m_stack->setCurrentWidget(m_placeholder);
-        for (QCPGraph* g : {m_headsGraph, m_meanGraph, m_highlightGraph})
+        for (QCPGraph* g : {m_headsGraph, m_meanGraph, m_highlightGraph, m_lastGraph, m_waiverGraph})
             g->data()->clear();
-        m_errorBars->data()->clear();
+        for (QCPErrorBars* e : {m_errorBars, m_lastErrors, m_waiverErrors})
+            e->data()->clear();
+        m_waiverMean.clear();
+        m_waiverStd.clear();
         m_band->setVisible(false);
         m_highlighted = -1;
         Q_EMIT figureChanged();
@@ -190,11 +233,87 @@ void SinkCurveView::rebuild()
     m_headsGraph->setData(hx, hy);
     m_meanGraph->setData(xs, means, true);
     m_errorBars->setData(stds);
+    QVector<double> lastMeans(layers), lastStds(layers);
+    for (int l = 0; l < layers; ++l) {
+        lastMeans[l] = double(m_curve.lastMean[l]);
+        lastStds[l] = double(m_curve.lastStd[l]);
+    }
+    m_lastGraph->setData(xs, lastMeans, true);
+    m_lastErrors->setData(lastStds);
+    m_waiverElement = -1; // force
+    rebuildWaiver();
+    rebuildOverlays();
     m_plot->xAxis->setRange(-0.5, layers - 0.5);
     m_placeholder->setText(QString());
     m_stack->setCurrentWidget(m_plot);
     m_highlighted = -2; // force the highlight to refresh
     updateHighlight();
+    Q_EMIT figureChanged();
+}
+
+void SinkCurveView::rebuildWaiver()
+{
+    if (!m_hasFigure)
+        return;
+    const analysis::RunMetrics& m = *m_metrics;
+    const int l = selection() ? std::clamp(selection()->layer(), 0, m.layers - 1) : 0;
+    const int h = selection() ? std::clamp(selection()->head(), 0, m.heads - 1) : 0;
+    const size_t i = size_t(l) * size_t(m.heads) + size_t(h);
+    const int w = i < m.waiver.size() ? m.waiver[i].element : 0;
+    if (w == m_waiverElement && !m_waiverMean.empty())
+        return;
+    m_waiverElement = w;
+    // Mean and population std over heads of α_w (the same form as the first-element curve).
+    const int64_t T = m.tokens;
+    m_waiverMean.assign(size_t(m.layers), 0.0);
+    m_waiverStd.assign(size_t(m.layers), 0.0);
+    QVector<double> xs, means, stds;
+    for (int layer = 0; layer < m.layers; ++layer) {
+        double sum = 0;
+        for (int head = 0; head < m.heads; ++head)
+            sum += double(m.importance.data[size_t((int64_t(layer) * m.heads + head) * T + w)]);
+        const double mean = sum / double(m.heads);
+        double sq = 0;
+        for (int head = 0; head < m.heads; ++head)
+            sq += std::pow(double(m.importance.data[size_t((int64_t(layer) * m.heads + head) * T + w)]) - mean, 2);
+        m_waiverMean[size_t(layer)] = mean;
+        m_waiverStd[size_t(layer)] = std::sqrt(sq / double(m.heads));
+        xs << layer;
+        means << mean;
+        stds << m_waiverStd[size_t(layer)];
+    }
+    m_waiverGraph->setData(xs, means, true);
+    m_waiverErrors->setData(stds);
+    const QString token = m_result && size_t(w) < m_result->encoding.tokens.size() ? tokenLabelElided(m_result->encoding.tokens[size_t(w)], 12)
+                                                                                 : QString();
+    m_waiverGraph->setName(tr("α of element %1 '%2' (waiver of L%3 H%4)").arg(w).arg(token).arg(l).arg(h));
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+}
+
+void SinkCurveView::rebuildOverlays()
+{
+    for (QCPGraph* g : m_overlayGraphs)
+        m_plot->removeGraph(g);
+    m_overlayGraphs.clear();
+    if (!current())
+        return;
+    int i = 0;
+    for (const CurrentResult::Overlay& o : current()->overlays()) {
+        const QColor color = kOverlayColors[i++ % std::size(kOverlayColors)];
+        QCPGraph* g = m_plot->addGraph();
+        g->setName(tr("%1: first-element mass").arg(o.label));
+        g->setPen(QPen(color, 1.4, Qt::DashLine));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, color, color, 6));
+        QVector<double> xs, ys;
+        for (Eigen::Index l = 0; l < o.metrics->sinkCurve.mean.size(); ++l) {
+            xs << double(l);
+            ys << double(o.metrics->sinkCurve.mean[l]);
+        }
+        g->setData(xs, ys, true);
+        m_overlayGraphs.push_back(g);
+    }
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
     Q_EMIT figureChanged();
 }
 

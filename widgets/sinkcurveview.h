@@ -8,6 +8,7 @@
 #include <QWidget>
 
 #include <memory>
+#include <vector>
 
 class QCPErrorBars;
 class QCPGraph;
@@ -18,10 +19,13 @@ class QStackedWidget;
 
 namespace sinkscope {
 
-/// The sink curve: for each layer, the mean over heads of the attention mass on the first
-/// element (analysis::sinkCurve of the current analysis) with ±1 population standard deviation
-/// across heads as error bars, and each head as a faint dot. x = layer, y = mass in [0, 1]. The
-/// selection's layer is highlighted; clicking a layer's column selects that layer.
+/// The sink curves, per layer, mean ± population std over heads (analysis::sinkCurve of the current
+/// analysis): the mass on the first element averaged over queries (each head also as a faint dot),
+/// the last query's mass on the first element (StreamingLLM's view), and α_w of the current waiver
+/// element w (the selected head's top waiver element, element 0 when the run has no waiver
+/// scores). Overlays of CurrentResult (other runs: a pinned prompt, a prompt set's mean, another
+/// model) are drawn as dashed first-element curves, each named in the legend. x = layer, y in
+/// [0, 1]. The selection's layer is highlighted; clicking a layer's column selects that layer.
 class SinkCurveView : public View
 {
     Q_OBJECT
@@ -43,6 +47,12 @@ public:
     QCPGraph* meanGraph() const { return m_meanGraph; }
     QCPGraph* headsGraph() const { return m_headsGraph; }
     QCPErrorBars* errorBars() const { return m_errorBars; }
+    QCPGraph* lastQueryGraph() const { return m_lastGraph; }
+    QCPErrorBars* lastQueryErrorBars() const { return m_lastErrors; }
+    QCPGraph* waiverGraph() const { return m_waiverGraph; }
+    /// The element w whose α_w is drawn.
+    int waiverElement() const { return m_waiverElement; }
+    int overlayCount() const { return int(m_overlayGraphs.size()); }
     /// The highlighted layer (-1 when none).
     int highlightedLayer() const { return m_highlighted; }
     QString placeholderText() const;
@@ -59,6 +69,8 @@ protected:
 
 private:
     void rebuild();
+    void rebuildWaiver();
+    void rebuildOverlays();
     int layerCount() const { return int(m_curve.mean.size()); }
     void updateHighlight();
     void onPlotMousePress(QMouseEvent* event);
@@ -77,6 +89,13 @@ private:
     QCPGraph* m_meanGraph = nullptr;
     QCPGraph* m_highlightGraph = nullptr;
     QCPErrorBars* m_errorBars = nullptr;
+    QCPGraph* m_lastGraph = nullptr;
+    QCPErrorBars* m_lastErrors = nullptr;
+    QCPGraph* m_waiverGraph = nullptr;
+    QCPErrorBars* m_waiverErrors = nullptr;
+    std::vector<QCPGraph*> m_overlayGraphs;
+    int m_waiverElement = 0;
+    std::vector<double> m_waiverMean, m_waiverStd;
     QCPItemRect* m_band = nullptr;
 };
 

@@ -27,6 +27,7 @@ constexpr int kMinChipWidth = 18;
 constexpr int kMaxLabelChars = 24;
 const QColor kQueryColor(0x1f, 0x6f, 0xeb);
 const QColor kKeyColor(0x1a, 0x7f, 0x37);
+const QColor kWaiverColor(0xe6, 0x39, 0x46);
 } // namespace
 
 /// Paints the chips and turns mouse events into hover tooltips and clicks.
@@ -111,8 +112,12 @@ protected:
         const int index = chipAt(event->position().toPoint());
         if (index < 0)
             return;
-        if (m_strip->m_selection)
-            m_strip->m_selection->setQuery(index);
+        if (m_strip->m_selection) {
+            if (event->modifiers() & Qt::ShiftModifier)
+                m_strip->m_selection->setKey(index);
+            else
+                m_strip->m_selection->setQuery(index);
+        }
         Q_EMIT m_strip->tokenClicked(index);
     }
 
@@ -141,6 +146,8 @@ protected:
             p.setPen(pen);
             p.setBrush(fill);
             p.drawRoundedRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4);
+            if (m_strip->isWaiver(index))
+                p.fillRect(QRect(r.left() + 2, r.bottom() - 2, r.width() - 4, 3), kWaiverColor);
 
             // Chips are always light, whatever the palette: keep their text dark.
             p.setPen(QColor(0x20, 0x20, 0x20));
@@ -193,8 +200,16 @@ TokenStrip::TokenStrip(CurrentResult* current, Selection* selection, QWidget* pa
 
     if (m_selection)
         connect(m_selection, &Selection::changed, this, &TokenStrip::onSelectionChanged);
-    if (m_current)
-        connect(m_current, &CurrentResult::resultChanged, this, [this] { setResult(m_current->result()); });
+    if (m_current) {
+        connect(m_current, &CurrentResult::resultChanged, this, [this] {
+            m_waiverScores.clear();
+            setResult(m_current->result());
+        });
+        connect(m_current, &CurrentResult::metricsAvailable, this, [this] {
+            m_waiverHead[0] = -2;
+            updateWaivers();
+        });
+    }
     rebuild();
 }
 
@@ -254,7 +269,37 @@ QString TokenStrip::chipToolTip(int index) const
 {
     if (index < 0 || index >= count())
         return {};
-    return tokenDescription(m_encoding.tokens[size_t(index)], index, m_encoding.bosAdded);
+    QString text = tokenDescription(m_encoding.tokens[size_t(index)], index, m_encoding.bosAdded);
+    if (isWaiver(index))
+        text += tr("\nwaiver element of L%1 H%2 (score %3)")
+                    .arg(m_waiverHead[0])
+                    .arg(m_waiverHead[1])
+                    .arg(double(m_waiverScores[size_t(index)]), 0, 'f', 3);
+    return text;
+}
+
+bool TokenStrip::isWaiver(int index) const
+{
+    return index >= 0 && size_t(index) < m_waiverScores.size() && m_waiverScores[size_t(index)] >= m_waiverThreshold;
+}
+
+void TokenStrip::updateWaivers()
+{
+    const auto m = m_current ? m_current->metrics() : nullptr;
+    const int l = m_selection ? m_selection->layer() : -1;
+    const int h = m_selection ? m_selection->head() : -1;
+    if (l == m_waiverHead[0] && h == m_waiverHead[1])
+        return;
+    m_waiverHead[0] = l;
+    m_waiverHead[1] = h;
+    m_waiverScores.clear();
+    if (m && !m->waiverScores.empty() && l >= 0 && h >= 0 && l < m->layers && h < m->heads
+        && m->tokens == int64_t(m_encoding.tokens.size())) {
+        const float* row = m->waiverScores.data.data() + (int64_t(l) * m->heads + h) * m->tokens;
+        m_waiverScores.assign(row, row + m->tokens);
+        m_waiverThreshold = float(m->options.waiverThreshold);
+    }
+    m_area->update();
 }
 
 QString TokenStrip::statusText() const
@@ -318,6 +363,7 @@ void TokenStrip::rebuild()
 
 void TokenStrip::onSelectionChanged()
 {
+    updateWaivers();
     m_area->update();
     if (m_selection && m_selection->query() >= 0) {
         const QRect r = chipRect(m_selection->query());

@@ -7,6 +7,7 @@
 #include <QWidget>
 
 #include <memory>
+#include <vector>
 
 class QLabel;
 class QScrollArea;
@@ -20,8 +21,10 @@ class TokenChipArea;
 /// One horizontally scrolling row of chips, one per token of the prompt, in model order.
 /// Special tokens are drawn in a different colour and the first-position BOS is captioned "BOS";
 /// the header says whether the tokenizer added the BOS. Hovering a chip shows its id, piece and
-/// offsets; clicking it makes it the selected query element. The chips of the selection's query
-/// (solid frame) and key (dashed frame) are outlined.
+/// offsets; clicking it makes it the selected query element, Shift+click the selected key. The
+/// chips of the selection's query (solid frame) and key (dashed frame) are outlined. Waiver
+/// elements of the selected head (waiver score >= the analysis' threshold) get a red bar under
+/// the chip and say so in the tooltip.
 class TokenStrip : public QWidget
 {
     Q_OBJECT
@@ -50,6 +53,8 @@ public:
     QString chipToolTip(int index) const;
     /// The header line ("7 tokens · BOS added by the tokenizer").
     QString statusText() const;
+    /// Whether element `index` is a waiver element of the selected head.
+    bool isWaiver(int index) const;
 
     /// The widget the chips are painted on (inside a scroll area); chip geometry is in its
     /// coordinates.
@@ -68,11 +73,15 @@ Q_SIGNALS:
 private:
     void rebuild();
     void onSelectionChanged();
+    void updateWaivers();
 
     friend class TokenChipArea;
     QPointer<CurrentResult> m_current;
     QPointer<Selection> m_selection;
     Encoding m_encoding;
+    std::vector<float> m_waiverScores; ///< [T] of the selected head (empty: none)
+    float m_waiverThreshold = 0.5f;
+    int m_waiverHead[2] = {-1, -1};
     QLabel* m_header = nullptr;
     QScrollArea* m_scroll = nullptr;
     TokenChipArea* m_area = nullptr;

@@ -135,7 +135,7 @@ void TestWidgets::exportFigure()
         QVERIFY(csv.startsWith("query\\key,0:<s>,"));
     } else {
         QCOMPARE(csv.count('\n'), 5);
-        QVERIFY(csv.startsWith("layer,mean,std,last_query_mean,last_query_std\n0,"));
+        QVERIFY(csv.startsWith("layer,mean,std,last_query_mean,last_query_std,alpha_0_mean,alpha_0_std\n0,"));
     }
 }
 

@@ -123,8 +123,11 @@ void TestWidgets::sinkCurveCsv()
         }
     QVERIFY(test::showAnalysed(current, result));
     const QByteArray csv = view.dataCsv();
-    QCOMPARE(csv, QByteArray("layer,mean,std,last_query_mean,last_query_std\n"
-                             "0,0.5,0.25,0.5,0.25\n"
-                             "1,1,0,1,0\n"));
+    // No value vectors, so no waiver scores: α of element 0, mean over t of A[t, 0] = (1 + a) / 2:
+    // layer 0 heads 0.625 and 0.875 (mean 0.75, std 0.125); layer 1: 1 and 1.
+    QCOMPARE(view.waiverElement(), 0);
+    QCOMPARE(csv, QByteArray("layer,mean,std,last_query_mean,last_query_std,alpha_0_mean,alpha_0_std\n"
+                             "0,0.5,0.25,0.5,0.25,0.75,0.125\n"
+                             "1,1,0,1,0,1,0\n"));
     QCOMPARE(view.defaultFileName(), QStringLiteral("canned-test-sink-curve"));
 }

@@ -93,7 +93,8 @@ void TestWidgets::everyViewFollowsCurrentResult()
     QVERIFY(view->dataCsv().isEmpty());
 
     QSignalSpy figure(view.get(), &View::figureChanged);
-    auto run = test::makeCannedRun({3, 4, 6, "causal", true, true});
+    // Maps, values and hidden states: what every view needs.
+    auto run = test::makeCannedRun({3, 4, 6, "causal", true, true, 1.0, true, true});
     QVERIFY(test::showAnalysed(current, run));
     QVERIFY(!figure.isEmpty());
     QVERIFY(view->hasFigure());

@@ -44,6 +44,19 @@ Encoding makeCannedEncoding(int tokens, bool bosAdded)
     return e;
 }
 
+float cannedValue(int layer, int kvHead, int element, int dim)
+{
+    const float base = float(1 + ((layer + kvHead + element + dim) % 5)) * (dim % 2 ? -1.0f : 1.0f);
+    return element == 0 ? 0.01f * base : base;
+}
+
+float cannedHidden(int state, int element, int dim)
+{
+    if (state == 2 && element == 0 && dim == 3)
+        return 5000.0f;
+    return 0.1f * float(1 + ((state + element * 3 + dim) % 7)) * (dim % 3 ? 1.0f : -1.0f);
+}
+
 std::shared_ptr<RunResult> makeCannedRun(const CannedRun& spec)
 {
     auto r = std::make_shared<RunResult>();
@@ -75,7 +88,7 @@ std::shared_ptr<RunResult> makeCannedRun(const CannedRun& spec)
                 for (int k = 0; k < visible; ++k) {
                     double w = 1.0 + ((l * 7 + h * 3 + q * 5 + k * 11) % 13);
                     if (k == 0)
-                        w *= 1.0 + 2.0 * l + 0.5 * h;
+                        w *= (1.0 + 2.0 * l + 0.5 * h) * (l >= 1 ? spec.sinkBoost : 1.0);
                     base[q * T + k] = float(w);
                     sum += w;
                 }
@@ -87,6 +100,27 @@ std::shared_ptr<RunResult> makeCannedRun(const CannedRun& spec)
     }
     if (spec.withAttention)
         r->attention = std::move(all);
+    const int hd = r->model.headDim;
+    if (spec.withValues) {
+        r->values.shape = {spec.layers, spec.heads, T, hd};
+        r->values.data.resize(size_t(spec.layers) * size_t(spec.heads) * size_t(T) * size_t(hd));
+        size_t i = 0;
+        for (int l = 0; l < spec.layers; ++l)
+            for (int g = 0; g < spec.heads; ++g)
+                for (int t = 0; t < T; ++t)
+                    for (int d = 0; d < hd; ++d)
+                        r->values.data[i++] = cannedValue(l, g, t, d);
+    }
+    if (spec.withHidden) {
+        const int D = r->model.hiddenSize;
+        r->hidden.shape = {spec.layers + 1, T, D};
+        r->hidden.data.resize(size_t(spec.layers + 1) * size_t(T) * size_t(D));
+        size_t i = 0;
+        for (int s = 0; s <= spec.layers; ++s)
+            for (int t = 0; t < T; ++t)
+                for (int d = 0; d < D; ++d)
+                    r->hidden.data[i++] = cannedHidden(s, t, d);
+    }
     return r;
 }
 

@@ -20,7 +20,18 @@ struct CannedRun {
     std::string attention = "causal"; ///< causal | bidirectional
     bool withAttention = true;
     bool bosAdded = true;
+    /// Multiplies key 0's weight in every row (layers >= 1): strong sinks with waiver scores.
+    double sinkBoost = 1.0;
+    /// Values [L, H, T, 8]: element 0 tiny (|v| = 0.01 × the others' pattern), see valueAt().
+    bool withValues = false;
+    /// Hidden states [L+1, T, 8H]: small values, plus hidden[2][0][3] = 5000 when L >= 2.
+    bool withHidden = false;
 };
+
+/// The value v[l, g, t, d] that makeCannedRun stores.
+float cannedValue(int layer, int kvHead, int element, int dim);
+/// The hidden-state entry h[s, t, d] that makeCannedRun stores.
+float cannedHidden(int state, int element, int dim);
 
 /// A result whose every head has a different, exactly known map: row q of head (l, h) is a
 /// normalised ramp over the keys it may see (k <= q when causal), with extra weight on key 0

@@ -57,6 +57,21 @@ private Q_SLOTS:
     void sinkCurvePlaceholders();
     void sinkCurveCsv();
 
+    // tst_views.cpp
+    void overviewShowsMetric_data();
+    void overviewShowsMetric();
+    void overviewClickOpensHead();
+    void overviewTopAttendedAndCsv();
+    void heatmapExcludeSinkColumn();
+    void heatmapRowNormalisation();
+    void heatmapLogits();
+    void heatmapAggregatesLongPrompts();
+    void heatmapGqaTitleAndHomeEnd();
+    void sinksShowsLastQueryAndOverlays();
+    void valuesWaiverBarsAreTheWaiverElements();
+    void hiddenShowsMassiveActivation();
+    void tokenStripMarksWaiversAndKey();
+
     // tst_figureexport.cpp
     void exportFigure_data();
     void exportFigure();
