@@ -340,16 +340,14 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* prefix, std::size_t pr
     if (!detail::isValidUtf8(text, static_cast<std::size_t>(headerLen)))
         throw fail(ErrorCode::Format, "the header is not valid UTF-8.");
     // Writers pad the header with trailing spaces to align the data; QJsonDocument accepts those.
-    QJsonParseError perr{};
-    const QJsonDocument doc =
-        QJsonDocument::fromJson(QByteArray::fromRawData(text, static_cast<qsizetype>(headerLen)), &perr);
-    if (perr.error != QJsonParseError::NoError) {
-        throw fail(ErrorCode::Format, "the header is not valid JSON (" + detail::toStd(perr.errorString()) +
-                                          " at byte " + std::to_string(perr.offset) + ").");
+    const detail::JsonParse parsed = detail::parseJsonText(text, static_cast<std::size_t>(headerLen));
+    if (!parsed.error.empty()) {
+        throw fail(ErrorCode::Format, "the header is not valid JSON (" + parsed.error + " at byte " +
+                                          std::to_string(parsed.offset) + ").");
     }
-    if (!doc.isObject())
+    if (!parsed.document.isObject())
         throw fail(ErrorCode::Format, "the header is not a JSON object.");
-    const QJsonObject root = doc.object();
+    const QJsonObject root = parsed.document.object();
 
     SafetensorsHeader header;
     header.dataOffset = 8 + headerLen;

@@ -557,6 +557,9 @@ void TestAnalysis::promptFiles_data()
         << QByteArray("{\"text\": \"a\"}\n\n{\"text\": 5}\nnot json\n{\"x\": 1}\n{\"text\": \"\"}\n[\"a\"]\n"
                       "{\"text\": \"b\\nc\", \"id\": 7}\r\n")
         << true << QStringList{"a", "b\nc"} << QList<int>{1, 8} << QList<int>{3, 4, 5, 6, 7};
+    QTest::newRow("jsonl with a raw tab inside a string")
+        << QByteArray("{\"text\": \"a\tb\"}\n{\"text\": \"a\\tb\"}\n") << true << QStringList{"a\tb"} << QList<int>{2}
+        << QList<int>{1};
     QTest::newRow("byte-order mark") << QByteArray("\xEF\xBB\xBF{\"text\": \"x\"}\n") << true << QStringList{"x"}
                                      << QList<int>{1} << QList<int>{};
     QTest::newRow("empty file") << QByteArray() << false << QStringList{} << QList<int>{} << QList<int>{};

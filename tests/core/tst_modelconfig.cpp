@@ -259,6 +259,15 @@ void TestModelConfig::rejects_data()
 
     QTest::newRow("invalid JSON") << QByteArray("!{\"model_type\": ") << ErrorCode::Format
                                   << "config.json is not valid JSON";
+    // Strict JSON (RFC 8259, Python's json) refuses raw control characters inside strings; Qt alone accepts them.
+    QTest::newRow("raw NUL in a string") << QByteArray("!{\"model_type\": \"lla\0ma\"}", 25) << ErrorCode::Format
+                                         << "config.json is not valid JSON: raw control character U+0000 inside a string "
+                                            "at byte 19.";
+    QTest::newRow("raw tab in a key") << QByteArray("!{\"model\ttype\": \"llama\"}") << ErrorCode::Format
+                                      << "config.json is not valid JSON: raw control character U+0009 inside a string "
+                                         "at byte 7.";
+    QTest::newRow("escaped control characters are fine, raw ones not") << QByteArray("!{\"a\": \"\\u0000\\\"\", \"b\": \"x\ny\"}")
+        << ErrorCode::Format << "config.json is not valid JSON: raw control character U+000A inside a string at byte 25.";
     QTest::newRow("not an object") << QByteArray("![1, 2]") << ErrorCode::Format << "config.json is not a JSON object";
     QTest::newRow("invalid UTF-8") << QByteArray("!{\"model_type\": \"\xc3\x28\"}") << ErrorCode::Format
                                    << "config.json is not valid UTF-8";

@@ -305,6 +305,8 @@ void TestSafetensors::rejectsBadFiles_data()
     QTest::newRow("header too short for JSON") << (le64(1) + "{") << ErrorCode::Format << "too short for JSON";
     QTest::newRow("invalid JSON") << image(R"({"w": {"dtype": )", {}) << ErrorCode::Format
                                   << "the header is not valid JSON";
+    QTest::newRow("raw control character in a name") << image("{\"w\x01\":1}", {}) << ErrorCode::Format
+        << "the header is not valid JSON (raw control character U+0001 inside a string at byte 3).";
     QTest::newRow("invalid UTF-8") << image("{\"\xff\xfe\":1}", {}) << ErrorCode::Format
                                    << "the header is not valid UTF-8";
     QTest::newRow("not an object") << image("[1, 2, 3]", {}) << ErrorCode::Format

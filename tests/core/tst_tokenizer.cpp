@@ -417,6 +417,8 @@ void TokenizerTest::malformedJson_data()
     QTest::newRow("flag not bool") << R"("fuse_unk": true)" << R"("fuse_unk": "yes")" << format
                                    << "model BPE: \"fuse_unk\" must be true or false";
     QTest::newRow("top level array") << "WRAP" << "" << format << "the top level must be a JSON object";
+    QTest::newRow("raw tab in a string") << R"("fuse_unk": true)" << "\"fuse_unk\": \"y\tes\"" << format
+                                         << "not valid JSON (raw control character U+0009 inside a string at byte";
 }
 
 void TokenizerTest::malformedJson()

@@ -3,12 +3,12 @@
 // reported with its number and the rest of the file is still used.
 #include "sinkscope/analysis.h"
 
+#include "jsonutil.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QJsonParseError>
 #include <QString>
 #include <QStringDecoder>
 
@@ -78,13 +78,12 @@ PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
             set.prompts.push_back({number, line});
             continue;
         }
-        QJsonParseError error;
-        const QJsonDocument doc = QJsonDocument::fromJson(QByteArray(line.data(), qsizetype(line.size())), &error);
-        if (error.error != QJsonParseError::NoError) {
-            set.issues.push_back({number, "not valid JSON: " + error.errorString().toStdString() + " at offset "
-                                              + std::to_string(error.offset)});
+        const detail::JsonParse parsed = detail::parseJsonText(line.data(), line.size());
+        if (!parsed.error.empty()) {
+            set.issues.push_back({number, "not valid JSON: " + parsed.error + " at offset " + std::to_string(parsed.offset)});
             continue;
         }
+        const QJsonDocument& doc = parsed.document;
         if (!doc.isObject()) {
             set.issues.push_back({number, "not a JSON object"});
             continue;

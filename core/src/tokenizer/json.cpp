@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "tokenizer/json.h"
 
+#include "jsonutil.h"
 #include "sinkscope/error.h"
 #include "tokenizer/unicodeutil.h"
 
@@ -185,7 +186,7 @@ public:
                 return;
             }
             if (c < 0x20)
-                fail("control character in a string");
+                fail(detail::rawControlCharacterProblem(c).c_str());
             if (c >= 0x80) {
                 const int len = validUtf8Length(reinterpret_cast<const unsigned char*>(m_p), size_t(m_end - m_p));
                 if (len == 0)
