@@ -22,6 +22,7 @@ constexpr uint64_t kRefBytes = 4096;               ///< refs/main of a Hugging F
 constexpr uint64_t kPromptBytes = 4ull << 20;      ///< one prompt: --prompt, --text-file, one line of --prompts
 constexpr uint64_t kPromptFileBytes = 256ull << 20; ///< a prompt-set file (--prompts)
 constexpr uint64_t kNpyBytes = 64ull << 30;        ///< a .npy file read back
+constexpr uint64_t kSessionBytes = 64ull << 30;    ///< a saved session (captures of every run)
 } // namespace limits
 
 /// What kind of file a read is for: it names the file in messages and picks the size limit.
@@ -38,6 +39,7 @@ constexpr FileKind kRef{"cache reference", limits::kRefBytes};
 constexpr FileKind kText{"text file", limits::kPromptBytes};
 constexpr FileKind kPrompts{"prompt file", limits::kPromptFileBytes};
 constexpr FileKind kNpy{".npy file", limits::kNpyBytes};
+constexpr FileKind kSession{"session file", limits::kSessionBytes};
 constexpr FileKind kWeights{"weight file", uint64_t(1) << 62}; ///< memory-mapped, not read whole
 constexpr FileKind kAny{"file", uint64_t(1) << 62};
 } // namespace files
