@@ -85,14 +85,20 @@ RowMatrixXf RunResult::attentionRows(int layer, int head, int64_t first, int64_t
         return Eigen::Map<const RowMatrixXf>(attention.data() + ((int64_t(layer) * model.heads + head) * T * T), T, T)
             .middleRows(first, count);
     RowMatrixXf p = attentionLogitRows(layer, head, first, count);
+    const bool causal = size_t(layer) < recipes.size() ? recipes[size_t(layer)].causal : true;
     for (int64_t t = 0; t < count; ++t) {
-        const float mx = p.row(t).maxCoeff();
+        // A causal row's keys after the query are -inf: exactly 0 after the softmax, so only the
+        // prefix up to the query is exponentiated.
+        const int64_t keys = causal ? first + t + 1 : T;
+        auto row = p.row(t).head(keys);
+        p.row(t).tail(T - keys).setZero();
+        const float mx = row.maxCoeff();
         if (!std::isfinite(mx)) {
-            p.row(t).setZero(); // a fully masked row (cannot happen with a causal mask)
+            row.setZero(); // a fully masked row (cannot happen with a causal mask)
             continue;
         }
-        p.row(t) = (p.row(t).array() - mx).exp().matrix();
-        p.row(t) /= p.row(t).sum();
+        row = (row.array() - mx).exp().matrix();
+        row /= row.sum();
     }
     return p;
 }

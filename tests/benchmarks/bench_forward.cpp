@@ -13,6 +13,8 @@
 //   --modes LIST    which of bare,summaries,interactive,maps to time (default: all; skipped: "-", nan)
 //   --gpt2-dir DIR  write the GPT-2-small-shaped checkpoint to DIR (kept; reused when it exists), so
 //                   that another program (tests/benchmarks/peer_eager.py) can run the same weights.
+//   --batches LIST  instead of the modes: 32 prompts of --batch-tokens T (default 64) tokens with
+//                   summaries, run through Model::runBatch with each batch size in LIST (e.g. 1,8,32)
 // Every measurement is also printed as one machine-readable line:
 //   RESULT <model> <T> <bare ms> <summaries ms> <interactive ms> <all-maps ms>
 #include "sinkscope/model.h"
@@ -97,6 +99,43 @@ void bench(const char* name, const Model& m, const Shape& shape, const std::vect
     }
 }
 
+/// Model::runBatch over `prompts` prompts of T tokens with summaries, for each batch size: median
+/// ms per prompt and the speed-up over batch size 1 (or the first size given).
+void benchBatches(const Model& m, const std::vector<int>& sizes, int T, int prompts, int reps)
+{
+    std::vector<RunRequest> requests;
+    for (int p = 0; p < prompts; ++p) {
+        RunRequest r;
+        r.useIds = true;
+        for (int t = 0; t < T; ++t)
+            r.ids.push_back(int32_t((t * 7919 + p * 104729 + 13) % m.info().vocabSize));
+        r.captureAttention = r.captureHidden = r.captureQK = r.captureValues = false;
+        r.captureLogits = true;
+        r.computeSummaries = true;
+        requests.push_back(std::move(r));
+    }
+    std::printf("\n| batch size | ms per prompt (T = %d, %d prompts, summaries) | speed-up |\n| ---: | ---: | ---: |\n", T,
+                prompts);
+    double base = 0;
+    for (int b : sizes) {
+        m.runBatch(requests, b); // warm-up
+        std::vector<double> ms;
+        for (int r = 0; r < reps; ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            m.runBatch(requests, b);
+            ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()
+                         / prompts);
+        }
+        std::sort(ms.begin(), ms.end());
+        const double med = ms[ms.size() / 2];
+        if (base == 0)
+            base = med;
+        std::printf("| %d | %.2f | %.2fx |\n", b, med, base / med);
+        std::printf("RESULT batch %d %d %.3f\n", b, T, med);
+        std::fflush(stdout);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -106,7 +145,8 @@ int main(int argc, char** argv)
     int reps = 5, threads = 0;
     Modes modes;
     DevicePreference device = DevicePreference::Cpu;
-    std::vector<int> lengths;
+    std::vector<int> lengths, batches;
+    int batchTokens = 64;
     QString shared = QStringLiteral(SINKSCOPE_BENCH_SHARED_DIR "/fixtures"), gpt2Dir;
     const QStringList args = app.arguments();
     for (int i = 1; i < args.size(); ++i) {
@@ -128,6 +168,11 @@ int main(int argc, char** argv)
             modes.maps = list.contains("maps");
         } else if (a == "--device" && hasValue) {
             device = parseDevicePreference(args[++i].toStdString());
+        } else if (a == "--batches" && hasValue) {
+            for (const QString& t : args[++i].split(',', Qt::SkipEmptyParts))
+                batches.push_back(t.toInt());
+        } else if (a == "--batch-tokens" && hasValue) {
+            batchTokens = args[++i].toInt();
         } else if (a == "--gpt2-dir" && hasValue) {
             gpt2Dir = args[++i];
         } else if (a == "--lengths" && hasValue) {
@@ -170,6 +215,10 @@ int main(int argc, char** argv)
         test::writeTinyModel(gpt2Dir, spec, test::makeTinyWeights(spec));
     }
     const auto m = Model::load(gpt2Dir.toStdString(), device);
+    if (!batches.empty()) {
+        benchBatches(*m, batches, batchTokens, 32, reps);
+        return 0;
+    }
     if (lengths.empty())
         lengths = quick ? std::vector<int>{128} : std::vector<int>{128, 512};
     bench("GPT-2 small shape (random)", *m, {12, 768, 12, 12, 3072, 50257, 2}, lengths, reps, sgemm, modes);

@@ -86,11 +86,17 @@ HeadMapStats headMapStats(const RunResult& r, int layer, int head, bool causal)
         const RowMatrixXf A = r.attentionRows(layer, head, t0, n);
         for (int64_t i = 0; i < n; ++i) {
             const int64_t keys = causal ? t0 + i + 1 : T; // the rest of a causal row is exactly 0
-            for (int64_t k = 0; k < keys; ++k)
-                s.columnSums[k] += A(i, k);
+            // rowEntropy's sum over the row (its zeros add nothing), limited to the keys in view.
+            double e = 0.0;
+            for (int64_t k = 0; k < keys; ++k) {
+                const double p = A(i, k);
+                s.columnSums[k] += p;
+                if (p > 0.0)
+                    e -= p * std::log(p);
+            }
+            s.entropy[t0 + i] = float(e);
         }
         s.firstColumn.segment(t0, n) = A.col(0);
-        s.entropy.segment(t0, n) = rowEntropy(A);
     }
     return s;
 }

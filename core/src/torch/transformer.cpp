@@ -35,6 +35,19 @@ at::Tensor applyRope(const at::Tensor& x, const at::Tensor& cos, const at::Tenso
     return at::cat({xr * cos + rotateHalf(xr) * sin, x.slice(-1, rot)}, -1);
 }
 
+/// x [..., in] times a projection stored [in, out] (+ bias [out]) as one GEMM over all leading
+/// dimensions, the bias folded in. OpenBLAS multiplies by a [in, out] matrix about 20% faster than
+/// by the transpose of nn.Linear's [out, in] (what at::linear does), so layer weights are kept
+/// transposed once at load time.
+at::Tensor project(const at::Tensor& x, const at::Tensor& wInOut, const at::Tensor& b)
+{
+    std::vector<int64_t> sizes = x.sizes().vec();
+    const at::Tensor x2 = x.reshape({-1, x.size(-1)});
+    const at::Tensor y = b.defined() ? at::addmm(b, x2, wInOut) : at::mm(x2, wInOut);
+    sizes.back() = wInOut.size(1);
+    return y.view(sizes);
+}
+
 /// Applies the hidden-state interventions that target the input of layer `layer` to x [B, T, D]
 /// (every prompt of a batch alike).
 at::Tensor applyOverwrites(at::Tensor x, const Interventions& iv, int layer)
@@ -215,7 +228,14 @@ Transformer::Transformer(const ModelConfig& config, const FamilySpec& spec, cons
                 L.bgateUp = at::cat({L.bgate, L.bup}, 0);
             L.wgate = L.wup = L.bgate = L.bup = at::Tensor();
         }
+        // From here on the projections are [in, out] (see project()).
+        for (at::Tensor* w : {&L.wqkv, &L.wo, &L.wgateUp, &L.wup, &L.wdown})
+            if (w->defined())
+                *w = w->t().contiguous();
     }
+    for (at::Tensor* w : {&m_projectIn, &m_projectOut, &m_mlmDense})
+        if (w->defined())
+            *w = w->t().contiguous();
 }
 
 at::Tensor Transformer::load(const Checkpoint& ckpt, const std::string& name, std::vector<int64_t> shape) const
@@ -477,7 +497,7 @@ at::Tensor Transformer::embed(const Pass& pass, const Interventions& iv) const
     // embedding LayerNorm.
     at::Tensor x = at::embedding(m_embed, pass.ids);
     if (m_projectIn.defined())
-        x = at::linear(x, m_projectIn);
+        x = project(x, m_projectIn, at::Tensor());
     if (m_spec.scaleEmbedding)
         x = x * at::scalar_tensor(std::sqrt(double(m_config.hiddenSize)), x.options()); // the normalizer rounded to the dtype
     if (m_positions.defined()) {
@@ -501,7 +521,7 @@ Transformer::Qkv Transformer::projectQkv(const Layer& W, const at::Tensor& h, co
     const int64_t B = pass.B, T = pass.T;
     const int64_t H = m_config.numHeads, Hkv = m_config.numKvHeads, hd = m_config.headDim;
     Qkv r;
-    const at::Tensor qkv = at::linear(h, W.wqkv, W.bqkv); // [B, T, (H + 2 Hkv) hd]
+    const at::Tensor qkv = project(h, W.wqkv, W.bqkv); // [B, T, (H + 2 Hkv) hd]
     r.q = qkv.slice(2, 0, H * hd).view({B, T, H, hd}).transpose(1, 2);                       // [B, H, T, hd]
     r.k = qkv.slice(2, H * hd, (H + Hkv) * hd).view({B, T, Hkv, hd}).transpose(1, 2);        // [B, Hkv, T, hd]
     r.v = qkv.slice(2, (H + Hkv) * hd).view({B, T, Hkv, hd}).transpose(1, 2);                // [B, Hkv, T, hd]
@@ -653,7 +673,7 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
 at::Tensor Transformer::attentionOutput(const Layer& W, const at::Tensor& ctx, const Pass& pass) const
 {
     const int64_t H = m_config.numHeads, hd = m_config.headDim;
-    at::Tensor o = at::linear(ctx.transpose(1, 2).reshape({pass.B, pass.T, H * hd}), W.wo, W.bo);
+    at::Tensor o = project(ctx.transpose(1, 2).reshape({pass.B, pass.T, H * hd}), W.wo, W.bo);
     if (W.attnOutNorm.present)
         o = norm(o, W.attnOutNorm, m_config.norm);
     return o;
@@ -662,11 +682,11 @@ at::Tensor Transformer::attentionOutput(const Layer& W, const at::Tensor& ctx, c
 at::Tensor Transformer::mlp(const Layer& W, const at::Tensor& in) const
 {
     if (m_spec.mlp == MlpKind::Plain)
-        return at::linear(activation(at::linear(in, W.wup, W.bup), m_config.hiddenAct), W.wdown, W.bdown);
+        return project(activation(project(in, W.wup, W.bup), m_config.hiddenAct), W.wdown, W.bdown);
     const int64_t F = m_config.intermediateSize;
-    const at::Tensor gateUp = at::linear(in, W.wgateUp, W.bgateUp); // [..., 2F]: gate | up
+    const at::Tensor gateUp = project(in, W.wgateUp, W.bgateUp); // [..., 2F]: gate | up
     const at::Tensor gate = activation(gateUp.slice(-1, 0, F), m_config.hiddenAct);
-    return at::linear(gate * gateUp.slice(-1, F), W.wdown, W.bdown);
+    return project(gate * gateUp.slice(-1, F), W.wdown, W.bdown);
 }
 
 at::Tensor Transformer::residual(const Layer& W, const at::Tensor& x, const at::Tensor& attnOut) const
@@ -713,10 +733,10 @@ void Transformer::writeLogits(const at::Tensor& x, const std::vector<ForwardTarg
         return;
     at::Tensor y = norm(x, m_finalNorm, m_config.norm);
     if (m_projectOut.defined())
-        y = at::linear(y, m_projectOut);
+        y = project(y, m_projectOut, at::Tensor());
     if (m_mlmDense.defined()) {
         // MLM transform: dense, activation (RoBERTa: always erf GELU), LayerNorm; then the decoder.
-        y = activation(at::linear(y, m_mlmDense, m_mlmDenseBias), m_spec.mlmExactGelu ? "gelu" : m_config.hiddenAct);
+        y = activation(project(y, m_mlmDense, m_mlmDenseBias), m_spec.mlmExactGelu ? "gelu" : m_config.hiddenAct);
         y = norm(y, m_mlmNorm, NormKind::Layer);
     }
     at::Tensor logits = at::linear(y, m_lmHead, m_lmBias);

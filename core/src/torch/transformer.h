@@ -78,10 +78,12 @@ private:
     };
     struct Layer {
         Norm attnNorm, mlpNorm, attnOutNorm, mlpOutNorm, qNorm, kNorm;
-        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< nn.Linear layout [out, in]; q/k/v only while loading
-        at::Tensor wqkv, bqkv;                      ///< [q | k | v] rows: [(H + 2 Hkv) hd, D]
+        // Loaded in nn.Linear's [out, in]; once the layer is loaded, wqkv, wo, wgateUp, wup and
+        // wdown are stored transposed, [in, out] (Transformer's project()).
+        at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;  ///< q/k/v only while loading
+        at::Tensor wqkv, bqkv;                      ///< [q | k | v]: [D, (H + 2 Hkv) hd]
         at::Tensor wgate, wup, wdown, bgate, bup, bdown; ///< gate only while loading
-        at::Tensor wgateUp, bgateUp;                ///< gated MLPs: [gate | up] rows [2F, D]
+        at::Tensor wgateUp, bgateUp;                ///< gated MLPs: [gate | up]: [D, 2F]
         at::Tensor woGram; ///< [H, hd, hd] fp64: W_O^h (W_O^h)^T, so ||v W_O^h||^2 = v G v^T
     };
     struct Pass;                     ///< per-call state: sizes, positions, RoPE tables, masks
@@ -115,7 +117,7 @@ private:
     std::string m_prefix;
     at::Device m_device;
     at::ScalarType m_dtype;
-    at::Tensor m_embed, m_positions, m_tokenTypes, m_projectIn, m_projectOut;
+    at::Tensor m_embed, m_positions, m_tokenTypes, m_projectIn, m_projectOut; ///< projections [in, out]
     at::Tensor m_lmHead, m_lmBias, m_mlmDense, m_mlmDenseBias;
     Norm m_embedNorm, m_finalNorm, m_mlmNorm;
     std::vector<Layer> m_layers;
