@@ -63,15 +63,21 @@ RowMatrixXf RunResult::attentionLogitRows(int layer, int head, int64_t first, in
     logits.rightCols(T - computed).setConstant(ninf);
     for (int64_t i = 0; i < count; ++i) {
         const int64_t t = first + i;
-        for (int64_t s = 0; s < computed; ++s) {
-            float& v = logits(i, s);
-            if (recipe.softcap > 0)
-                v = float(recipe.softcap * std::tanh(double(v) / recipe.softcap));
-            if (!maskBias.empty())
-                v += maskBias[size_t(t * T + s)];
-            if ((recipe.causal && s > t) || (recipe.window > 0 && t - s >= recipe.window))
-                v = ninf;
-        }
+        float* row = logits.row(i).data();
+        if (recipe.softcap > 0 || !maskBias.empty())
+            for (int64_t s = 0; s < computed; ++s) {
+                float& v = row[s];
+                if (recipe.softcap > 0)
+                    v = float(recipe.softcap * std::tanh(double(v) / recipe.softcap));
+                if (!maskBias.empty())
+                    v += maskBias[size_t(t * T + s)];
+            }
+        // Masked keys: after the query (causal) and at or beyond the window behind it.
+        for (int64_t s = recipe.causal ? t + 1 : computed; s < computed; ++s)
+            row[s] = ninf;
+        if (recipe.window > 0)
+            for (int64_t s = 0; s <= t - recipe.window && s < computed; ++s)
+                row[s] = ninf;
     }
     return logits;
 }

@@ -16,7 +16,7 @@
 //   --batches LIST  instead of the modes: 32 prompts of --batch-tokens T (default 64) tokens with
 //                   summaries, run through Model::runBatch with each batch size in LIST (e.g. 1,8,32)
 // Every measurement is also printed as one machine-readable line:
-//   RESULT <model> <T> <bare ms> <summaries ms> <interactive ms> <all-maps ms>
+//   RESULT <model> <T> <bare ms> <summaries ms> <interactive ms> <all-maps ms> <the same four as CPU ms>
 #include "sinkscope/model.h"
 #include "sinkscope/threads.h"
 #include "tinyfamilies.h"
@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sys/resource.h>
 #include <cmath>
 #include <cstdio>
 
@@ -50,17 +51,34 @@ double forwardFlops(const Shape& s, int T)
     return double(T) * (s.L * (proj + mlp + attn) + 2.0 * s.D * s.V);
 }
 
-double timeRun(const Model& m, const RunRequest& req, int reps)
+/// CPU milliseconds (user + system, all threads) of this process so far.
+double cpuMs()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return 1e3 * double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-3 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Timing {
+    double wall = std::nan(""), cpu = std::nan(""); ///< medians, ms
+};
+
+/// Median wall and CPU time of `reps` runs after a warm-up. CPU time counts the work done whatever
+/// else the machine runs (with one thread it is the number to compare on a busy machine).
+Timing timeRun(const Model& m, const RunRequest& req, int reps)
 {
     m.run(req); // warm-up
-    std::vector<double> ms;
+    std::vector<double> wall, cpu;
     for (int r = 0; r < reps; ++r) {
+        const double c0 = cpuMs();
         const auto t0 = std::chrono::steady_clock::now();
         m.run(req);
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        cpu.push_back(cpuMs() - c0);
     }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
+    std::sort(wall.begin(), wall.end());
+    std::sort(cpu.begin(), cpu.end());
+    return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
 }
 
 struct Modes {
@@ -86,15 +104,16 @@ void bench(const char* name, const Model& m, const Shape& shape, const std::vect
         interactive.captureHidden = interactive.captureQK = interactive.captureValues = true;
         RunRequest maps = interactive;
         maps.captureAttention = true;
-        const double nan = std::nan("");
-        const double tb = modes.bare ? timeRun(m, bare, reps) : nan;
-        const double ts = modes.summaries ? timeRun(m, summaries, reps) : nan;
-        const double ti = modes.interactive ? timeRun(m, interactive, reps) : nan;
-        const double tm = modes.maps ? timeRun(m, maps, reps) : nan;
+        const Timing cb = modes.bare ? timeRun(m, bare, reps) : Timing{};
+        const Timing cs = modes.summaries ? timeRun(m, summaries, reps) : Timing{};
+        const Timing ci = modes.interactive ? timeRun(m, interactive, reps) : Timing{};
+        const Timing cm = modes.maps ? timeRun(m, maps, reps) : Timing{};
+        const double tb = cb.wall, ts = cs.wall, ti = ci.wall, tm = cm.wall;
         const double gflops = forwardFlops(shape, T) / (tb / 1e3) / 1e9;
         std::printf("| %s | %d | %.1f | %.1f (%.2fx) | %.1f (%.2fx) | %.1f (%.2fx) | %.1f | %.0f%% |\n", name, T, tb, ts,
                     ts / tb, ti, ti / tb, tm, tm / tb, gflops, 100.0 * gflops / sgemm);
-        std::printf("RESULT %s %d %.3f %.3f %.3f %.3f\n", m.info().modelType.c_str(), T, tb, ts, ti, tm);
+        std::printf("RESULT %s %d %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", m.info().modelType.c_str(), T, tb, ts, ti,
+                    tm, cb.cpu, cs.cpu, ci.cpu, cm.cpu);
         std::fflush(stdout);
     }
 }
@@ -116,22 +135,25 @@ void benchBatches(const Model& m, const std::vector<int>& sizes, int T, int prom
     }
     std::printf("\n| batch size | ms per prompt (T = %d, %d prompts, summaries) | speed-up |\n| ---: | ---: | ---: |\n", T,
                 prompts);
-    double base = 0;
+    double base = 0, baseCpu = 0;
     for (int b : sizes) {
         m.runBatch(requests, b); // warm-up
-        std::vector<double> ms;
+        std::vector<double> ms, cpu;
         for (int r = 0; r < reps; ++r) {
+            const double c0 = cpuMs();
             const auto t0 = std::chrono::steady_clock::now();
             m.runBatch(requests, b);
             ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()
                          / prompts);
+            cpu.push_back((cpuMs() - c0) / prompts);
         }
         std::sort(ms.begin(), ms.end());
-        const double med = ms[ms.size() / 2];
+        std::sort(cpu.begin(), cpu.end());
+        const double med = ms[ms.size() / 2], medCpu = cpu[cpu.size() / 2];
         if (base == 0)
-            base = med;
-        std::printf("| %d | %.2f | %.2fx |\n", b, med, base / med);
-        std::printf("RESULT batch %d %d %.3f\n", b, T, med);
+            base = med, baseCpu = medCpu;
+        std::printf("| %d | %.2f (CPU %.2f) | %.2fx (CPU %.2fx) |\n", b, med, medCpu, base / med, baseCpu / medCpu);
+        std::printf("RESULT batch %d %d %.3f %.3f\n", b, T, med, medCpu);
         std::fflush(stdout);
     }
 }

@@ -57,14 +57,23 @@ def main():
             for r in rows:
                 got[r[1]] = [float(x) for x in r[3:]]
         ours, eager = got["gpt2"], got["eager"]
-        table.append((T, ours[0], ours[1], eager[0], eager[1]))
+        # wall: ours [0] bare, [1] summaries; eager [0] bare, [1] maps. CPU: ours [4], [5]; eager [2], [3].
+        table.append((T, ours[0], ours[1], eager[0], eager[1], ours[4], ours[5], eager[2], eager[3]))
         print(f"# T={T}: ours bare {ours[0]:.1f} ms, summaries {ours[1]:.1f} ms; eager bare {eager[0]:.1f} ms, "
               f"maps {eager[1]:.1f} ms", flush=True)
     print()
-    print("| T | eager bare ms | eager maps kept ms | ours bare ms | ours summaries ms | ours bare / eager bare | "
+    print("Wall time (median ms):")
+    print("| T | eager bare | eager maps kept | ours bare | ours summaries | ours bare / eager bare | "
           "summaries / ours bare |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for T, ob, os_, eb, em in table:
+    for T, ob, os_, eb, em, *_ in table:
+        print(f"| {T} | {eb:.1f} | {em:.1f} | {ob:.1f} | {os_:.1f} | {ob / eb:.2f}x | {os_ / ob:.2f}x |")
+    print()
+    print("CPU time (median ms, user + system of all threads; robust on a busy machine):")
+    print("| T | eager bare | eager maps kept | ours bare | ours summaries | ours bare / eager bare | "
+          "summaries / ours bare |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for T, *_, ob, os_, eb, em in table:
         print(f"| {T} | {eb:.1f} | {em:.1f} | {ob:.1f} | {os_:.1f} | {ob / eb:.2f}x | {os_ / ob:.2f}x |")
 
 

@@ -13,7 +13,7 @@ Needs Debian's python3-torch (`apt-get install python3-torch`: the same libtorch
 program links). It is a benchmark, not a test dependency.
 
 usage: peer_eager.py --model DIR [--lengths 128,512] [--reps 5] [--threads N]
-prints: RESULT eager <T> <bare ms> <maps ms>
+prints: RESULT eager <T> <bare ms> <maps ms> <bare CPU ms> <maps CPU ms>
 """
 import argparse
 import json
@@ -96,14 +96,17 @@ class Gpt2:
 
 
 def median_ms(fn, reps):
+    """Median wall and CPU (process_time: user + system, all threads) milliseconds after a warm-up."""
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    wall.sort()
+    cpu.sort()
+    return wall[len(wall) // 2], cpu[len(cpu) // 2]
 
 
 def main():
@@ -131,9 +134,9 @@ def main():
                 sync()
                 return out
 
-            bare = median_ms(lambda: run(False), args.reps)
-            maps = median_ms(lambda: run(True), args.reps)
-            print(f"RESULT eager {T} {bare:.3f} {maps:.3f}", flush=True)
+            bare, bare_cpu = median_ms(lambda: run(False), args.reps)
+            maps, maps_cpu = median_ms(lambda: run(True), args.reps)
+            print(f"RESULT eager {T} {bare:.3f} {maps:.3f} {bare_cpu:.3f} {maps_cpu:.3f}", flush=True)
 
 
 if __name__ == "__main__":

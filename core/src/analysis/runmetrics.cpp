@@ -83,20 +83,39 @@ HeadMapStats headMapStats(const RunResult& r, int layer, int head, bool causal)
     const int64_t rows = r.mapBlockRows();
     for (int64_t t0 = 0; t0 < T; t0 += rows) {
         const int64_t n = std::min(rows, T - t0);
-        const RowMatrixXf A = r.attentionRows(layer, head, t0, n);
-        for (int64_t i = 0; i < n; ++i) {
-            const int64_t keys = causal ? t0 + i + 1 : T; // the rest of a causal row is exactly 0
-            // rowEntropy's sum over the row (its zeros add nothing), limited to the keys in view.
-            double e = 0.0;
-            for (int64_t k = 0; k < keys; ++k) {
-                const double p = A(i, k);
-                s.columnSums[k] += p;
-                if (p > 0.0)
-                    e -= p * std::log(p);
+        if (r.hasAttention()) {
+            const RowMatrixXf A = r.attentionRows(layer, head, t0, n);
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t keys = causal ? t0 + i + 1 : T; // the rest of a causal row is exactly 0
+                for (int64_t k = 0; k < keys; ++k)
+                    s.columnSums[k] += A(i, k);
             }
-            s.entropy[t0 + i] = float(e);
+            s.firstColumn.segment(t0, n) = A.col(0);
+            s.entropy.segment(t0, n) = rowEntropy(A);
+            continue;
         }
-        s.firstColumn.segment(t0, n) = A.col(0);
+        // From the logits, softmax row by row as RunResult::attentionRows forms it (same floats),
+        // and the entropy as -sum p ln p = ln Z + sum p (max - x): every term is >= 0, so there is no
+        // cancellation, and no logarithm per element (a 16k-token prompt has 4e9 of them).
+        RowMatrixXf X = r.attentionLogitRows(layer, head, t0, n);
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t keys = causal ? t0 + i + 1 : T;
+            auto x = X.row(i).head(keys);
+            const float mx = x.maxCoeff();
+            if (!std::isfinite(mx))
+                continue; // a fully masked row: all zeros, as attentionRows gives
+            const Eigen::RowVectorXf e = (x.array() - mx).exp().matrix();
+            const float z = e.sum();
+            double h = 0.0;
+            for (int64_t k = 0; k < keys; ++k) {
+                const float p = e[k] / z;
+                s.columnSums[k] += p;
+                if (p > 0.0f)
+                    h += double(p) * (double(mx) - double(x[k]));
+            }
+            s.firstColumn[t0 + i] = e[0] / z;
+            s.entropy[t0 + i] = float(std::log(double(z)) + h);
+        }
     }
     return s;
 }
