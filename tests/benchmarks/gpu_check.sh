@@ -30,8 +30,10 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_
   -DSINKSCOPE_BUILD_BENCHMARKS=ON -DSINKSCOPE_BUILD_GUI=OFF 2>&1 | tee "$out/configure.log"
 cmake --build "$build" --parallel "$(nproc)" 2>&1 | tail -n 50 | tee "$out/build.log"
 
-# Family tests: the C++ reference is on the CPU; the suite loads on CPU. Then the whole core suite.
-(cd "$build" && ctest -R 'tst_families|tst_capture|tst_model' --output-on-failure) 2>&1 | tee "$out/tests.log"
+# Family tests on CUDA (SINKSCOPE_TEST_DEVICE: the models load on the GPU, the double-precision
+# reference runs on the CPU), then the core suites as built.
+(cd "$build" && SINKSCOPE_TEST_DEVICE=cuda ctest -R 'tst_families' --output-on-failure) 2>&1 | tee "$out/tests_cuda.log"
+(cd "$build" && ctest -R 'tst_families|tst_capture|tst_engine' --output-on-failure) 2>&1 | tee "$out/tests_cpu.log"
 
 # bench_forward on CUDA (all four modes), then ours vs eager PyTorch, both on CUDA.
 "$build/tests/benchmarks/bench_forward" --device cuda --gpt2-only --lengths 128,512,2048 --reps 5 \

@@ -26,7 +26,10 @@ std::unique_ptr<Model> writeAndLoad(const QTemporaryDir& tmp, const TinyFamilySp
     const QString dir = QDir(tmp.path()).filePath(sub);
     writeTinyModel(dir, spec, w);
     try {
-        return Model::load(dir.toStdString(), DevicePreference::Cpu);
+        // SINKSCOPE_TEST_DEVICE=cuda runs the family rows on a GPU (tests/benchmarks/gpu_check.sh);
+        // the reference stays the double-precision CPU loop.
+        const bool cuda = qEnvironmentVariable("SINKSCOPE_TEST_DEVICE") == QLatin1String("cuda");
+        return Model::load(dir.toStdString(), cuda ? DevicePreference::Cuda : DevicePreference::Cpu);
     } catch (const std::exception& e) {
         qWarning("loading the tiny %s failed: %s", spec.modelType.c_str(), e.what()); // say why in the log
         throw;
