@@ -59,7 +59,9 @@ RowMatrixXf RunResult::attentionLogitRows(int layer, int head, int64_t first, in
     // A causal block's keys end at its last query; the products after that are masked anyway.
     const int64_t computed = recipe.causal ? first + count : T;
     RowMatrixXf logits(count, T);
-    logits.leftCols(computed) = (q * k.topRows(computed).transpose()) * float(recipe.scale);
+    // Straight into the result (no temporary for the product), then scaled.
+    logits.leftCols(computed).noalias() = q * k.topRows(computed).transpose();
+    logits.leftCols(computed) *= float(recipe.scale);
     logits.rightCols(T - computed).setConstant(ninf);
     for (int64_t i = 0; i < count; ++i) {
         const int64_t t = first + i;

@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -35,6 +36,7 @@ private Q_SLOTS:
     void errors_data();
     void errors();
     void modelsListsFamilies();
+    void threadsOptionAndVersion();
 
 private:
     QTemporaryDir m_tmp;
@@ -205,6 +207,8 @@ void TestCli::errors_data()
                               << "error: --save accepts attention, logits, hidden, values and qk, not 'everything'.";
     QTest::newRow("bad device") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--device", "tpu", "--out", "@OUT@"}
                                 << "error: Device must be auto, cpu or cuda, not 'tpu'.";
+    QTest::newRow("bad threads") << QStringList{"run", "--model", "@MODEL@", "--prompt", "a", "--threads", "-2", "--out", "@OUT@"}
+                                 << "error: --threads must be a whole number from 0 (one per physical core) to 4096, not '-2'.";
     QTest::newRow("unknown option") << QStringList{"run", "--modle", "x"} << "error: unknown option '--modle'";
     QTest::newRow("unknown command") << QStringList{"fly"} << "error: unknown command 'fly'";
     QTest::newRow("too long") << QStringList{"run", "--model", "@MODEL@", "--prompt", QString("a ").repeated(200), "--out", "@OUT@"}
@@ -222,6 +226,25 @@ void TestCli::errors()
     QVERIFY2(o.code != 0, qPrintable(o.err));
     QVERIFY2(o.err.startsWith(message), qPrintable(o.err));
     QVERIFY(!QFileInfo::exists(QDir(out).filePath("run.json"))); // nothing half-written
+}
+
+void TestCli::threadsOptionAndVersion()
+{
+    // run.json records the thread count the pass ran with: as given, or one per physical core.
+    const QString one = QDir(m_tmp.path()).filePath("threads-1");
+    Outcome o = cli({"run", "--model", m_model, "--prompt", "hi", "--threads", "1", "--out", one});
+    QVERIFY2(o.code == 0, qPrintable(o.err));
+    QCOMPARE(readJson(QDir(one).filePath("run.json"))["threads"].toInt(), 1);
+    o = cli({"--version"});
+    QCOMPARE(o.code, 0);
+    const QRegularExpressionMatch m =
+        QRegularExpression(QStringLiteral("threads: (\\d+) intra-op .*, (\\d+) physical cores?")).match(o.out);
+    QVERIFY2(m.hasMatch(), qPrintable(o.out));
+    QCOMPARE(m.captured(1), m.captured(2)); // the default is one thread per physical core
+    const QString dflt = QDir(m_tmp.path()).filePath("threads-default");
+    o = cli({"run", "--model", m_model, "--prompt", "hi", "--out", dflt});
+    QVERIFY2(o.code == 0, qPrintable(o.err));
+    QCOMPARE(readJson(QDir(dflt).filePath("run.json"))["threads"].toInt(), m.captured(2).toInt());
 }
 
 void TestCli::modelsListsFamilies()

@@ -2,6 +2,7 @@
 // The engine thread: ordering, cancel between layers, supersede of queued and running runs, and
 // failures that leave the engine (and the loaded model) usable.
 #include "sinkscope/engine.h"
+#include "sinkscope/threads.h"
 #include "tinymodels.h"
 
 #include <QDir>
@@ -110,11 +111,41 @@ private Q_SLOTS:
     void cancelStopsBetweenLayers();
     void newRunSupersedesQueuedAndRunning();
     void failedLoadKeepsPreviousModel();
+    void threadsAreSetOnTheEngineThread();
 
 private:
     QTemporaryDir m_tmp;
     QString m_modelDir;
 };
+
+void TestEngine::threadsAreSetOnTheEngineThread()
+{
+    // The count is per thread: the test's own thread keeps its value whatever the engine uses.
+    QCOMPARE(setComputeThreads(1), 1);
+    Recorder rec;
+    Engine engine(rec.callbacks(), 3);
+    QCOMPARE(engine.threads(), 3);
+    const uint64_t load = engine.load(m_modelDir.toStdString(), DevicePreference::Cpu);
+    const uint64_t first = engine.run(ids(4));
+    QCOMPARE(rec.waitFor(load), std::string("loaded"));
+    QCOMPARE(rec.waitFor(first), std::string("finished"));
+    QCOMPARE(rec.results[first]->threads, 3);
+    engine.setThreads(2);
+    const uint64_t second = engine.run(ids(4));
+    QCOMPARE(rec.waitFor(second), std::string("finished"));
+    QCOMPARE(rec.results[second]->threads, 2);
+    engine.setThreads(0); // one per physical core
+    const uint64_t third = engine.run(ids(4));
+    QCOMPARE(rec.waitFor(third), std::string("finished"));
+    QCOMPARE(rec.results[third]->threads, physicalCoreCount());
+    QCOMPARE(computeThreads(), 1);
+    QVERIFY_THROWS_EXCEPTION(Error, engine.setThreads(-1));
+    QVERIFY_THROWS_EXCEPTION(Error, engine.setThreads(5000));
+    QCOMPARE(engine.threads(), 0);
+    QVERIFY_THROWS_EXCEPTION(Error, parseThreadCount("two"));
+    QVERIFY_THROWS_EXCEPTION(Error, parseThreadCount("-1"));
+    QCOMPARE(parseThreadCount("8"), 8);
+}
 
 void TestEngine::initTestCase()
 {
