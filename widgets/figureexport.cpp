@@ -2,6 +2,7 @@
 #include "figureexport.h"
 
 #include "qcustomplot_wrapper.h"
+#include "sinkscope/text.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 
@@ -415,12 +416,7 @@ QString safeFileStem(const QString& name)
 
 QString csvField(const QString& text)
 {
-    if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) && !text.contains(QLatin1Char('\n'))
-        && !text.contains(QLatin1Char('\r')))
-        return text;
-    QString quoted = text;
-    quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
-    return QLatin1Char('"') + quoted + QLatin1Char('"');
+    return QString::fromStdString(sinkscope::csvField(text.toStdString()));
 }
 
 } // namespace sinkscope

@@ -16,11 +16,6 @@ namespace sinkscope {
 
 namespace {
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 QJsonObject axisJson(const QCPAxis* axis)
 {
     QJsonObject o;
@@ -127,25 +122,25 @@ QByteArray figureSidecarJson(const FigureProvenance& p, const QCustomPlot* plot,
             continue;
         const RunResult& r = *run.result;
         QJsonObject model;
-        model["path"] = q(run.model.path);
-        model["hf_repo"] = run.model.hfRepo.empty() ? QJsonValue() : QJsonValue(q(run.model.hfRepo));
-        model["hf_revision"] = run.model.hfRevision.empty() ? QJsonValue() : QJsonValue(q(run.model.hfRevision));
-        model["name"] = q(r.model.name);
-        model["family"] = q(r.model.modelType);
+        model["path"] = QString::fromStdString(run.model.path);
+        model["hf_repo"] = run.model.hfRepo.empty() ? QJsonValue() : QJsonValue(QString::fromStdString(run.model.hfRepo));
+        model["hf_revision"] = run.model.hfRevision.empty() ? QJsonValue() : QJsonValue(QString::fromStdString(run.model.hfRevision));
+        model["name"] = QString::fromStdString(r.model.name);
+        model["family"] = QString::fromStdString(r.model.modelType);
         model["layers"] = r.model.layers;
         model["heads"] = r.model.heads;
         model["synthetic"] = r.model.synthetic;
         QJsonArray ids, tokens;
         for (const Token& t : r.encoding.tokens) {
             ids.append(t.id);
-            tokens.append(q(t.display));
+            tokens.append(QString::fromStdString(t.display));
         }
         QJsonObject o;
-        o["label"] = q(run.label);
+        o["label"] = QString::fromStdString(run.label);
         o["model"] = model;
-        o["dtype"] = q(r.dtype);
-        o["device"] = q(r.device);
-        o["prompt"] = q(run.prompt);
+        o["dtype"] = QString::fromStdString(r.dtype);
+        o["device"] = QString::fromStdString(r.device);
+        o["prompt"] = QString::fromStdString(run.prompt);
         o["token_ids"] = ids;
         o["tokens"] = tokens;
         o["bos_policy"] = QString::fromLatin1(bosPolicyName(run.bos));

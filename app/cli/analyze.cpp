@@ -19,11 +19,6 @@ namespace {
 
 namespace an = sinkscope::analysis;
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 double parseNumber(const Options& o, const QString& name, double fallback)
 {
     if (!o.has(name))
@@ -91,7 +86,7 @@ int analyzeCommand(const QStringList& args)
     } else {
         const an::PromptSet set = an::readPromptSet(o.value("prompts").toStdString());
         for (const an::PromptIssue& issue : set.issues)
-            err(QStringLiteral("warning: %1:%2: %3 (line skipped)").arg(o.value("prompts")).arg(issue.line).arg(q(issue.message)));
+            err(QStringLiteral("warning: %1:%2: %3 (line skipped)").arg(o.value("prompts")).arg(issue.line).arg(QString::fromStdString(issue.message)));
         prompts = set.prompts;
         if (prompts.empty())
             throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.", o.value("prompts").toStdString());

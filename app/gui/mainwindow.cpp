@@ -5,12 +5,12 @@
 #include "demomodel.h"
 #include "engineclient.h"
 #include "figureexport.h"
-#include "hfcache.h"
 #include "promptsetdialog.h"
 #include "promptsetrunner.h"
 #include "selection.h"
 #include "tokenstrip.h"
 #include "viewregistry.h"
+#include "sinkscope/checkpoint.h"
 
 #include <QAction>
 #include <QApplication>
@@ -277,12 +277,15 @@ void MainWindow::refreshStartLists()
     if (m_recentList->count() == 0)
         m_recentList->addItem(tr("(none yet)"));
     m_cacheList->clear();
-    const QString cacheDir = huggingFaceCacheDir();
-    m_cacheLabel->setText(tr("<b>Hugging Face cache</b> (%1)").arg(QDir::toNativeSeparators(cacheDir)));
+    const std::string cacheDir = huggingFaceCacheDir();
+    m_cacheLabel->setText(tr("<b>Hugging Face cache</b> (%1)").arg(QDir::toNativeSeparators(QString::fromStdString(cacheDir))));
     for (const CachedModel& m : findCachedModels(cacheDir)) {
-        auto* item = new QListWidgetItem(QStringLiteral("%1  ·  %2").arg(m.repo, m.revision.left(8)), m_cacheList);
-        item->setData(Qt::UserRole, m.path);
-        item->setToolTip(QDir::toNativeSeparators(m.path));
+        const QString path = QString::fromStdString(m.path);
+        auto* item = new QListWidgetItem(
+            QStringLiteral("%1  ·  %2").arg(QString::fromStdString(m.repo), QString::fromStdString(m.revision).left(8)),
+            m_cacheList);
+        item->setData(Qt::UserRole, path);
+        item->setToolTip(QDir::toNativeSeparators(path));
     }
     if (m_cacheList->count() == 0)
         m_cacheList->addItem(tr("(no cached models found)"));

@@ -4,6 +4,7 @@
 #include "engineclient.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/tokenizer.h"
 
 #include <QDir>
 #include <QFileInfo>

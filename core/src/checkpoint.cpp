@@ -10,6 +10,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonObject>
+#include <QProcessEnvironment>
 
 #include <sys/stat.h>
 
@@ -99,7 +100,54 @@ QDir resolveCacheEntry(const QDir& dir)
     return dir;
 }
 
+// "models--org--name" -> "org/name" (the cache replaces '/' by "--"); "" for any other name.
+QString repoFromEntryName(const QString& entry)
+{
+    if (!entry.startsWith(QLatin1String("models--")) || entry.size() <= 8)
+        return {};
+    return entry.mid(8).replace(QLatin1String("--"), QLatin1String("/"));
+}
+
 } // namespace
+
+std::string huggingFaceCacheDir()
+{
+    const QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (env.contains(QStringLiteral("HF_HUB_CACHE")))
+        return detail::toStd(env.value(QStringLiteral("HF_HUB_CACHE")));
+    if (env.contains(QStringLiteral("HF_HOME")))
+        return detail::toStd(QDir(env.value(QStringLiteral("HF_HOME"))).filePath(QStringLiteral("hub")));
+    return detail::toStd(QDir::home().filePath(QStringLiteral(".cache/huggingface/hub")));
+}
+
+std::vector<CachedModel> findCachedModels(const std::string& cacheDir)
+{
+    std::vector<CachedModel> out;
+    const QDir cache(QString::fromStdString(cacheDir));
+    for (const QFileInfo& entry : cache.entryInfoList({QStringLiteral("models--*")}, QDir::Dirs | QDir::NoDotAndDotDot)) {
+        const std::string repo = detail::toStd(repoFromEntryName(entry.fileName()));
+        const QFileInfoList snaps = QDir(entry.filePath() + QStringLiteral("/snapshots"))
+                                        .entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time);
+        for (const QFileInfo& snap : snaps) {
+            if (QFileInfo::exists(QDir(snap.filePath()).filePath(QStringLiteral("config.json"))))
+                out.push_back({repo, detail::toStd(snap.fileName()), detail::toStd(snap.filePath())});
+        }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const CachedModel& a, const CachedModel& b) { return a.repo < b.repo; });
+    return out;
+}
+
+std::string cachedRepoName(const std::string& dirPath)
+{
+    const QDir dir(QDir::cleanPath(QFileInfo(QString::fromStdString(dirPath)).absoluteFilePath()));
+    QString repo = repoFromEntryName(dir.dirName());
+    if (repo.isEmpty()) { // a snapshot: models--org--name/snapshots/REV
+        QDir up = dir;
+        if (up.cdUp() && up.dirName() == QLatin1String("snapshots") && up.cdUp())
+            repo = repoFromEntryName(up.dirName());
+    }
+    return detail::toStd(repo);
+}
 
 ModelDirectory ModelDirectory::locate(const std::string& dirPath)
 {
@@ -112,6 +160,9 @@ ModelDirectory ModelDirectory::locate(const std::string& dirPath)
 
     ModelDirectory out;
     out.dir = detail::toStd(QDir::cleanPath(dir.absolutePath()));
+    out.name = cachedRepoName(out.dir);
+    if (out.name.empty())
+        out.name = detail::toStd(QDir(QString::fromStdString(out.dir)).dirName());
     // Present files go through the checked open's type test, so a config.json that is a FIFO, a
     // folder or a symbolic link loop is named as such instead of being reported missing.
     const std::string config = filePath(dir, QStringLiteral("config.json"));

@@ -23,11 +23,6 @@ namespace {
 
 std::string g_publishFault;
 
-QString qs(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 std::string sizeText(uint64_t bytes)
 {
     char buf[64];
@@ -221,7 +216,7 @@ std::string readFile(const std::string& path, const FileKind& kind)
 struct AtomicFileWriter::Impl {
     std::string path;
     QSaveFile file;
-    explicit Impl(const std::string& p) : path(p), file(qs(p)) {}
+    explicit Impl(const std::string& p) : path(p), file(QString::fromStdString(p)) {}
     [[noreturn]] void fail(const std::string& why)
     {
         file.cancelWriting();
@@ -289,9 +284,9 @@ void checkOutputFolder(const std::string& target, ExistingOutput policy)
                     "The output folder " + target + " exists but is " + fileTypeName(unsigned(st.st_mode))
                         + ", not a folder.",
                     target);
-    if (policy == ExistingOutput::Refuse && !folderIsEmpty(qs(target)))
+    if (policy == ExistingOutput::Refuse && !folderIsEmpty(QString::fromStdString(target)))
         throw Error(ErrorCode::Io,
-                    "The output folder " + target + " already holds files (" + listEntries(qs(target))
+                    "The output folder " + target + " already holds files (" + listEntries(QString::fromStdString(target))
                         + "); choose a new or empty folder, or give --force to replace the folder as a whole.",
                     target);
 }
@@ -306,9 +301,9 @@ struct StagedFolder::Impl {
 StagedFolder::StagedFolder(const std::string& target, ExistingOutput policy) : d(std::make_unique<Impl>())
 {
     checkOutputFolder(target, policy);
-    d->target = QDir::cleanPath(QFileInfo(qs(target)).absoluteFilePath()).toStdString();
+    d->target = QDir::cleanPath(QFileInfo(QString::fromStdString(target)).absoluteFilePath()).toStdString();
     d->policy = policy;
-    const QFileInfo info(qs(d->target));
+    const QFileInfo info(QString::fromStdString(d->target));
     // The staging folder sits beside the target (same file system, so the publish is a rename)
     // and is hidden, so a half-written result never looks like one.
     if (!QDir().mkpath(info.absolutePath()))
@@ -323,7 +318,7 @@ StagedFolder::~StagedFolder() = default; // QTemporaryDir removes an unpublished
 
 std::string StagedFolder::path(const std::string& name) const
 {
-    return QDir(d->staging->path()).filePath(qs(name)).toStdString();
+    return QDir(d->staging->path()).filePath(QString::fromStdString(name)).toStdString();
 }
 
 void StagedFolder::write(const std::string& name, const std::string& bytes)
@@ -384,7 +379,7 @@ void StagedFolder::publish()
     }
     d->staging->setAutoRemove(false);
     d->published = true;
-    QDir(qs(aside)).removeRecursively();
+    QDir(QString::fromStdString(aside)).removeRecursively();
 }
 
 void setPublishFaultForTesting(const std::string& step)

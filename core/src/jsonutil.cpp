@@ -2,6 +2,7 @@
 #include "jsonutil.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/text.h"
 
 #include <QJsonDocument>
 #include <QJsonParseError>
@@ -11,45 +12,6 @@
 #include <limits>
 
 namespace sinkscope::detail {
-
-bool isValidUtf8(const char* bytes, std::size_t size)
-{
-    const auto* s = reinterpret_cast<const unsigned char*>(bytes);
-    std::size_t i = 0;
-    while (i < size) {
-        const unsigned char c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        uint32_t cp = 0;
-        if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (size - i < len)
-            return false;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        static const uint32_t minimum[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < minimum[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 std::string rawControlCharacterProblem(unsigned char c)
 {
@@ -93,7 +55,7 @@ JsonParse parseJsonText(const char* bytes, std::size_t size)
 QJsonObject parseJsonObject(const QByteArray& bytes, const std::string& source)
 {
     // QJsonDocument silently replaces invalid UTF-8; a file that is not UTF-8 is corrupt, say so.
-    if (!isValidUtf8(bytes.constData(), static_cast<std::size_t>(bytes.size())))
+    if (!isValidUtf8(std::string_view(bytes.constData(), std::size_t(bytes.size()))))
         throw Error(ErrorCode::Format, source + " is not valid UTF-8 text.", source);
     const JsonParse parsed = parseJsonText(bytes.constData(), std::size_t(bytes.size()));
     if (!parsed.error.empty()) {

@@ -35,9 +35,6 @@ std::string rawControlCharacterProblem(unsigned char c);
 /// UTF-8, not JSON, or not an object.
 QJsonObject parseJsonObject(const QByteArray& bytes, const std::string& source);
 
-/// True when `bytes` is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
-bool isValidUtf8(const char* bytes, std::size_t size);
-
 /// The integer held by `value` when it is a JSON number with no fractional part that fits int64.
 std::optional<int64_t> jsonInteger(const QJsonValue& value);
 

@@ -243,6 +243,19 @@ const char* positionKindName(PositionKind kind)
     return "none";
 }
 
+ModelDimensions ModelConfig::dimensions() const
+{
+    ModelDimensions d;
+    d.layers = numLayers;
+    d.heads = numHeads;
+    d.kvHeads = numKvHeads;
+    d.headDim = headDim;
+    d.hiddenSize = hiddenSize;
+    d.vocabSize = vocabSize;
+    d.maxPositions = maxTokens;
+    return d;
+}
+
 int ModelConfig::rotaryDim() const
 {
     return position == PositionKind::Rope ? int(double(headDim) * rotaryFraction) : 0;
@@ -580,6 +593,10 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
 
     // Newer configs spell it "dtype".
     c.torchDtype = cfg.optionalString("torch_dtype", cfg.optionalString("dtype", "float32"));
+
+    // The demo generator's marker (any kind or version): ModelInfo::synthetic.
+    const QJsonValue demo = cfg.value("sinkscope_demo");
+    c.syntheticDemo = demo.isObject() && demo.toObject().value(QLatin1String("synthetic")).toBool();
     return c;
 }
 

@@ -13,34 +13,29 @@ namespace sinkscope {
 
 namespace {
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 } // namespace
 
 std::string runJsonText(const RunResult& r)
 {
     QJsonObject model;
-    model["model_type"] = q(r.model.modelType);
+    model["model_type"] = QString::fromStdString(r.model.modelType);
     model["layers"] = r.model.layers;
     model["heads"] = r.model.heads;
     model["kv_heads"] = r.model.kvHeads;
     model["head_dim"] = r.model.headDim;
     model["hidden_size"] = r.model.hiddenSize;
     model["vocab_size"] = r.model.vocabSize;
-    model["position"] = q(r.model.position);
-    model["attention"] = q(r.model.attention);
-    model["name"] = q(r.model.name);
+    model["position"] = QString::fromStdString(r.model.position);
+    model["attention"] = QString::fromStdString(r.model.attention);
+    model["name"] = QString::fromStdString(r.model.name);
     model["synthetic"] = r.model.synthetic;
 
     QJsonArray tokens;
     for (const Token& t : r.encoding.tokens) {
         QJsonObject o;
         o["id"] = t.id;
-        o["text"] = q(t.display);
-        o["piece"] = q(t.piece);
+        o["text"] = QString::fromStdString(t.display);
+        o["piece"] = QString::fromStdString(t.piece);
         o["start"] = qint64(t.start);
         o["end"] = qint64(t.end);
         o["special"] = t.special;
@@ -57,8 +52,8 @@ std::string runJsonText(const RunResult& r)
 
     QJsonObject root;
     root["model"] = model;
-    root["device"] = q(r.device);
-    root["dtype"] = q(r.dtype);
+    root["device"] = QString::fromStdString(r.device);
+    root["dtype"] = QString::fromStdString(r.dtype);
     root["threads"] = r.threads;
     root["bos_added"] = r.encoding.bosAdded;
     root["tokens"] = tokens;
@@ -70,7 +65,7 @@ std::string runJsonText(const RunResult& r)
 std::vector<SaveItem> parseSaveList(const std::string& text)
 {
     std::vector<SaveItem> items;
-    for (const QString& part : q(text).split(',', Qt::SkipEmptyParts)) {
+    for (const QString& part : QString::fromStdString(text).split(',', Qt::SkipEmptyParts)) {
         const QString p = part.trimmed();
         SaveItem item;
         if (p == "attention")

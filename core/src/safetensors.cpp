@@ -5,8 +5,10 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
+#include "sinkscope/text.h"
 #include "sinkscope/fileio.h"
 
+#include <Eigen/Core>
 #include <QByteArray>
 #include <QFile>
 #include <QFileInfo>
@@ -55,20 +57,6 @@ std::string shapeText(const std::vector<int64_t>& shape)
 std::string spanText(uint64_t begin, uint64_t end)
 {
     return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
-}
-
-uint32_t floatBits(float f)
-{
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-float bitsFloat(uint32_t u)
-{
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 std::shared_ptr<std::byte> alignedStorage(std::size_t nbytes, const std::string& name)
@@ -135,76 +123,27 @@ const char* dtypeName(DType dtype)
     return "F32";
 }
 
+// Eigen's half and bfloat16 do the conversions. Their portable paths (this build enables no F16C)
+// move the bits of a half NaN's payload into the float unchanged, round to nearest even in both
+// directions, and keep subnormals; a NaN written as 16 bits becomes Eigen's quiet NaN.
 float halfToFloat(uint16_t h)
 {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1Fu;
-    uint32_t mant = h & 0x3FFu;
-    if (exp == 0) {
-        if (mant == 0)
-            return bitsFloat(sign);
-        // Subnormal half: every one of them is a normal float, so normalise the mantissa.
-        exp = 127 - 15 + 1;
-        while (!(mant & 0x400u)) {
-            mant <<= 1;
-            --exp;
-        }
-        mant &= 0x3FFu;
-        return bitsFloat(sign | (exp << 23) | (mant << 13));
-    }
-    if (exp == 31)
-        return bitsFloat(sign | 0x7F800000u | (mant << 13)); // infinity, or NaN with its payload
-    return bitsFloat(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+    return static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(h));
 }
 
 float bfloat16ToFloat(uint16_t bits)
 {
-    return bitsFloat(static_cast<uint32_t>(bits) << 16);
+    return static_cast<float>(Eigen::numext::bit_cast<Eigen::bfloat16>(bits));
 }
 
 uint16_t floatToHalf(float value)
 {
-    const uint32_t x = floatBits(value);
-    const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-    const uint32_t absx = x & 0x7FFFFFFFu;
-    const uint32_t mant = absx & 0x7FFFFFu;
-    if (absx >= 0x7F800000u) {
-        if (absx == 0x7F800000u)
-            return sign | 0x7C00u;
-        return static_cast<uint16_t>(sign | 0x7C00u | 0x200u | (mant >> 13)); // keep it a (quiet) NaN
-    }
-    const int exp = static_cast<int>(absx >> 23) - 127 + 15;
-    if (exp >= 31)
-        return sign | 0x7C00u;
-    uint32_t q;
-    uint32_t rest;
-    uint32_t halfway;
-    if (exp <= 0) {
-        // Result is subnormal (or rounds up to the smallest normal, which the encoding handles).
-        const int shift = 14 - exp; // >= 14
-        if (shift > 24)
-            return sign;
-        const uint32_t m = mant | 0x800000u;
-        q = m >> shift;
-        rest = m & ((1u << shift) - 1);
-        halfway = 1u << (shift - 1);
-    } else {
-        q = (static_cast<uint32_t>(exp) << 10) | (mant >> 13);
-        rest = mant & 0x1FFFu;
-        halfway = 0x1000u;
-    }
-    if (rest > halfway || (rest == halfway && (q & 1u)))
-        ++q; // a carry into the exponent is the correctly rounded result, up to infinity
-    return static_cast<uint16_t>(sign | q);
+    return Eigen::numext::bit_cast<uint16_t>(Eigen::half(value));
 }
 
 uint16_t floatToBfloat16(float value)
 {
-    const uint32_t x = floatBits(value);
-    if ((x & 0x7FFFFFFFu) > 0x7F800000u)
-        return static_cast<uint16_t>((x >> 16) | 0x40u);
-    const uint32_t rounded = x + 0x7FFFu + ((x >> 16) & 1u);
-    return static_cast<uint16_t>(rounded >> 16);
+    return Eigen::numext::bit_cast<uint16_t>(Eigen::bfloat16(value));
 }
 
 int64_t TensorInfo::numel() const
@@ -337,7 +276,7 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* prefix, std::size_t pr
     }
 
     const auto* text = reinterpret_cast<const char*>(prefix + 8);
-    if (!detail::isValidUtf8(text, static_cast<std::size_t>(headerLen)))
+    if (!isValidUtf8(std::string_view(text, static_cast<std::size_t>(headerLen))))
         throw fail(ErrorCode::Format, "the header is not valid UTF-8.");
     // Writers pad the header with trailing spaces to align the data; QJsonDocument accepts those.
     const detail::JsonParse parsed = detail::parseJsonText(text, static_cast<std::size_t>(headerLen));

@@ -32,11 +32,6 @@ constexpr size_t kHeaderBytes = 56;
 constexpr uint64_t kAlign = 64;
 constexpr uint64_t kMaxManifestBytes = 256ull << 20;
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 uint64_t fnv1a64(const char* data, size_t size)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -156,7 +151,7 @@ ModelReference describeModelFolder(const std::string& dir)
 {
     ModelReference ref;
     ref.path = dir;
-    QString path = QDir::fromNativeSeparators(q(dir));
+    QString path = QDir::fromNativeSeparators(QString::fromStdString(dir));
     while (path.size() > 1 && path.endsWith(QLatin1Char('/')))
         path.chop(1);
     const QStringList parts = path.split(QLatin1Char('/'));
@@ -213,9 +208,9 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
 
         const ModelInfo& m = r.model;
         QJsonObject model;
-        model["name"] = q(m.name);
-        model["dir"] = q(m.dir);
-        model["model_type"] = q(m.modelType);
+        model["name"] = QString::fromStdString(m.name);
+        model["dir"] = QString::fromStdString(m.dir);
+        model["model_type"] = QString::fromStdString(m.modelType);
         model["layers"] = m.layers;
         model["heads"] = m.heads;
         model["kv_heads"] = m.kvHeads;
@@ -223,20 +218,20 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
         model["hidden_size"] = m.hiddenSize;
         model["vocab_size"] = m.vocabSize;
         model["max_positions"] = m.maxPositions;
-        model["position"] = q(m.position);
-        model["attention"] = q(m.attention);
+        model["position"] = QString::fromStdString(m.position);
+        model["attention"] = QString::fromStdString(m.attention);
         model["synthetic"] = m.synthetic;
         QJsonArray notes;
         for (const std::string& n : m.notes)
-            notes.append(q(n));
+            notes.append(QString::fromStdString(n));
         model["notes"] = notes;
 
         QJsonArray tokens;
         for (const Token& tk : r.encoding.tokens) {
             QJsonObject o;
             o["id"] = tk.id;
-            o["piece"] = q(tk.piece);
-            o["display"] = q(tk.display);
+            o["piece"] = QString::fromStdString(tk.piece);
+            o["display"] = QString::fromStdString(tk.display);
             o["start"] = qint64(tk.start);
             o["end"] = qint64(tk.end);
             o["special"] = tk.special;
@@ -252,18 +247,18 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
             recipes.append(o);
         }
         QJsonObject ref;
-        ref["path"] = q(run.model.path);
-        ref["hf_repo"] = q(run.model.hfRepo);
-        ref["hf_revision"] = q(run.model.hfRevision);
+        ref["path"] = QString::fromStdString(run.model.path);
+        ref["hf_repo"] = QString::fromStdString(run.model.hfRepo);
+        ref["hf_revision"] = QString::fromStdString(run.model.hfRevision);
 
         QJsonObject o;
-        o["label"] = q(run.label);
+        o["label"] = QString::fromStdString(run.label);
         o["model_ref"] = ref;
-        o["prompt"] = q(run.prompt);
+        o["prompt"] = QString::fromStdString(run.prompt);
         o["bos_policy"] = QString::fromLatin1(bosPolicyName(run.bos));
         o["model"] = model;
-        o["device"] = q(r.device);
-        o["dtype"] = q(r.dtype);
+        o["device"] = QString::fromStdString(r.device);
+        o["dtype"] = QString::fromStdString(r.dtype);
         o["run_ms"] = r.runMs;
         o["T"] = qint64(r.tokens);
         o["bos_added"] = r.encoding.bosAdded;
@@ -283,7 +278,7 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
     root["version"] = Session::kFormatVersion;
     root["app_version"] = QString::fromLatin1(appVersion());
     root["created"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
-    root["view"] = q(session.view);
+    root["view"] = QString::fromStdString(session.view);
     root["selection"] = selection;
     root["settings"] = QJsonDocument::fromJson(QByteArray::fromStdString(session.settingsJson)).object();
     root["runs"] = runs;
@@ -569,7 +564,7 @@ Session decodeSession(const std::string& bytes, const std::string& source)
 
 Session loadSession(const std::string& path)
 {
-    const QFileInfo info(q(path));
+    const QFileInfo info(QString::fromStdString(path));
     if (!info.exists())
         throw Error(ErrorCode::Io, "The session file " + path + " does not exist.", path);
     if (!info.isFile())

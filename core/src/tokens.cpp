@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Small value types shared by every part of the core (no tokenizer logic here).
 #include "sinkscope/error.h"
-#include "sinkscope/tokenizer.h"
+#include "sinkscope/tokens.h"
 
 namespace sinkscope {
 

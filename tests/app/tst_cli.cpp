@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // sinkscope-cli as other tools use it: a real process, its files and its exit codes.
+#include "npyreader.h"
 #include "sinkscope/npy.h"
 #include "testsupport.h"
 #include "clirunner.h"

@@ -120,6 +120,7 @@ private Q_SLOTS:
     void sharded();
     void safetensorsPreferredOverPickle();
     void huggingFaceCacheEntry();
+    void huggingFaceCacheScan();
     void rejects_data();
     void rejects();
     void missingFolder();
@@ -215,6 +216,49 @@ void TestCheckpoint::huggingFaceCacheEntry()
     const ModelDirectory md = ModelDirectory::locate(tmp.path().toStdString());
     QCOMPARE(QString::fromStdString(md.dir), snap.absolutePath());
     QCOMPARE(md.weightFiles.size(), std::size_t(1));
+    // Not a cache entry by name (a temporary folder): the folder's own name.
+    QCOMPARE(QString::fromStdString(md.name), QDir(tmp.path()).dirName());
+}
+
+void TestCheckpoint::huggingFaceCacheScan()
+{
+    // hub/models--org--name/snapshots/<rev>: listed as "org/name", and a model opened from the entry
+    // or from its snapshot is named "org/name", not after the snapshot hash.
+    QTemporaryDir tmp;
+    const QDir hub(tmp.path());
+    const QDir entry(hub.filePath(QStringLiteral("models--meta-llama--Llama-3.2-1B")));
+    QVERIFY(hub.mkpath(QStringLiteral("models--meta-llama--Llama-3.2-1B/snapshots/4e20de36")));
+    put(entry, QStringLiteral("refs/main"), "4e20de36\n");
+    const QDir snap(entry.filePath(QStringLiteral("snapshots/4e20de36")));
+    put(snap, QStringLiteral("config.json"), kConfig);
+    shard(snap, QStringLiteral("model.safetensors"), {"w"});
+    QVERIFY(hub.mkpath(QStringLiteral("models--gpt2/snapshots/e7da7f22")));
+    put(QDir(hub.filePath(QStringLiteral("models--gpt2/snapshots/e7da7f22"))), QStringLiteral("config.json"), kConfig);
+    QVERIFY(hub.mkpath(QStringLiteral("models--broken/snapshots/0000")));                  // no config.json: skipped
+    QVERIFY(hub.mkpath(QStringLiteral("datasets--org--data/snapshots/1111")));             // not a model: skipped
+
+    const std::vector<CachedModel> found = findCachedModels(hub.path().toStdString());
+    QCOMPARE(found.size(), std::size_t(2));
+    QCOMPARE(found[0].repo, std::string("gpt2"));
+    QCOMPARE(found[0].revision, std::string("e7da7f22"));
+    QCOMPARE(found[1].repo, std::string("meta-llama/Llama-3.2-1B"));
+    QCOMPARE(QString::fromStdString(found[1].path), snap.path());
+
+    QCOMPARE(cachedRepoName(entry.path().toStdString()), std::string("meta-llama/Llama-3.2-1B"));
+    QCOMPARE(cachedRepoName(snap.path().toStdString()), std::string("meta-llama/Llama-3.2-1B"));
+    QCOMPARE(cachedRepoName(hub.path().toStdString()), std::string());
+    for (const QString& opened : {entry.path(), snap.path()}) {
+        const ModelDirectory md = ModelDirectory::locate(opened.toStdString());
+        QCOMPARE(md.name, std::string("meta-llama/Llama-3.2-1B"));
+        QCOMPARE(QString::fromStdString(md.dir), snap.absolutePath());
+    }
+
+    qputenv("HF_HUB_CACHE", hub.path().toUtf8());
+    QCOMPARE(QString::fromStdString(huggingFaceCacheDir()), hub.path());
+    qunsetenv("HF_HUB_CACHE");
+    qputenv("HF_HOME", "/some/hf");
+    QCOMPARE(huggingFaceCacheDir(), std::string("/some/hf/hub"));
+    qunsetenv("HF_HOME");
 }
 
 void TestCheckpoint::rejects_data()

@@ -567,7 +567,7 @@ void TestDemoModels::files()
     QFETCH(DemoKind, kind);
     const QString dir = modelDir(m_tmp, kind);
     QVERIFY(isDemoModelDir(kind, dir.toStdString()));
-    QVERIFY(isSyntheticDemoModel(dir.toStdString()));
+    QVERIFY(ModelConfig::fromFile(QDir(dir).filePath("config.json").toStdString()).syntheticDemo);
     QVERIFY(!isDemoModelDir(kind == DemoKind::Decoder ? DemoKind::Encoder : DemoKind::Decoder, dir.toStdString()));
 
     const QByteArray readme = readAll(QDir(dir).filePath("README.md"));

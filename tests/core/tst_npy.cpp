@@ -4,6 +4,7 @@
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
+#include "npyreader.h"
 
 #include <QDir>
 #include <QFile>
@@ -17,6 +18,7 @@
 #include <limits>
 
 using namespace sinkscope;
+using namespace sinkscope::test;
 
 Q_DECLARE_METATYPE(sinkscope::ErrorCode)
 Q_DECLARE_METATYPE(std::vector<int64_t>)

@@ -218,9 +218,8 @@ struct MassiveActivation {
 };
 
 /// All metrics of one prompt's run. Tensors left empty are listed in `unavailable`.
-struct RunMetrics {
+struct RunMetrics : ModelDimensions { ///< the analysed model's dimensions
     int64_t tokens = 0;
-    int layers = 0, heads = 0, kvHeads = 0, headDim = 0, hiddenSize = 0;
     bool causal = true;
     Options options;
     int prompts = 1;                    ///< runs averaged into these numbers

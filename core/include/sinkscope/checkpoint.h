@@ -9,9 +9,24 @@
 
 namespace sinkscope {
 
+/// One model snapshot in the local Hugging Face hub cache (models--ORG--NAME/snapshots/REV).
+struct CachedModel {
+    std::string repo;     ///< "org/name"
+    std::string revision; ///< the snapshot folder's name (a commit hash)
+    std::string path;     ///< the snapshot folder, which holds config.json
+};
+
+/// The hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.
+std::string huggingFaceCacheDir();
+/// Snapshots with a config.json under `cacheDir`, sorted by repo; newest snapshot first per repo.
+std::vector<CachedModel> findCachedModels(const std::string& cacheDir = huggingFaceCacheDir());
+/// "org/name" when `dir` is a cache entry (models--org--name) or one of its snapshots, else "".
+std::string cachedRepoName(const std::string& dir);
+
 /// The files of a Hugging Face model folder, located and checked for presence (not parsed).
 struct ModelDirectory {
-    std::string dir;
+    std::string dir;                 ///< the folder holding config.json (a cache entry's snapshot, resolved)
+    std::string name;                ///< "org/name" for a Hugging Face cache entry, else the folder's name
     std::string configPath;          ///< config.json
     std::string tokenizerPath;       ///< tokenizer.json ("" when absent)
     std::string tokenizerConfigPath; ///< tokenizer_config.json ("" when absent)

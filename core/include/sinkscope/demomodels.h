@@ -39,10 +39,6 @@ void writeDemoModel(DemoKind kind, const std::string& dir);
 /// is present and config.json carries the matching marker). Cheap: it does not read the weights.
 bool isDemoModelDir(DemoKind kind, const std::string& dir);
 
-/// True when `dir`/config.json carries the demo generator's marker (any kind or version): the
-/// model is synthetic. For ModelInfo::synthetic; never throws.
-bool isSyntheticDemoModel(const std::string& dir);
-
 /// A head built to have a waiver.
 struct PlantedHead {
     int layer = 0;

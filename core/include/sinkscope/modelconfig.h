@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "sinkscope/modeldimensions.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +65,7 @@ struct ModelConfig {
     std::optional<int> eosTokenId;    ///< the first one when config.json lists several
     std::optional<int> padTokenId;
     std::string torchDtype = "float32"; ///< as stored in config.json
+    bool syntheticDemo = false;         ///< "sinkscope_demo": {"synthetic": true}: made by the demo generator, not trained
 
     // Structure that varies within or between families.
     NormKind norm = NormKind::Rms;
@@ -82,6 +85,8 @@ struct ModelConfig {
     bool scaleAttnByInverseLayerIdx = false; ///< gpt2: logits also divided by layer + 1
     bool reorderAndUpcastAttn = false; ///< gpt2: q.k in fp32 (same numbers in an fp32 run)
 
+    /// The model's shape as a run reports it (maxPositions = maxTokens).
+    ModelDimensions dimensions() const;
     /// Dimensions of each head that RoPE rotates: int(headDim * rotaryFraction) (0 without RoPE).
     int rotaryDim() const;
     /// The factor on q.k in layer `layer` (before any soft-capping).

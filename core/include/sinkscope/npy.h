@@ -12,12 +12,5 @@ std::string encodeNpy(const float* data, const std::vector<int64_t>& shape);
 /// Writes a float32 .npy file atomically. Throws Error(Io).
 void writeNpy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 
-/// A float32 array read back from .npy (for tests and for re-opening exports).
-struct NpyArray {
-    std::vector<int64_t> shape;
-    std::vector<float> data;
-};
-/// Reads a '<f4' C-order .npy (format 1.x/2.x). Throws Error(Io|Format|Unsupported).
-NpyArray readNpy(const std::string& path);
 
 } // namespace sinkscope

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "sinkscope/tokenizer.h"
+#include "sinkscope/modeldimensions.h"
+#include "sinkscope/tokens.h"
 
 #include <Eigen/Core>
 
@@ -16,17 +17,10 @@ namespace sinkscope {
 using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// What the views and exports need to know about the model that produced a result.
-struct ModelInfo {
-    std::string name;      ///< folder name (or demo model name)
-    std::string dir;       ///< folder it was loaded from
+struct ModelInfo : ModelDimensions {
+    std::string name;      ///< "org/name" for a Hugging Face cache entry, else the folder name (or demo model name)
+    std::string dir;       ///< the folder config.json was read from (a cache entry resolved to its snapshot)
     std::string modelType; ///< config.json model_type
-    int layers = 0;
-    int heads = 0;
-    int kvHeads = 0;
-    int headDim = 0;
-    int hiddenSize = 0;
-    int vocabSize = 0;
-    int maxPositions = 0;
     std::string position = "rope";    ///< rope | learned | none | alibi
     std::string attention = "causal"; ///< causal | bidirectional
     bool synthetic = false;           ///< a generated demo model, not a trained one

@@ -3,6 +3,7 @@
 #include "sinkscope/metricsio.h"
 
 #include "sinkscope/error.h"
+#include "sinkscope/text.h"
 #include "sinkscope/fileio.h"
 
 #include <QDir>
@@ -20,11 +21,6 @@ namespace sinkscope::analysis {
 
 namespace {
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 // JSON has no NaN or infinity; a metric that produced one is written as null.
 QJsonValue num(double v)
 {
@@ -34,15 +30,6 @@ QJsonValue num(double v)
 QString csvNum(double v)
 {
     return std::isfinite(v) ? QString::number(v, 'g', 9) : QString();
-}
-
-QString csvText(const QString& s)
-{
-    if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n')))
-        return s;
-    QString e = s;
-    e.replace(QLatin1String("\""), QLatin1String("\"\""));
-    return QLatin1Char('"') + e + QLatin1Char('"');
 }
 
 QJsonArray vec(const float* p, int64_t n)
@@ -134,7 +121,7 @@ QJsonObject metricsJson(const RunMetrics& m, bool perToken = true)
         o["written_norms"] = tensor3(m.writtenNorms);
         o["waiver_scores"] = tensor3(m.waiverScores);
     }
-    o["waiver_basis"] = m.waiverBasis.empty() ? QJsonValue() : QJsonValue(q(m.waiverBasis));
+    o["waiver_basis"] = m.waiverBasis.empty() ? QJsonValue() : QJsonValue(QString::fromStdString(m.waiverBasis));
     o["waiver"] = headElements(m.waiver, "score");
 
     QJsonArray keys;
@@ -182,7 +169,7 @@ QJsonObject metricsJson(const RunMetrics& m, bool perToken = true)
                              {"values", firstVsOthersJson(m.valueNormsFirst)}};
     QJsonArray missing;
     for (const std::string& u : m.unavailable)
-        missing.append(q(u));
+        missing.append(QString::fromStdString(u));
     o["unavailable"] = missing;
     return o;
 }
@@ -202,7 +189,7 @@ QJsonObject spreadJson(const MetricsSpread& s)
 std::map<QString, QString> metricsCsv(const RunMetrics& m, const MetricsSpread* sp, const QStringList& tokens)
 {
     std::map<QString, QString> files;
-    auto token = [&](int64_t j) { return j < tokens.size() ? csvText(tokens[int(j)]) : QString(); };
+    auto token = [&](int64_t j) { return j < tokens.size() ? QString::fromStdString(csvField(tokens[int(j)].toStdString())) : QString(); };
     auto perElement = [&](const QString& name, const Tensor& t, const char* headName, const char* valueName,
                           const Tensor* spread) {
         if (t.empty())
@@ -358,7 +345,7 @@ std::map<std::string, std::string> metricsFiles(const std::vector<PromptRun>& ru
     auto tokenList = [](const PromptRun& r) {
         QStringList l;
         for (const std::string& t : r.tokens)
-            l << q(t);
+            l << QString::fromStdString(t);
         return l;
     };
     // Never average different lengths: group by T; the largest group (ties: the longer T) is the
@@ -369,13 +356,13 @@ std::map<std::string, std::string> metricsFiles(const std::vector<PromptRun>& ru
 
     const ModelInfo& info = report.model;
     const Options& opt = report.options;
-    QJsonObject modelJson{{"name", q(info.name)}, {"model_type", q(info.modelType)}, {"layers", info.layers},
+    QJsonObject modelJson{{"name", QString::fromStdString(info.name)}, {"model_type", QString::fromStdString(info.modelType)}, {"layers", info.layers},
                           {"heads", info.heads}, {"kv_heads", info.kvHeads}, {"head_dim", info.headDim},
-                          {"hidden_size", info.hiddenSize}, {"position", q(info.position)},
-                          {"attention", q(info.attention)}, {"synthetic", info.synthetic}};
+                          {"hidden_size", info.hiddenSize}, {"position", QString::fromStdString(info.position)},
+                          {"attention", QString::fromStdString(info.attention)}, {"synthetic", info.synthetic}};
     QJsonObject settings{{"k", opt.sinkElement}, {"epsilon", opt.epsilon}, {"massive_abs", opt.massive.absolute},
                          {"massive_rel", opt.massive.relative}, {"waiver_threshold", opt.waiverThreshold},
-                         {"bos", q(report.bos)},
+                         {"bos", QString::fromStdString(report.bos)},
                          {"length", report.length > 0 ? QJsonValue(qint64(report.length)) : QJsonValue()}};
 
     auto groupJson = [&](const std::vector<size_t>& members, MetricsSpread* spreadOut) {
@@ -393,7 +380,7 @@ std::map<std::string, std::string> metricsFiles(const std::vector<PromptRun>& ru
             for (size_t i : members) {
                 QJsonObject p = metricsJson(runs[i].metrics, report.perPromptTensors);
                 p["line"] = runs[i].line;
-                p["text"] = q(runs[i].text);
+                p["text"] = QString::fromStdString(runs[i].text);
                 p["tokens"] = QJsonArray::fromStringList(tokenList(runs[i]));
                 perPrompt.append(p);
             }
@@ -407,8 +394,8 @@ std::map<std::string, std::string> metricsFiles(const std::vector<PromptRun>& ru
     root["format"] = QStringLiteral("sinkscope-metrics");
     root["version"] = 1;
     root["model"] = modelJson;
-    root["device"] = q(report.device);
-    root["dtype"] = q(report.dtype);
+    root["device"] = QString::fromStdString(report.device);
+    root["dtype"] = QString::fromStdString(report.dtype);
     root["settings"] = settings;
     if (report.singlePrompt)
         root["tokens"] = QJsonArray::fromStringList(tokenList(runs.front()));

@@ -5,23 +5,16 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
+#include "sinkscope/text.h"
 #include "sinkscope/fileio.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QString>
-#include <QStringDecoder>
 
 namespace sinkscope::analysis {
 
 namespace {
-
-bool validUtf8(const std::string& s)
-{
-    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
-    const QString text = decoder.decode(QByteArrayView(s.data(), qsizetype(s.size())));
-    return !decoder.hasError();
-}
 
 bool blank(const std::string& s)
 {
@@ -70,7 +63,7 @@ PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
                                               + " MiB, the limit for one prompt"});
             continue;
         }
-        if (!validUtf8(line)) {
+        if (!isValidUtf8(line)) {
             set.issues.push_back({number, "not valid UTF-8"});
             continue;
         }

@@ -138,11 +138,8 @@ RunMetrics analyzeRun(const RunResult& r, const Options& opt)
     RunMetrics m;
     m.options = opt;
     m.tokens = r.tokens;
-    m.layers = r.model.layers;
-    m.heads = r.model.heads;
-    m.kvHeads = std::max(1, r.model.kvHeads);
-    m.headDim = r.model.headDim;
-    m.hiddenSize = r.model.hiddenSize;
+    m.dimensions() = r.model.dimensions();
+    m.kvHeads = std::max(1, m.kvHeads);
     m.causal = r.model.attention != "bidirectional";
     const int64_t L = m.layers, H = m.heads, G = m.kvHeads, T = m.tokens;
     const int64_t group = std::max<int64_t>(1, H / G);
@@ -432,8 +429,7 @@ RunMetrics aggregate(const std::vector<RunMetrics>& runs, MetricsSpread* spread)
         throw Error(ErrorCode::InvalidArgument, "There are no runs to aggregate.");
     const RunMetrics& f = runs.front();
     for (const RunMetrics& r : runs)
-        if (r.tokens != f.tokens || r.layers != f.layers || r.heads != f.heads || r.kvHeads != f.kvHeads
-            || r.headDim != f.headDim || r.hiddenSize != f.hiddenSize || r.causal != f.causal)
+        if (r.tokens != f.tokens || r.dimensions() != f.dimensions() || r.causal != f.causal)
             throw Error(ErrorCode::InvalidArgument,
                         "Only runs of the same model at the same prompt length can be averaged (T = "
                             + std::to_string(f.tokens) + " and T = " + std::to_string(r.tokens) + ").");
@@ -443,11 +439,7 @@ RunMetrics aggregate(const std::vector<RunMetrics>& runs, MetricsSpread* spread)
 
     RunMetrics m;
     m.tokens = f.tokens;
-    m.layers = f.layers;
-    m.heads = f.heads;
-    m.kvHeads = f.kvHeads;
-    m.headDim = f.headDim;
-    m.hiddenSize = f.hiddenSize;
+    m.dimensions() = f.dimensions();
     m.causal = f.causal;
     m.options = f.options;
     m.prompts = 0;

@@ -28,11 +28,6 @@ constexpr const char* kVersion = "1";
 const char* const kFiles[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                               "README.md"};
 
-QString qs(const std::string& s)
-{
-    return QString::fromStdString(s);
-}
-
 void writeTextFile(const QString& path, const std::string& text)
 {
     // The shared atomic writer checks the final flush, so a full disk never leaves a short file.
@@ -197,7 +192,7 @@ std::string demoModelName(DemoKind kind)
 
 void writeDemoModel(DemoKind kind, const std::string& dirPath)
 {
-    const QString dirName = qs(dirPath);
+    const QString dirName = QString::fromStdString(dirPath);
     if (!QDir().mkpath(dirName))
         throw Error(ErrorCode::Io, "Cannot create the demo model folder.", dirPath);
     const QDir dir(dirName);
@@ -219,7 +214,7 @@ void writeDemoModel(DemoKind kind, const std::string& dirPath)
 
 bool isDemoModelDir(DemoKind kind, const std::string& dirPath)
 {
-    const QDir dir(qs(dirPath));
+    const QDir dir(QString::fromStdString(dirPath));
     for (const char* f : kFiles)
         if (!QFileInfo(dir.filePath(QLatin1String(f))).isFile())
             return false;
@@ -238,15 +233,6 @@ bool isDemoModelDir(DemoKind kind, const std::string& dirPath)
     if (!tok.open(QIODevice::ReadOnly))
         return false;
     return QJsonDocument::fromJson(tok.readAll()).isObject();
-}
-
-bool isSyntheticDemoModel(const std::string& dirPath)
-{
-    QFile cfg(QDir(qs(dirPath)).filePath(QStringLiteral("config.json")));
-    if (!cfg.open(QIODevice::ReadOnly) || cfg.size() > (16 << 20))
-        return false;
-    const QJsonObject m = QJsonDocument::fromJson(cfg.readAll()).object().value(QLatin1String("sinkscope_demo")).toObject();
-    return m.value(QLatin1String("synthetic")).toBool();
 }
 
 std::vector<PlantedHead> plantedHeads(DemoKind kind)

@@ -188,7 +188,7 @@ public:
             if (c < 0x20)
                 fail(detail::rawControlCharacterProblem(c).c_str());
             if (c >= 0x80) {
-                const int len = validUtf8Length(reinterpret_cast<const unsigned char*>(m_p), size_t(m_end - m_p));
+                const int len = utf8SequenceLength(reinterpret_cast<const unsigned char*>(m_p), size_t(m_end - m_p));
                 if (len == 0)
                     fail("invalid UTF-8 in a string");
                 out.append(m_p, size_t(len));

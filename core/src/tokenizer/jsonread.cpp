@@ -122,41 +122,6 @@ const ByteTables& byteTables()
     return tables;
 }
 
-// Length of the longest prefix of p[0..n) that could start a valid UTF-8 sequence (>= 1).
-size_t maximalSubpart(const unsigned char* p, size_t n)
-{
-    const unsigned char b0 = p[0];
-    int need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        need = 1;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        need = 2;
-        if (b0 == 0xE0)
-            lo = 0xA0;
-        if (b0 == 0xED)
-            hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        need = 3;
-        if (b0 == 0xF0)
-            lo = 0x90;
-        if (b0 == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 1;
-    }
-    size_t len = 1;
-    for (int k = 0; k < need && len < n; ++k) {
-        const unsigned char b = p[len];
-        const unsigned char l = k == 0 ? lo : 0x80;
-        const unsigned char h = k == 0 ? hi : 0xBF;
-        if (b < l || b > h)
-            break;
-        ++len;
-    }
-    return len;
-}
-
 } // namespace
 
 char32_t byteToChar(uint8_t b)
@@ -179,13 +144,13 @@ std::string utf8Lossy(const std::string& bytes)
     const size_t n = bytes.size();
     size_t i = 0;
     while (i < n) {
-        const int len = validUtf8Length(p + i, n - i);
+        const int len = utf8SequenceLength(p + i, n - i);
         if (len > 0) {
             out.append(bytes, i, size_t(len));
             i += size_t(len);
         } else {
             out += "\xEF\xBF\xBD";
-            i += maximalSubpart(p + i, n - i);
+            i += utf8MaximalSubpart(p + i, n - i);
         }
     }
     return out;

@@ -103,7 +103,7 @@ public:
                 if (piece.empty() || piece.size() > 4)
                     continue;
                 const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
-                if (size_t(validUtf8Length(p, piece.size())) == piece.size())
+                if (size_t(utf8SequenceLength(p, piece.size())) == piece.size())
                     m_charIds.emplace(decodeUtf8Trusted(piece)[0], m_vocab.idAt(k));
             }
         }

@@ -118,7 +118,7 @@ std::string visibleText(const std::string& bytes)
     size_t i = 0;
     char buf[8];
     while (i < n) {
-        const int len = validUtf8Length(p + i, n - i);
+        const int len = utf8SequenceLength(p + i, n - i);
         if (len == 0) {
             std::snprintf(buf, sizeof buf, "<0x%02X>", unsigned(p[i]));
             out += buf;

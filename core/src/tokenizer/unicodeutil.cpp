@@ -11,38 +11,6 @@
 
 namespace sinkscope::tok {
 
-int validUtf8Length(const unsigned char* p, size_t available)
-{
-    const unsigned char b0 = p[0];
-    if (b0 < 0x80)
-        return 1;
-    int len = 0;
-    char32_t min = 0;
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        len = 2;
-        min = 0x80;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3;
-        min = 0x800;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (available < size_t(len))
-        return 0;
-    char32_t c = b0 & (0x7F >> len);
-    for (int i = 1; i < len; ++i) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 static char32_t decodeAt(const unsigned char* p, int len)
 {
     if (len == 1)
@@ -66,7 +34,7 @@ std::u32string decodeUtf8(const std::string& utf8, const char* what)
             ++i;
             continue;
         }
-        const int len = validUtf8Length(p + i, n - i);
+        const int len = utf8SequenceLength(p + i, n - i);
         if (len == 0) {
             char buf[96];
             std::snprintf(buf, sizeof buf, " is not valid UTF-8 (byte 0x%02X at byte offset %zu).",
@@ -87,7 +55,7 @@ std::u32string decodeUtf8Trusted(const std::string& utf8)
     const size_t n = utf8.size();
     size_t i = 0;
     while (i < n) {
-        int len = validUtf8Length(p + i, n - i);
+        int len = utf8SequenceLength(p + i, n - i);
         if (len == 0) { // cannot happen for text that came from QString; be safe anyway
             out.push_back(0xFFFD);
             ++i;

@@ -4,6 +4,8 @@
 // per-character "change" stream that NormalizedText::transform consumes.
 #pragma once
 
+#include "sinkscope/text.h"
+
 #include <QString>
 
 #include <cstdint>
@@ -21,8 +23,8 @@ std::u32string decodeUtf8Trusted(const std::string& utf8);
 std::string encodeUtf8(const std::u32string& text);
 std::string encodeUtf8(const char32_t* text, size_t n);
 void appendUtf8(std::string& out, char32_t c);
-/// Length of the valid UTF-8 sequence at `p` (1..4), or 0 when the bytes there are not one.
-int validUtf8Length(const unsigned char* p, size_t available);
+/// The one UTF-8 validator of the project (sinkscope/text.h).
+using sinkscope::utf8SequenceLength;
 
 QString toQString(const std::u32string& text);
 std::u32string fromQString(const QString& text);

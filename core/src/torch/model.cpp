@@ -2,7 +2,6 @@
 #include "sinkscope/model.h"
 
 #include "sinkscope/checkpoint.h"
-#include "sinkscope/demomodels.h"
 #include "sinkscope/error.h"
 #include "familyspec.h"
 #include "sinkscope/threads.h"
@@ -27,15 +26,6 @@ namespace sinkscope {
 using namespace detail;
 
 namespace {
-
-std::string folderName(const std::string& dir)
-{
-    std::string d = dir;
-    while (d.size() > 1 && d.back() == '/')
-        d.pop_back();
-    const auto slash = d.find_last_of('/');
-    return slash == std::string::npos ? d : d.substr(slash + 1);
-}
 
 bool onlyWhitespace(const std::string& s)
 {
@@ -379,19 +369,13 @@ std::unique_ptr<Model> Model::load(const std::string& dir, DevicePreference devi
 
     m.config = config;
     ModelInfo& info = m.info;
-    info.name = folderName(dir);
-    info.dir = dir;
+    info.name = md.name; // "org/name" for a Hugging Face cache entry, not its snapshot hash
+    info.dir = md.dir;   // the resolved folder that holds config.json
     info.modelType = config.modelType;
-    info.layers = config.numLayers;
-    info.heads = config.numHeads;
-    info.kvHeads = config.numKvHeads;
-    info.headDim = config.headDim;
-    info.hiddenSize = config.hiddenSize;
-    info.vocabSize = config.vocabSize;
-    info.maxPositions = config.maxTokens;
+    info.dimensions() = config.dimensions();
     info.position = positionKindName(config.position);
     info.attention = config.causal ? "causal" : "bidirectional";
-    info.synthetic = isSyntheticDemoModel(dir);
+    info.synthetic = config.syntheticDemo;
     // Tensors the family does not read (rotary caches, heads for other tasks, parts of another
     // architecture) are skipped; say which, so a surprising checkpoint does not pass unnoticed.
     const std::vector<std::string> unused = ckpt.unreadNames();
