@@ -7,6 +7,7 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
 #include "sinkscope/version.h"
 
@@ -573,7 +574,9 @@ Session loadSession(const std::string& path)
         throw Error(ErrorCode::Io, "The session file " + path + " does not exist.", path);
     if (!info.isFile())
         throw Error(ErrorCode::Io, "The session file " + path + " is not a regular file.", path);
-    return decodeSession(readFile(path), path);
+    // Through the checked open; a session holds settings and paths, never tensors.
+    constexpr FileKind kSessionFile{"session file", 256ull << 20};
+    return decodeSession(readFile(path, kSessionFile), path);
 }
 
 } // namespace sinkscope
