@@ -2,6 +2,7 @@
 #include "sinkscope/model.h"
 
 #include "sinkscope/checkpoint.h"
+#include "sinkscope/preflight.h"
 #include "sinkscope/error.h"
 #include "familyspec.h"
 #include "sinkscope/threads.h"
@@ -41,6 +42,8 @@ std::string gib(double bytes)
     std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
     return buf;
 }
+
+double g_memoryLimitForTesting = 0;
 
 /// Reads the first number of a small kernel file (0 when absent or "max").
 double kernelNumber(const char* path)
@@ -93,8 +96,8 @@ double availableHostBytes(std::string* source = nullptr)
 
 /// The host memory one forward pass needs beyond the weights, in bytes: the captures asked for,
 /// the summaries, and the largest per-layer working set of the explicit attention (scores, mask
-/// and probabilities: about four [H, T, T] fp32 tensors at once, plus the [T, T] mask) and of the
-/// MLP. An estimate to refuse a run that cannot fit, not an exact account.
+/// and probabilities of one query block: about four [H, rows, T] fp32 tensors at once, plus the
+/// [rows, T] mask) and of the MLP. An estimate to refuse a run that cannot fit, not an exact account.
 struct RunEstimate {
     double attention = 0, mlp = 0, captures = 0;
     double total() const { return attention + mlp + captures; }
@@ -106,7 +109,9 @@ RunEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r)
     const double D = double(c.hiddenSize), hd = double(c.headDim), V = double(c.vocabSize);
     const double F = double(std::max<int64_t>(c.intermediateSize, c.hiddenSize)), t = double(T);
     RunEstimate e;
-    e.attention = (4.0 * H + 2.0) * t * t * 4.0;
+    const double rows = double(r.attentionBlockRows > 0 ? std::min<int64_t>(r.attentionBlockRows, T)
+                                                        : Transformer::attentionBlockRows(1, c.numHeads, T));
+    e.attention = (4.0 * H + 2.0) * rows * t * 4.0;
     e.mlp = t * (3.0 * F + 8.0 * D) * 4.0;
     double cap = 0;
     if (r.captureAttention)
@@ -133,12 +138,16 @@ void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r)
 {
     const RunEstimate e = estimateRun(c, T, r);
     std::string source;
-    const double avail = availableHostBytes(&source);
+    double avail = availableHostBytes(&source);
+    if (g_memoryLimitForTesting > 0 && (avail <= 0 || g_memoryLimitForTesting < avail)) {
+        avail = g_memoryLimitForTesting;
+        source = "a limit set for testing";
+    }
     if (avail <= 0 || e.total() <= 0.9 * avail)
         return;
     throw Error(ErrorCode::OutOfMemory,
                 "This run needs about " + gib(e.total()) + " of memory (" + std::to_string(T) + " tokens: attention "
-                    + gib(e.attention) + " per layer, growing with T^2; MLP " + gib(e.mlp) + "; captures "
+                    + gib(e.attention) + " per layer; MLP " + gib(e.mlp) + "; captures "
                     + gib(e.captures) + ") but only " + gib(avail) + " is available (" + source
                     + "). Use a shorter prompt, capture less, or free memory.");
 }
@@ -303,6 +312,11 @@ DevicePreference parseDevicePreference(const std::string& text)
     if (text == "cuda")
         return DevicePreference::Cuda;
     throw Error(ErrorCode::InvalidArgument, "Device must be auto, cpu or cuda, not '" + text + "'.");
+}
+
+void setHostMemoryLimitForTesting(double bytes)
+{
+    g_memoryLimitForTesting = bytes;
 }
 
 bool cudaAvailable()
