@@ -21,6 +21,10 @@ const char* kUsage =
     "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
     "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] [--threads N] --out OUTDIR [--force]\n"
     "            [--per-prompt-tensors]   keep each prompt's [L,H,T] tables in metrics.json\n"
+    "  figure    --model DIR (--prompt TEXT | --prompts FILE | --session FILE) --view NAME\n"
+    "            [--layer L --head H] [--preset one-column|two-column|WxH] [--dpi N]\n"
+    "            [--bos auto|on|off] [--device auto|cpu|cuda] --out FILE.(pdf|svg|png)\n"
+    "            draw a view offscreen; writes FILE, FILE.csv and FILE.json\n"
     "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
     "  models    list the supported model families\n"
     "  --version program version and the CPU threading in effect\n"
@@ -126,6 +130,8 @@ int dispatch(const QStringList& args)
             return analyzeCommand(rest);
         if (command == QLatin1String("demo"))
             return demoCommand(rest);
+        if (command == QLatin1String("figure"))
+            return figureCommand(rest);
         throw UsageError("unknown command '" + command.toStdString() + "'");
     } catch (const UsageError& e) {
         err(QStringLiteral("error: %1").arg(QString::fromStdString(std::string(e.what()))));
