@@ -6,6 +6,7 @@
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
+#include "sessioncontroller.h"
 #include "viewregistry.h"
 
 #include <QApplication>
@@ -103,6 +104,9 @@ int main(int argc, char** argv)
             window.setPrompt(parser.value(promptOpt));
     } else if (!shot.isEmpty()) {
         QTimer::singleShot(0, &window, finishShot);
+    } else {
+        // An interactive start without a model to open: offer the runs autosaved last time.
+        QTimer::singleShot(0, &window, [&window] { window.sessions()->offerRestore(); });
     }
     return app.exec();
 }
