@@ -4,6 +4,7 @@
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
 #include "sinkscope/threads.h"
+#include "sinkscope/version.h"
 
 #include <cstdio>
 #include <new>
@@ -112,7 +113,7 @@ int dispatch(const QStringList& args)
     }
     if (args[1] == QLatin1String("--version") || args[1] == QLatin1String("version")) {
         setComputeThreads(0);
-        out(QStringLiteral("sinkscope-cli 0.1.0"));
+        out(QStringLiteral("sinkscope-cli %1").arg(QString::fromLatin1(appVersion())));
         out(QString::fromStdString(threadingSummary()));
         out(QStringLiteral("cuda: %1").arg(cudaAvailable() ? QStringLiteral("available") : QStringLiteral("not available")));
         return 0;

@@ -9,6 +9,8 @@
 #include "sessioncontroller.h"
 #include "viewregistry.h"
 
+#include "sinkscope/version.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QSettings>
@@ -21,7 +23,7 @@ int main(int argc, char** argv)
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("SinkScope"));
     QApplication::setOrganizationName(QStringLiteral("SinkScope"));
-    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QApplication::setApplicationVersion(QString::fromLatin1(sinkscope::appVersion()));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Explore attention sinks in transformer models."));
