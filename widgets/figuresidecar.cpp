@@ -52,6 +52,36 @@ std::vector<MetricDefinition> viewMetricDefinitions(const QString& viewName)
                  QStringLiteral("docs/METRICS.md#first_token_mass-last_query_first_mass-first_mass_per_query")},
                 {QStringLiteral("sink_curve"), QStringLiteral("per-layer mean of first_token_mass over heads"),
                  QStringLiteral("docs/METRICS.md#sink_curve--per-layer-sink-curve")}};
+    const QString doc = QStringLiteral("docs/METRICS.md");
+    if (viewName == QLatin1String("overview"))
+        return {{QStringLiteral("per-head metric"),
+                 QStringLiteral("one number per (layer, head), the metric named in the view's options and on its colour bar "
+                                "(first_token_mass, importance of element 0, waiver score, entropy, ...)"),
+                 doc + QStringLiteral("#attention-sink-metrics")},
+                {QStringLiteral("first_token_mass"), QStringLiteral("mean over queries t >= 1 of A[l,h,t,0]"),
+                 doc + QStringLiteral("#first_token_mass-last_query_first_mass-first_mass_per_query")},
+                {QStringLiteral("waiver_scores"),
+                 QStringLiteral("score_j = excess_j * deficit_j: attention received above a uniform share, times how much "
+                                "smaller the element's contribution norm is than the head's median"),
+                 doc + QStringLiteral("#waiver_scores-and-waiver--the-waiver-score")}};
+    if (viewName == QLatin1String("values"))
+        return {{QStringLiteral("value_norms"), QStringLiteral("||v_j|| per KV head"),
+                 doc + QStringLiteral("#value_norms-contribution_norms-written_norms-kobayashi-et-al")},
+                {QStringLiteral("contribution_norms"), QStringLiteral("||v_j W_O^h||, what element j adds through head h at full attention"),
+                 doc + QStringLiteral("#value_norms-contribution_norms-written_norms-kobayashi-et-al")},
+                {QStringLiteral("importance"), QStringLiteral("alpha_j = mean over the queries that can see j of A[t,j]"),
+                 doc + QStringLiteral("#importance--α_k-attention-received-gu-et-al")},
+                {QStringLiteral("waiver_scores"), QStringLiteral("score_j = excess_j * deficit_j in [0, 1]"),
+                 doc + QStringLiteral("#waiver_scores-and-waiver--the-waiver-score")},
+                {QStringLiteral("value_dims"), QStringLiteral("per-dimension statistics of the value vectors, waiver elements apart from the rest"),
+                 doc + QStringLiteral("#value_dims")}};
+    if (viewName == QLatin1String("hidden"))
+        return {{QStringLiteral("hidden_dims"), QStringLiteral("per hidden-state index: the largest magnitudes |h| and per-dimension maxima over elements"),
+                 doc + QStringLiteral("#hidden_dims-and-massive_activations-sun-et-al")},
+                {QStringLiteral("massive_activations"), QStringLiteral("|h| above both the absolute and the relative (to the median) threshold"),
+                 doc + QStringLiteral("#hidden_dims-and-massive_activations-sun-et-al")},
+                {QStringLiteral("norms"), QStringLiteral("||h||, ||k||, ||v|| of the first element against the others, per layer"),
+                 doc + QStringLiteral("#norms")}};
     if (viewName == QLatin1String("compare"))
         return {attention,
                 {QStringLiteral("attention_difference"),

@@ -4,6 +4,7 @@
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
 #include "sinkscope/threads.h"
+#include "sinkscope/version.h"
 
 #include <cstdio>
 #include <new>
@@ -21,6 +22,10 @@ const char* kUsage =
     "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
     "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] [--threads N] --out OUTDIR [--force]\n"
     "            [--per-prompt-tensors]   keep each prompt's [L,H,T] tables in metrics.json\n"
+    "  figure    --model DIR (--prompt TEXT | --prompts FILE | --session FILE) --view NAME\n"
+    "            [--layer L --head H] [--preset one-column|two-column|WxH] [--dpi N]\n"
+    "            [--bos auto|on|off] [--device auto|cpu|cuda] --out FILE.(pdf|svg|png)\n"
+    "            draw a view offscreen; writes FILE, FILE.csv and FILE.json\n"
     "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
     "  models    list the supported model families\n"
     "  --version program version and the CPU threading in effect\n"
@@ -108,7 +113,7 @@ int dispatch(const QStringList& args)
     }
     if (args[1] == QLatin1String("--version") || args[1] == QLatin1String("version")) {
         setComputeThreads(0);
-        out(QStringLiteral("sinkscope-cli 0.1.0"));
+        out(QStringLiteral("sinkscope-cli %1").arg(QString::fromLatin1(appVersion())));
         out(QString::fromStdString(threadingSummary()));
         out(QStringLiteral("cuda: %1").arg(cudaAvailable() ? QStringLiteral("available") : QStringLiteral("not available")));
         return 0;
@@ -126,6 +131,8 @@ int dispatch(const QStringList& args)
             return analyzeCommand(rest);
         if (command == QLatin1String("demo"))
             return demoCommand(rest);
+        if (command == QLatin1String("figure"))
+            return figureCommand(rest);
         throw UsageError("unknown command '" + command.toStdString() + "'");
     } catch (const UsageError& e) {
         err(QStringLiteral("error: %1").arg(QString::fromStdString(std::string(e.what()))));

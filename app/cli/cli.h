@@ -41,6 +41,7 @@ int tokenizeCommand(const QStringList& args);
 int modelsCommand(const QStringList& args);
 int analyzeCommand(const QStringList& args);
 int demoCommand(const QStringList& args);
+int figureCommand(const QStringList& args);
 
 /// Runs the sub-command named by args[1]; returns the process exit code.
 int dispatch(const QStringList& args);

@@ -4,6 +4,10 @@
 #include "sinkscope/text.h"
 
 #include <QCoreApplication>
+#include <QStringList>
+#ifdef SINKSCOPE_CLI_HAS_WIDGETS
+#include <QApplication>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -34,6 +38,24 @@ int main(int argc, char** argv)
 {
     if (!argumentsAreUtf8(argc, argv))
         return 1;
+#ifdef SINKSCOPE_CLI_HAS_WIDGETS
+    // `figure` draws views, which are widgets: it needs a QApplication, and without a display it
+    // must not try to reach one. Offscreen is the default unless the caller chose a platform.
+    if (argc > 1 && std::strcmp(argv[1], "figure") == 0) {
+        if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+        // QGuiApplication takes options of its own out of the command line (--session among
+        // them, for X11 session management), so it sees only the program name; the command's
+        // arguments are decoded here (checked as UTF-8 above).
+        QStringList args;
+        for (int i = 0; i < argc; ++i)
+            args << QString::fromUtf8(argv[i]);
+        int qtArgc = 1;
+        QApplication app(qtArgc, argv);
+        QCoreApplication::setApplicationName(QStringLiteral("sinkscope-cli"));
+        return sinkscope::cli::dispatch(args);
+    }
+#endif
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("sinkscope-cli"));
     return sinkscope::cli::dispatch(QCoreApplication::arguments());

@@ -6,7 +6,10 @@
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
+#include "sessioncontroller.h"
 #include "viewregistry.h"
+
+#include "sinkscope/version.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -20,7 +23,7 @@ int main(int argc, char** argv)
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("SinkScope"));
     QApplication::setOrganizationName(QStringLiteral("SinkScope"));
-    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QApplication::setApplicationVersion(QString::fromLatin1(sinkscope::appVersion()));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Explore attention sinks in transformer models."));
@@ -103,6 +106,9 @@ int main(int argc, char** argv)
             window.setPrompt(parser.value(promptOpt));
     } else if (!shot.isEmpty()) {
         QTimer::singleShot(0, &window, finishShot);
+    } else {
+        // An interactive start without a model to open: offer the runs autosaved last time.
+        QTimer::singleShot(0, &window, [&window] { window.sessions()->offerRestore(); });
     }
     return app.exec();
 }

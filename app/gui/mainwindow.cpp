@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mainwindow.h"
 
+#include "compareview.h"
 #include "currentresult.h"
 #include "demomodel.h"
 #include "engineclient.h"
 #include "figureexport.h"
+#include "figurerenderer.h"
+#include "figuresidecar.h"
+#include "paperexportdialog.h"
 #include "promptsetdialog.h"
 #include "promptsetrunner.h"
 #include "selection.h"
+#include "sessioncontroller.h"
 #include "tokenstrip.h"
 #include "viewregistry.h"
 #include "sinkscope/checkpoint.h"
@@ -135,6 +140,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
         updateActions();
     });
 
+    m_sessions = new SessionController(this);
+    connect(m_sessions, &SessionController::autosaveFailed, this,
+            [this](const QString& message) { showMessage(tr("Autosave failed: %1").arg(message), true); });
+
     resize(1280, 860);
     updateStatus();
     updateActions();
@@ -159,6 +168,13 @@ void MainWindow::buildActions()
     m_exportDataAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+E")));
     m_exportAllAction = file->addAction(tr("Export &All Views…"), this, &MainWindow::exportAllDialog);
     m_screenshotAction = file->addAction(tr("Save &Window Screenshot…"), this, &MainWindow::saveScreenshotDialog);
+    m_paperFigureAction = file->addAction(tr("Export Figure for &Paper…"), this, &MainWindow::exportPaperFigureDialog);
+    m_paperFigureAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Alt+E")));
+    file->addSeparator();
+    m_saveSessionAction = file->addAction(tr("&Save Session…"), this, &MainWindow::saveSessionDialog);
+    m_saveSessionAction->setShortcut(QKeySequence::Save);
+    file->addAction(tr("Open &Session…"), this, &MainWindow::openSessionDialog)
+        ->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+O")));
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
     quit->setShortcut(QKeySequence::Quit);
@@ -169,6 +185,9 @@ void MainWindow::buildActions()
     m_promptSetAction = runMenu->addAction(tr("Analyze &Prompt Set…"), this, &MainWindow::analyzePromptSetDialog);
     m_cancelAction = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
     m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
+    runMenu->addSeparator();
+    runMenu->addAction(tr("&Keep Run for Comparison"), this, &MainWindow::keepRunForComparison);
+    runMenu->addAction(tr("Compare &With Session…"), this, &MainWindow::compareWithSessionDialog);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (const ViewSpec& spec : ViewRegistry::global().views()) {
@@ -619,6 +638,117 @@ void MainWindow::updateActions()
             a->setEnabled(v == current);
     }
     m_exportAllAction->setEnabled(any);
+    m_paperFigureAction->setEnabled(figure && current->plot());
+    m_saveSessionAction->setEnabled(m_current->result() != nullptr);
+}
+
+QString MainWindow::bosPolicy() const
+{
+    return m_bos->currentData().toString();
+}
+
+void MainWindow::setBosPolicy(const QString& policy)
+{
+    m_bos->setCurrentIndex(std::max(0, m_bos->findData(policy)));
+}
+
+void MainWindow::showNote(const QString& text, bool error)
+{
+    if (text.isEmpty())
+        m_messageBar->hide();
+    else
+        showMessage(text, error);
+}
+
+void MainWindow::showSessionRun(std::shared_ptr<const RunResult> result, std::shared_ptr<const analysis::RunMetrics> metrics)
+{
+    m_stack->setCurrentWidget(m_workspace);
+    m_current->setResult(std::move(result), std::move(metrics));
+    updateStatus();
+    updateActions();
+}
+
+void MainWindow::saveSessionDialog()
+{
+    const QString start = m_sessions->sessionPath().isEmpty() ? QDir::home().filePath(QStringLiteral("analysis.sinkscope"))
+                                                              : m_sessions->sessionPath();
+    const QString name = QFileDialog::getSaveFileName(this, tr("Save Session"), start, tr("SinkScope sessions (*.sinkscope)"));
+    if (name.isEmpty())
+        return;
+    QString error;
+    if (m_sessions->save(name, &error))
+        showMessage(tr("Session written to %1").arg(QDir::toNativeSeparators(name)), false);
+    else
+        showMessage(tr("Could not save the session: %1").arg(error), true);
+}
+
+void MainWindow::openSessionDialog()
+{
+    const QString name = QFileDialog::getOpenFileName(this, tr("Open Session"), QDir::homePath(),
+                                                      tr("SinkScope sessions (*.sinkscope);;All files (*)"));
+    if (name.isEmpty())
+        return;
+    QString error;
+    if (!m_sessions->open(name, &error))
+        showMessage(tr("Could not open the session: %1").arg(error), true);
+}
+
+void MainWindow::exportPaperFigureDialog()
+{
+    View* v = currentView();
+    if (!v || !v->hasFigure() || !v->plot())
+        return;
+    PaperExportDialog dialog(this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    const QString name = QFileDialog::getSaveFileName(this, tr("Export Figure for Paper"),
+                                                      QDir::home().filePath(v->defaultFileName() + QStringLiteral(".pdf")),
+                                                      figureFileFilter());
+    if (name.isEmpty())
+        return;
+    const std::optional<Session> session = m_sessions->sessionOnScreen();
+    QString error;
+    if (!session || !exportViewBundle(v, currentViewName(), session->runs, name, dialog.options(), dialog.presetName(), &error)) {
+        showMessage(tr("Export failed: %1").arg(error), true);
+        return;
+    }
+    showMessage(tr("Figure written to %1, with its data (%2) and record (%3)")
+                    .arg(QDir::toNativeSeparators(name),
+                         QFileInfo(figureCompanionPath(name, QStringLiteral("csv"))).fileName(),
+                         QFileInfo(figureCompanionPath(name, QStringLiteral("json"))).fileName()),
+                false);
+}
+
+void MainWindow::keepRunForComparison()
+{
+    auto* compare = qobject_cast<CompareView*>(view(QStringLiteral("compare")));
+    const std::optional<Session> session = m_sessions->sessionOnScreen();
+    if (!compare || !session) {
+        showMessage(tr("There is no run to keep yet: run a prompt first."), true);
+        return;
+    }
+    compare->setOther(session->runs.front());
+    showMessage(tr("Kept this run as B. Run another prompt, switch the BOS, open another model or apply a control and run "
+                   "again: the Compare view shows the new run A beside B and their difference."),
+                false);
+}
+
+void MainWindow::compareWithSessionDialog()
+{
+    auto* compare = qobject_cast<CompareView*>(view(QStringLiteral("compare")));
+    if (!compare)
+        return;
+    const QString name = QFileDialog::getOpenFileName(this, tr("Compare With Session"), QDir::homePath(),
+                                                      tr("SinkScope sessions (*.sinkscope);;All files (*)"));
+    if (name.isEmpty())
+        return;
+    try {
+        compare->setOther(loadSession(name.toStdString()).runs.front());
+    } catch (const Error& e) {
+        showMessage(tr("Could not open the session: %1").arg(QString::fromStdString(e.describe())), true);
+        return;
+    }
+    showView(QStringLiteral("compare"));
 }
 
 bool MainWindow::exportViewFigure(View* view, const QString& fileName, QString* error)

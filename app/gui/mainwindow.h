@@ -9,9 +9,14 @@
 #include <utility>
 #include <vector>
 
+namespace sinkscope::analysis {
+struct RunMetrics;
+}
+
 class EngineClient;
 class PromptSetDialog;
 class PromptSetRunner;
+class SessionController;
 struct PromptSetResult;
 class QAction;
 class QComboBox;
@@ -54,6 +59,17 @@ public:
     sinkscope::View* currentView() const;
     QString currentViewName() const;
     PromptSetRunner* promptSetRunner() const { return m_promptSet; }
+    /// Save/Open Session, autosave and restore (app/gui/sessioncontroller.h).
+    SessionController* sessions() const { return m_sessions; }
+    /// The BOS policy chosen in the workspace ("auto", "on", "off") and setting it.
+    QString bosPolicy() const;
+    void setBosPolicy(const QString& policy);
+    /// Shows a run that did not come from the engine (a session) with its analysis, in the
+    /// workspace; the model on the engine (if any) is left as it is.
+    void showSessionRun(std::shared_ptr<const sinkscope::RunResult> result,
+                        std::shared_ptr<const sinkscope::analysis::RunMetrics> metrics);
+    /// Shows a message in the message bar (an error when `error`); an empty text hides the bar.
+    void showNote(const QString& text, bool error);
     /// The prompt-set results dialog (null until a prompt set ended).
     PromptSetDialog* promptSetDialog() const { return m_promptSetDialog; }
 
@@ -107,6 +123,11 @@ private:
     void exportDataDialog();
     void saveScreenshotDialog();
     void analyzePromptSetDialog();
+    void saveSessionDialog();
+    void openSessionDialog();
+    void exportPaperFigureDialog();
+    void keepRunForComparison();
+    void compareWithSessionDialog();
     void showPromptSetResult(std::shared_ptr<const PromptSetResult> result);
 
     void onModelLoaded(const QString& name);
@@ -149,5 +170,8 @@ private:
     QAction* m_exportDataAction = nullptr;
     QAction* m_exportAllAction = nullptr;
     QAction* m_screenshotAction = nullptr;
+    QAction* m_saveSessionAction = nullptr;
+    QAction* m_paperFigureAction = nullptr;
+    SessionController* m_sessions = nullptr;
     QMenu* m_recentMenu = nullptr;
 };

@@ -8,12 +8,10 @@
 #include "jsonutil.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
-#include "sinkscope/npy.h"
 #include "sinkscope/version.h"
 
 #include <QDateTime>
 #include <QDir>
-#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -564,11 +562,6 @@ Session decodeSession(const std::string& bytes, const std::string& source)
 
 Session loadSession(const std::string& path)
 {
-    const QFileInfo info(QString::fromStdString(path));
-    if (!info.exists())
-        throw Error(ErrorCode::Io, "The session file " + path + " does not exist.", path);
-    if (!info.isFile())
-        throw Error(ErrorCode::Io, "The session file " + path + " is not a regular file.", path);
     return decodeSession(readFile(path, files::kSession), path);
 }
 

@@ -4,9 +4,13 @@
 // not shrunk from a screen layout; the colour maps hit their published anchor colours; the
 // CSV and the JSON sidecar stand beside the figure with the keys the docs promise.
 #include "colormaps.h"
+#include "compareview.h"
+#include "currentresult.h"
 #include "figureexport.h"
 #include "figuresidecar.h"
 #include "qcustomplot_wrapper.h"
+#include "selection.h"
+#include "viewregistry.h"
 #include "widgetstestdata.h"
 
 #include <QApplication>
@@ -323,6 +327,77 @@ private Q_SLOTS:
         QVERIFY(!exportFigureBundle(&t.plot, "a\n", {}, dir.filePath("fig.gif"), {}, {}, &error));
         QVERIFY(error.contains(".pdf, .png or .svg"));
         QVERIFY(QDir(dir.path()).entryList(QDir::Files).isEmpty());
+    }
+
+    void everyRegisteredViewIsDocumentedAndLabelled_data()
+    {
+        QTest::addColumn<QString>("name");
+        for (const QString& name : ViewRegistry::global().names())
+            QTest::newRow(qPrintable(name)) << name;
+    }
+    void everyRegisteredViewIsDocumentedAndLabelled()
+    {
+        QFETCH(QString, name);
+        const std::vector<MetricDefinition> metrics = viewMetricDefinitions(name);
+        QVERIFY2(!metrics.empty(), "the sidecar would name no metric for this view");
+        for (const MetricDefinition& m : metrics) {
+            QVERIFY(!m.definition.isEmpty());
+            QVERIFY(m.doc.startsWith("docs/"));
+        }
+        Selection selection;
+        CurrentResult current(&selection);
+        std::unique_ptr<View> view(ViewRegistry::global().find(name)->create(&current, &selection, nullptr));
+        if (auto* compare = qobject_cast<CompareView*>(view.get())) {
+            SessionRun other;
+            other.result = test::makeCannedRun({3, 4, 5, "causal", true, false});
+            compare->setOther(other);
+        }
+        QVERIFY(test::showAnalysed(current, test::makeCannedRun({3, 4, 6, "causal", true, true, 1.0, true, true})));
+        QVERIFY(view->hasFigure());
+        if (!view->plot())
+            return;
+        QStringList labels;
+        for (QCPLayoutElement* e : view->plot()->plotLayout()->elements(true)) {
+            if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
+                QVERIFY2(!scale->label().trimmed().isEmpty(), "a colour bar without a label");
+                labels << scale->label();
+            } else if (auto* rect = qobject_cast<QCPAxisRect*>(e)) {
+                for (QCPAxis* axis : rect->axes())
+                    if (axis->visible() && !axis->label().isEmpty())
+                        labels << axis->label();
+            }
+        }
+        // The exported PDF and SVG carry those labels as text. Each label is looked for by its
+        // longest plain word (text extraction splits words and drops some symbols).
+        QTemporaryDir dir;
+        const FigureExportOptions o = printFigureOptions(*parseFigurePreset("two-column"), 9);
+        QString error;
+        QVERIFY2(exportFigure(view->plot(), dir.filePath("v.svg"), &error, o), qPrintable(error));
+        QVERIFY2(exportFigure(view->plot(), dir.filePath("v.pdf"), &error, o), qPrintable(error));
+        QString svgText;
+        QXmlStreamReader xml(readAll(dir.filePath("v.svg")));
+        while (!xml.atEnd())
+            if (xml.readNext() == QXmlStreamReader::StartElement && xml.name() == QLatin1String("text"))
+                svgText += xml.readElementText(QXmlStreamReader::IncludeChildElements) + QLatin1Char(' ');
+        QVERIFY(!xml.hasError());
+        QString pdfText;
+        if (const QString pdftotext = tool("pdftotext"); !pdftotext.isEmpty()) {
+            QProcess p;
+            p.start(pdftotext, {dir.filePath("v.pdf"), QStringLiteral("-")});
+            QVERIFY(p.waitForFinished(20000));
+            pdfText = QString::fromUtf8(p.readAllStandardOutput());
+        }
+        for (const QString& label : labels) {
+            QString word;
+            for (const QString& w : label.split(QRegularExpression(QStringLiteral("[^A-Za-z]+")), Qt::SkipEmptyParts))
+                if (w.size() > word.size())
+                    word = w;
+            if (word.isEmpty())
+                continue;
+            QVERIFY2(svgText.contains(word), qPrintable(QStringLiteral("'%1' not in the SVG text").arg(word)));
+            if (!pdfText.isEmpty() || !tool("pdftotext").isEmpty())
+                QVERIFY2(pdfText.contains(word), qPrintable(QStringLiteral("'%1' not in the PDF text").arg(word)));
+        }
     }
 
     void companionPaths()

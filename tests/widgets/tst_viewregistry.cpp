@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "widgetstests.h"
 
+#include "compareview.h"
 #include "currentresult.h"
 #include "selection.h"
 #include "viewregistry.h"
@@ -89,6 +90,12 @@ void TestWidgets::everyViewFollowsCurrentResult()
     std::unique_ptr<View> view(ViewRegistry::global().find(name)->create(&current, &selection, nullptr));
     QVERIFY(view);
     QCOMPARE(view->current(), &current);
+    // The compare view draws the current run against a kept one: give it one.
+    if (auto* compare = qobject_cast<CompareView*>(view.get())) {
+        SessionRun other;
+        other.result = test::makeCannedRun({3, 4, 5, "causal", true, false});
+        compare->setOther(other);
+    }
     QVERIFY(!view->hasFigure());
     QVERIFY(view->dataCsv().isEmpty());
 

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// sinkscope-cli figure: one registered view drawn offscreen into FILE.(pdf|svg|png) with FILE.csv
+// (the numbers it shows) and FILE.json (what produced it) beside it; docs/CLI.md.
+#include "cli.h"
+
+#include "sinkscope/error.h"
+
+#ifdef SINKSCOPE_CLI_HAS_WIDGETS
+#include "figurerenderer.h"
+#include "figuresidecar.h"
+#include "sinkscope/analysis.h"
+#include "sinkscope/metricsio.h"
+#include "sinkscope/model.h"
+#include "sinkscope/session.h"
+
+#include <QDir>
+#include <QFileInfo>
+#endif
+
+namespace sinkscope::cli {
+
+#ifndef SINKSCOPE_CLI_HAS_WIDGETS
+
+int figureCommand(const QStringList&)
+{
+    throw Error(ErrorCode::Unsupported, "This sinkscope-cli was built without the widgets library (SINKSCOPE_BUILD_GUI=OFF), "
+                                        "so it cannot draw figures.");
+}
+
+#else
+
+namespace {
+
+QString q(const std::string& s)
+{
+    return QString::fromUtf8(s.data(), qsizetype(s.size()));
+}
+
+std::optional<int> parseIndex(const Options& o, const QString& name)
+{
+    if (!o.has(name))
+        return std::nullopt;
+    bool ok = false;
+    const int v = o.value(name).toInt(&ok);
+    if (!ok || v < 0)
+        throw UsageError("--" + name.toStdString() + " must be a non-negative integer, got '" + o.value(name).toStdString() + "'");
+    return v;
+}
+
+} // namespace
+
+int figureCommand(const QStringList& args)
+{
+    const Options o(args, {"model", "prompt", "prompts", "session", "view", "layer", "head", "preset", "dpi", "bos",
+                           "device", "out"});
+    const QString outFile = o.required("out");
+    const QString view = o.required("view");
+    const int sources = int(o.has("prompt")) + int(o.has("prompts")) + int(o.has("session"));
+    if (sources != 1)
+        throw UsageError("give exactly one of --prompt, --prompts and --session");
+    if (!o.has("session") && !o.has("model"))
+        throw UsageError("missing --model (needed with --prompt and --prompts)");
+    if (o.has("session") && (o.has("model") || o.has("bos") || o.has("device")))
+        throw UsageError("--session holds its runs: --model, --bos and --device do not apply to it");
+
+    FigureRequest req;
+    req.view = view;
+    req.out = QFileInfo(outFile).absoluteFilePath();
+    const auto format = figureFormatForFile(outFile);
+    if (!format)
+        throw UsageError("--out must end in .pdf, .svg or .png, got '" + outFile.toStdString() + "'");
+    QString presetError;
+    const auto preset = parseFigurePreset(o.value("preset", QStringLiteral("one-column")), &presetError);
+    if (!preset)
+        throw UsageError(presetError.toStdString());
+    req.preset = *preset;
+    if (o.has("dpi")) {
+        bool ok = false;
+        const int dpi = o.value("dpi").toInt(&ok);
+        if (!ok || dpi < 72 || dpi > 2400)
+            throw UsageError("--dpi must be an integer from 72 to 2400, got '" + o.value("dpi").toStdString() + "'");
+        if (*format != FigureFormat::Png)
+            err(QStringLiteral("note: --dpi sets the density of PNG figures; %1 keeps text and axes as vectors")
+                    .arg(figureSuffix(*format).toUpper()));
+        req.dpi = dpi;
+    }
+    req.layer = parseIndex(o, "layer");
+    req.head = parseIndex(o, "head");
+
+    if (o.has("session")) {
+        const Session s = loadSession(o.value("session").toStdString());
+        req.runs = s.runs;
+        if (!req.layer)
+            req.layer = s.layer;
+        if (!req.head)
+            req.head = s.head;
+        req.query = s.query;
+        req.key = s.key;
+    } else {
+        const QString modelDir = QFileInfo(o.value("model")).absoluteFilePath();
+        const BosPolicy bos = parseBosPolicy(o.value("bos", "auto").toStdString());
+        std::vector<analysis::Prompt> prompts;
+        if (o.has("prompt")) {
+            if (o.value("prompt").trimmed().isEmpty())
+                throw Error(ErrorCode::InvalidArgument, o.value("prompt").isEmpty() ? "The prompt is empty."
+                                                                                     : "The prompt contains only whitespace.");
+            prompts.push_back({0, o.value("prompt").toStdString()});
+        } else {
+            const analysis::PromptSet set = analysis::readPromptSet(o.value("prompts").toStdString());
+            for (const analysis::PromptIssue& issue : set.issues)
+                err(QStringLiteral("warning: %1:%2: %3 (line skipped)").arg(o.value("prompts")).arg(issue.line).arg(q(issue.message)));
+            prompts = set.prompts;
+            if (prompts.empty())
+                throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.", o.value("prompts").toStdString());
+        }
+        const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()));
+        for (const std::string& note : model->info().notes)
+            err(QStringLiteral("note: %1").arg(q(note)));
+        std::vector<analysis::PromptRun> measured;
+        std::vector<std::shared_ptr<const RunResult>> results;
+        for (const analysis::Prompt& p : prompts) {
+            RunRequest run;
+            run.text = p.text;
+            run.bos = bos;
+            run.captureLogits = false;
+            auto r = model->run(run);
+            analysis::PromptRun pr;
+            pr.line = p.line;
+            pr.text = p.text;
+            pr.metrics = analysis::analyzeRun(*r);
+            measured.push_back(std::move(pr));
+            results.push_back(r);
+        }
+        SessionRun shown;
+        shown.model = describeModelFolder(modelDir.toStdString());
+        shown.bos = bos;
+        if (prompts.size() == 1) {
+            shown.prompt = prompts[0].text;
+            shown.result = results[0];
+        } else {
+            // The metric views show the mean over the prompts of the largest length group (never
+            // an average over different T); map views show that group's first prompt.
+            const analysis::LengthGroups groups = analysis::groupByLength(measured);
+            const std::vector<size_t>& group = groups.groups.at(groups.mainLength);
+            std::vector<analysis::RunMetrics> metrics;
+            for (size_t i : group)
+                metrics.push_back(measured[i].metrics);
+            req.metrics = std::make_shared<analysis::RunMetrics>(analysis::aggregate(metrics));
+            shown.prompt = prompts[group.front()].text;
+            shown.result = results[group.front()];
+            err(QStringLiteral("note: %1 of %2 prompts have T = %3 (the largest group): metric views show their mean, "
+                               "map views the first of them (line %4)")
+                    .arg(group.size())
+                    .arg(prompts.size())
+                    .arg(groups.mainLength)
+                    .arg(prompts[group.front()].line));
+        }
+        req.runs.push_back(shown);
+    }
+
+    QString error;
+    if (!renderFigure(req, &error))
+        throw Error(ErrorCode::InvalidArgument, error.toStdString());
+    err(QStringLiteral("%1 (%2 x %3 in) -> %4, %5, %6")
+            .arg(view)
+            .arg(req.preset.widthIn, 0, 'g', 3)
+            .arg(req.preset.heightIn, 0, 'g', 3)
+            .arg(QDir::toNativeSeparators(req.out), QDir::toNativeSeparators(figureCompanionPath(req.out, QStringLiteral("csv"))),
+                 QDir::toNativeSeparators(figureCompanionPath(req.out, QStringLiteral("json")))));
+    return 0;
+}
+
+#endif
+
+} // namespace sinkscope::cli

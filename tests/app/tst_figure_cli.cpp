@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// sinkscope-cli figure end to end on the demo decoder: every registered view into PDF, SVG and
+// PNG with its CSV and JSON beside it; PNG pixel sizes from preset and DPI; figures from a
+// session whose model folder is gone; errors naming what is valid. No display is needed: the
+// command runs offscreen by itself (the test removes QT_QPA_PLATFORM to prove it).
+#include "clirunner.h"
+
+#include "sinkscope/demomodels.h"
+#include "sinkscope/model.h"
+#include "sinkscope/session.h"
+
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QProcessEnvironment>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace sinkscope;
+using namespace sinkscope::test;
+
+namespace {
+const char* kPrompt = "the cat sat on the mat. the dog slept.";
+
+Outcome figure(const QStringList& args)
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove(QStringLiteral("QT_QPA_PLATFORM")); // the command must choose offscreen itself
+    env.remove(QStringLiteral("DISPLAY"));
+    env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(SINKSCOPE_CLI_PATH), QStringList{QStringLiteral("figure")} + args);
+    p.waitForFinished(120000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+QByteArray readAll(const QString& path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+} // namespace
+
+class TestFigureCli : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_tmp.isValid());
+        m_model = QDir(m_tmp.path()).filePath("demo");
+        writeDemoModel(DemoKind::Decoder, m_model.toStdString());
+    }
+
+    void viewsAndFormats_data()
+    {
+        QTest::addColumn<QString>("view");
+        QTest::addColumn<QString>("suffix");
+        // Every single-run view once, the formats spread over them (the widget suite exports
+        // every view in every format; this checks the command end to end).
+        const std::pair<const char*, const char*> rows[] = {
+            {"heatmap", "pdf"}, {"overview", "svg"}, {"values", "png"}, {"hidden", "pdf"}};
+        for (const auto& [view, suffix] : rows)
+            QTest::newRow(qPrintable(QStringLiteral("%1 %2").arg(view, suffix))) << view << suffix;
+    }
+    void viewsAndFormats()
+    {
+        QFETCH(QString, view);
+        QFETCH(QString, suffix);
+        const QString out = QDir(m_tmp.path()).filePath(view + "." + suffix);
+        const Outcome o = figure({"--model", m_model, "--prompt", kPrompt, "--view", view, "--layer", "0", "--head", "1",
+                                  "--out", out});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        QVERIFY(QFile::exists(out));
+        const QString stem = QDir(m_tmp.path()).filePath(view);
+        const QByteArray csv = readAll(stem + ".csv");
+        QVERIFY2(csv.count('\n') >= 2, csv.constData()); // a header and data
+        const QJsonObject j = readJson(stem + ".json");
+        QCOMPARE(j["view"]["name"].toString(), view);
+        QCOMPARE(j["view"]["layer"].toInt(), 0);
+        QCOMPARE(j["view"]["head"].toInt(), 1);
+        QCOMPARE(j["figure"]["file"].toString(), view + "." + suffix);
+        QCOMPARE(j["figure"]["preset"].toString(), "one-column");
+        QCOMPARE(j["model"]["path"].toString(), QDir(m_model).absolutePath());
+        QCOMPARE(j["model"]["family"].toString(), "gpt2");
+        QCOMPARE(j["runs"][0]["prompt"].toString(), kPrompt);
+        QCOMPARE(j["runs"][0]["bos_policy"].toString(), "auto");
+        QVERIFY(j["runs"][0]["token_ids"].toArray().size() > 5);
+        QCOMPARE(j["runs"][0]["T"].toInt(), j["runs"][0]["token_ids"].toArray().size());
+        QVERIFY(!j["metrics"].toArray().isEmpty());
+        QCOMPARE(j["app_version"].toString(), "0.1.0");
+        if (suffix == "png") {
+            const QImage image(out);
+            QCOMPARE(image.size(), QSize(990, 780)); // 3.3 x 2.6 in at the default 300 dpi
+        } else if (suffix == "svg") {
+            QVERIFY(readAll(out).contains("<text"));
+        } else {
+            QVERIFY(readAll(out).startsWith("%PDF-"));
+        }
+    }
+
+    void pngSizeFromPresetAndDpi_data()
+    {
+        QTest::addColumn<QString>("preset");
+        QTest::addColumn<QString>("dpi");
+        QTest::addColumn<QSize>("size");
+        QTest::newRow("two-column 200") << "two-column" << "200" << QSize(1380, 640);
+        QTest::newRow("80x60mm 254") << "80x60mm" << "254" << QSize(800, 600);
+    }
+    void pngSizeFromPresetAndDpi()
+    {
+        QFETCH(QString, preset);
+        QFETCH(QString, dpi);
+        QFETCH(QSize, size);
+        const QString out = QDir(m_tmp.path()).filePath("sized.png");
+        const Outcome o = figure({"--model", m_model, "--prompt", kPrompt, "--view", "heatmap", "--preset", preset,
+                                  "--dpi", dpi, "--out", out});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        QCOMPARE(QImage(out).size(), size);
+        const QJsonObject sidecar = readJson(QDir(m_tmp.path()).filePath("sized.json"));
+        QCOMPARE(sidecar["figure"].toObject()["dpi"].toDouble(), dpi.toDouble());
+    }
+
+    void fromSessionWithoutTheModel()
+    {
+        // A session written through the core, then the model folder renamed away.
+        QTemporaryDir dir;
+        const QString model = QDir(dir.path()).filePath("m");
+        writeDemoModel(DemoKind::Decoder, model.toStdString());
+        Session s;
+        {
+            const auto m = Model::load(model.toStdString(), DevicePreference::Cpu);
+            RunRequest req;
+            req.text = kPrompt;
+            SessionRun run;
+            run.model = describeModelFolder(model.toStdString());
+            run.prompt = kPrompt;
+            run.result = m->run(req);
+            s.runs.push_back(run);
+            s.layer = 0;
+            s.head = 1;
+            s.view = "heatmap";
+        }
+        const QString session = QDir(dir.path()).filePath("s.sinkscope");
+        saveSession(s, session.toStdString());
+        QVERIFY(QDir().rename(model, model + "-gone"));
+        const QString out = QDir(dir.path()).filePath("from-session.svg");
+        const Outcome o = figure({"--session", session, "--view", "heatmap", "--out", out});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        QVERIFY(readAll(out).contains("<text"));
+        const QJsonObject j = readJson(QDir(dir.path()).filePath("from-session.json"));
+        QCOMPARE(j["view"]["layer"].toInt(), 0);
+        QCOMPARE(j["view"]["head"].toInt(), 1);
+        QCOMPARE(j["model"]["path"].toString(), model);
+        // The same figure's numbers as from a fresh run of the same prompt (layer 0, head 1).
+        QVERIFY(QDir().rename(model + "-gone", model));
+        const QString fresh = QDir(dir.path()).filePath("fresh.svg");
+        QCOMPARE(figure({"--model", model, "--prompt", kPrompt, "--view", "heatmap", "--layer", "0", "--head", "1",
+                         "--out", fresh}).code, 0);
+        QCOMPARE(readAll(QDir(dir.path()).filePath("from-session.csv")), readAll(QDir(dir.path()).filePath("fresh.csv")));
+    }
+
+    void errors_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("message");
+        const QString out = QDir(m_tmp.path()).filePath("bad.pdf");
+        QTest::newRow("unknown view") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "nope", "--out", out}
+                                      << 1 << "error: Unknown view 'nope'. The views are: heatmap, overview, sinks, values, hidden, compare";
+        QTest::newRow("layer") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--layer", "9", "--out", out}
+                               << 1 << "error: Layer 9 is not in the model: the layers are 0 to 3.";
+        QTest::newRow("head") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--head", "4", "--out", out}
+                              << 1 << "error: Head 4 is not in the model: the heads are 0 to 3.";
+        QTest::newRow("format") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--out", "x.gif"}
+                                << 2 << "error: --out must end in .pdf, .svg or .png";
+        QTest::newRow("preset") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--preset", "a4", "--out", out}
+                                << 2 << "error: Unknown figure size 'a4'";
+        QTest::newRow("dpi") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--dpi", "5", "--out", out}
+                             << 2 << "error: --dpi must be an integer from 72 to 2400";
+        QTest::newRow("two sources") << QStringList{"--model", m_model, "--prompt", "a", "--session", "s", "--view", "heatmap", "--out", out}
+                                     << 2 << "error: give exactly one of --prompt, --prompts and --session";
+        QTest::newRow("no model") << QStringList{"--prompt", "a", "--view", "heatmap", "--out", out}
+                                  << 2 << "error: missing --model";
+        QTest::newRow("compare needs two runs") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "compare", "--out", out}
+                                                << 1 << "error: The compare view needs two runs";
+        QTest::newRow("bad session") << QStringList{"--session", QDir(m_tmp.path()).filePath("nope.sinkscope"), "--view", "heatmap", "--out", out}
+                                     << 1 << "does not exist";
+    }
+    void errors()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(int, code);
+        QFETCH(QString, message);
+        const Outcome o = figure(args);
+        QCOMPARE(o.code, code);
+        QVERIFY2(o.err.contains(message), qPrintable(o.err));
+        QVERIFY(!QFile::exists(QDir(m_tmp.path()).filePath("bad.pdf")));
+        QVERIFY(!QFile::exists(QDir(m_tmp.path()).filePath("bad.csv")));
+    }
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_model;
+};
+
+QTEST_GUILESS_MAIN(TestFigureCli)
+#include "tst_figure_cli.moc"

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "compareview.h"
+
+#include "colormaps.h"
+#include "currentresult.h"
+#include "qcustomplot_wrapper.h"
+#include "selection.h"
+#include "tokenlabels.h"
+
+#include "sinkscope/error.h"
+
+#include <QLabel>
+#include <QStackedWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <limits>
+
+namespace sinkscope {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kMaxTokenTicks = 32; // more tokens than this: numbered ticks, labels would overlap
+constexpr int kLabelChars = 10;
+
+void setTokenTicks(QCPAxis* axis, const Encoding& enc, int offset, int length)
+{
+    if (length > kMaxTokenTicks) {
+        axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        return;
+    }
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    for (int i = 0; i < length; ++i)
+        if (size_t(offset + i) < enc.tokens.size())
+            ticker->addTick(i, tokenLabelElided(enc.tokens[size_t(offset + i)], kLabelChars));
+    axis->setTicker(ticker);
+}
+
+bool masked(const RunResult& r, int q, int k)
+{
+    return r.model.attention == "causal" && k > q;
+}
+} // namespace
+
+ViewSpec CompareView::spec()
+{
+    return {QStringLiteral("compare"), tr("Compare"), QKeySequence(QStringLiteral("Ctrl+8")),
+            tr("Two runs side by side (the current run A and a kept run B) and the difference B − A of the selected head."),
+            [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
+                return new CompareView(current, selection, parent);
+            }};
+}
+
+CompareView::CompareView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)
+    : View(currentResult, sharedSelection, parent)
+{
+    m_stack = new QStackedWidget(this);
+    m_placeholder = new QLabel(this);
+    m_placeholder->setAlignment(Qt::AlignCenter);
+    m_placeholder->setWordWrap(true);
+    m_plot = new QCustomPlot(this);
+    m_stack->addWidget(m_placeholder);
+    m_stack->addWidget(m_plot);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_stack);
+
+    m_plot->plotLayout()->clear();
+    m_title = new QCPTextElement(m_plot, QString());
+    m_plot->plotLayout()->addElement(0, 0, m_title);
+    auto* row = new QCPLayoutGrid;
+    m_plot->plotLayout()->addElement(1, 0, row);
+    auto* group = new QCPMarginGroup(m_plot);
+    const QString keyLabels[3] = {tr("key (A)"), tr("key (B)"), tr("key (aligned)")};
+    int column = 0;
+    for (int i = 0; i < 3; ++i) {
+        m_rects[i] = new QCPAxisRect(m_plot);
+        row->addElement(0, column++, m_rects[i]);
+        m_rects[i]->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+        QCPAxis* x = m_rects[i]->axis(QCPAxis::atBottom);
+        QCPAxis* y = m_rects[i]->axis(QCPAxis::atLeft);
+        x->setLabel(keyLabels[i]);
+        y->setLabel(i == 0 ? tr("query (A)") : i == 1 ? tr("query (B)") : tr("query (aligned)"));
+        y->setRangeReversed(true);
+        x->setTickLabelRotation(60);
+        x->grid()->setVisible(false);
+        y->grid()->setVisible(false);
+        m_maps[i] = new QCPColorMap(x, y);
+        m_maps[i]->setInterpolate(false);
+        if (i == 1) {
+            m_scale = new QCPColorScale(m_plot);
+            row->addElement(0, column++, m_scale);
+            m_scale->setLabel(tr("attention"));
+            m_scale->setGradient(colorMapGradient(ColorMap::Viridis));
+            m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+        }
+    }
+    m_diffScale = new QCPColorScale(m_plot);
+    row->addElement(0, column++, m_diffScale);
+    m_diffScale->setLabel(tr("B − A"));
+    m_diffScale->setGradient(colorMapGradient(ColorMap::Diverging));
+    m_diffScale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+    m_maps[0]->setColorScale(m_scale);
+    m_maps[1]->setColorScale(m_scale);
+    m_maps[2]->setColorScale(m_diffScale);
+
+    connect(currentResult, &CurrentResult::resultChanged, this, &CompareView::rebuild);
+    connect(sharedSelection, &Selection::changed, this, &CompareView::rebuild);
+    rebuild();
+}
+
+CompareView::~CompareView() = default;
+
+void CompareView::setOther(const SessionRun& other)
+{
+    m_other = other;
+    rebuild();
+    Q_EMIT otherChanged();
+}
+
+void CompareView::clearOther()
+{
+    setOther(SessionRun{});
+}
+
+void CompareView::showPlaceholder(const QString& text)
+{
+    m_hasFigure = false;
+    m_alignment = {};
+    m_placeholder->setText(text);
+    m_stack->setCurrentWidget(m_placeholder);
+    Q_EMIT figureChanged();
+}
+
+void CompareView::rebuild()
+{
+    const std::shared_ptr<const RunResult> a = current()->result();
+    const std::shared_ptr<const RunResult> b = m_other.result;
+    if (!a || !b) {
+        showPlaceholder(!b ? tr("No run to compare with yet. Run → Keep Run for Comparison keeps the current run as B; "
+                                "then run another prompt, switch the BOS, open another model or apply a control, and "
+                                "run again: the new run is A. Run → Compare With Session… takes B from a saved session.")
+                           : tr("Run a prompt: the current run is A, compared with the kept run B."));
+        return;
+    }
+    const int layer = selection()->layer(), head = selection()->head();
+    if (layer >= b->model.layers || head >= b->model.heads) {
+        showPlaceholder(tr("Layer %1, head %2 is not in run B (%3 layers × %4 heads).")
+                            .arg(layer).arg(head).arg(b->model.layers).arg(b->model.heads));
+        return;
+    }
+    if (!a->canMakeMaps() || !b->canMakeMaps()) {
+        showPlaceholder(tr("A run of the comparison kept neither attention maps nor Q and K."));
+        return;
+    }
+    m_alignment = alignRuns(a->encoding.ids(), b->encoding.ids());
+    RowMatrixXf diff;
+    try {
+        diff = attentionDifference(*a, *b, m_alignment, layer, head);
+    } catch (const Error& e) {
+        showPlaceholder(QString::fromStdString(e.what()));
+        return;
+    }
+    const RowMatrixXf ma = a->attentionMap(layer, head), mb = b->attentionMap(layer, head);
+    const RunResult* runs[2] = {a.get(), b.get()};
+    const RowMatrixXf* maps[2] = {&ma, &mb};
+    for (int i = 0; i < 2; ++i) {
+        const int T = int(runs[i]->tokens);
+        QCPColorMapData* d = m_maps[i]->data();
+        d->setSize(T, T);
+        d->setRange(QCPRange(0, T - 1), QCPRange(0, T - 1));
+        for (int q = 0; q < T; ++q)
+            for (int k = 0; k < T; ++k)
+                d->setCell(k, q, masked(*runs[i], q, k) ? kNaN : double((*maps[i])(q, k)));
+        setTokenTicks(m_rects[i]->axis(QCPAxis::atBottom), runs[i]->encoding, 0, T);
+        setTokenTicks(m_rects[i]->axis(QCPAxis::atLeft), runs[i]->encoding, 0, T);
+        m_rects[i]->axis(QCPAxis::atBottom)->setRange(-0.5, T - 0.5);
+        m_rects[i]->axis(QCPAxis::atLeft)->setRange(-0.5, T - 0.5);
+    }
+    const int n = m_alignment.length;
+    double extent = 0.0;
+    QCPColorMapData* d = m_maps[2]->data();
+    d->setSize(n, n);
+    d->setRange(QCPRange(0, std::max(0, n - 1)), QCPRange(0, std::max(0, n - 1)));
+    for (int q = 0; q < n; ++q)
+        for (int k = 0; k < n; ++k) {
+            const bool hidden = masked(*a, m_alignment.offsetA + q, m_alignment.offsetA + k)
+                || masked(*b, m_alignment.offsetB + q, m_alignment.offsetB + k);
+            d->setCell(k, q, hidden ? kNaN : double(diff(q, k)));
+            if (!hidden)
+                extent = std::max(extent, double(std::abs(diff(q, k))));
+        }
+    setTokenTicks(m_rects[2]->axis(QCPAxis::atBottom), a->encoding, m_alignment.offsetA, n);
+    setTokenTicks(m_rects[2]->axis(QCPAxis::atLeft), a->encoding, m_alignment.offsetA, n);
+    m_rects[2]->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
+    m_rects[2]->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
+    m_scale->setDataRange(QCPRange(0.0, 1.0));
+    // Symmetric, so that white is exactly zero; a tiny floor keeps identical runs drawable.
+    extent = std::max(extent, 1e-6);
+    m_diffScale->setDataRange(QCPRange(-extent, extent));
+
+    const QString aName = QString::fromStdString(a->model.name), bName = QString::fromStdString(b->model.name);
+    m_title->setText(tr("L%1.H%2   A: %3 (%4 tokens%5)   B: %6 (%7 tokens%8)   aligned: %9, %10 positions")
+                         .arg(layer).arg(head)
+                         .arg(aName).arg(a->tokens).arg(a->encoding.bosAdded ? tr(", BOS") : QString())
+                         .arg(bName).arg(b->tokens).arg(b->encoding.bosAdded ? tr(", BOS") : QString())
+                         .arg(QString::fromStdString(m_alignment.rule)).arg(n));
+    m_stack->setCurrentWidget(m_plot);
+    m_plot->replot();
+    m_hasFigure = true;
+    Q_EMIT figureChanged();
+}
+
+QString CompareView::defaultFileName() const
+{
+    return QStringLiteral("compare-l%1-h%2").arg(selection()->layer()).arg(selection()->head());
+}
+
+QByteArray CompareView::dataCsv() const
+{
+    if (!m_hasFigure)
+        return {};
+    const std::shared_ptr<const RunResult> a = current()->result();
+    const std::shared_ptr<const RunResult> b = m_other.result;
+    const int layer = selection()->layer(), head = selection()->head();
+    const RowMatrixXf ma = a->attentionMap(layer, head), mb = b->attentionMap(layer, head);
+    QByteArray out = "query_a,key_a,query_b,key_b,a,b,b_minus_a\n";
+    const RunAlignment& al = m_alignment;
+    for (int q = 0; q < al.length; ++q)
+        for (int k = 0; k < al.length; ++k) {
+            const int qa = al.offsetA + q, ka = al.offsetA + k, qb = al.offsetB + q, kb = al.offsetB + k;
+            if (masked(*a, qa, ka) || masked(*b, qb, kb))
+                continue;
+            const float va = ma(qa, ka), vb = mb(qb, kb);
+            out += QByteArray::number(qa) + ',' + QByteArray::number(ka) + ',' + QByteArray::number(qb) + ','
+                + QByteArray::number(kb) + ',' + QByteArray::number(double(va), 'g', 9) + ','
+                + QByteArray::number(double(vb), 'g', 9) + ',' + QByteArray::number(double(vb - va), 'g', 9) + '\n';
+        }
+    return out;
+}
+
+} // namespace sinkscope

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "figurerenderer.h"
+
+#include "compareview.h"
+#include "currentresult.h"
+#include "figuresidecar.h"
+#include "sinkscope/error.h"
+#include "selection.h"
+#include "viewregistry.h"
+
+#include <QCoreApplication>
+
+#include <algorithm>
+#include <memory>
+
+namespace sinkscope {
+
+bool renderFigure(const FigureRequest& request, QString* error)
+{
+    auto fail = [&](const QString& text) {
+        if (error)
+            *error = text;
+        return false;
+    };
+    if (request.runs.empty() || !request.runs.front().result)
+        return fail(QObject::tr("There is no run to draw."));
+    const ViewSpec* spec = ViewRegistry::global().find(request.view);
+    if (!spec)
+        return fail(ViewRegistry::global().unknownViewMessage(request.view));
+    const std::shared_ptr<const RunResult> result = request.runs.front().result;
+    const int layers = result->model.layers, heads = result->model.heads;
+    if (request.layer && (*request.layer < 0 || *request.layer >= layers))
+        return fail(QObject::tr("Layer %1 is not in the model: the layers are 0 to %2.").arg(*request.layer).arg(layers - 1));
+    if (request.head && (*request.head < 0 || *request.head >= heads))
+        return fail(QObject::tr("Head %1 is not in the model: the heads are 0 to %2.").arg(*request.head).arg(heads - 1));
+
+    Selection selection;
+    CurrentResult current(&selection);
+    std::unique_ptr<View> view(spec->create(&current, &selection, nullptr));
+    if (!request.viewOptions.isEmpty())
+        view->restoreOptions(request.viewOptions);
+    auto* compare = qobject_cast<CompareView*>(view.get());
+    if (compare) {
+        if (request.runs.size() < 2)
+            return fail(QObject::tr("The compare view needs two runs: give a session saved from a comparison (--session)."));
+        compare->setOther(request.runs[1]);
+    }
+    const FigureExportOptions options = printFigureOptions(request.preset, request.fontPt, request.dpi);
+    // Laid out at the figure's own size, like a view on screen would be.
+    view->resize(options.size);
+    view->setAttribute(Qt::WA_DontShowOnScreen);
+    view->show();
+    try {
+        const std::shared_ptr<const analysis::RunMetrics> metrics =
+            request.metrics ? request.metrics : std::make_shared<analysis::RunMetrics>(analysis::analyzeRun(*result));
+        current.setResult(result, metrics);
+    } catch (const Error& e) {
+        return fail(QString::fromStdString(e.describe()));
+    }
+    selection.setLayerHead(request.layer.value_or(0), request.head.value_or(0));
+    if (request.query >= 0 && request.key >= 0)
+        selection.setCell(request.query, request.key);
+    QCoreApplication::processEvents();
+    if (!view->hasFigure())
+        return fail(QObject::tr("The view '%1' has nothing to draw for this run.").arg(request.view));
+    if (!view->plot())
+        return fail(QObject::tr("The view '%1' is not a plot and cannot be exported as a figure.").arg(request.view));
+
+    return exportViewBundle(view.get(), spec->name, request.runs, request.out, options, request.preset.name, error);
+}
+
+bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
+                      const FigureExportOptions& options, const QString& presetName, QString* error)
+{
+    const ViewSpec* spec = ViewRegistry::global().find(viewName);
+    if (!view || !spec || !view->plot() || !view->hasFigure()) {
+        if (error)
+            *error = QObject::tr("There is no figure to export.");
+        return false;
+    }
+    FigureProvenance p;
+    p.viewName = spec->name;
+    p.viewTitle = spec->title;
+    p.layer = view->selection()->layer();
+    p.head = view->selection()->head();
+    p.query = view->selection()->query();
+    p.key = view->selection()->key();
+    p.viewOptions = view->saveOptions();
+    if (!qobject_cast<CompareView*>(view))
+        runs.resize(std::min<size_t>(runs.size(), 1));
+    p.runs = std::move(runs);
+    return exportFigureBundle(view->plot(), view->dataCsv(), p, file, options, presetName, error);
+}
+
+} // namespace sinkscope

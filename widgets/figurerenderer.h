@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Headless figures: one registered view drawn offscreen from runs (a fresh run or a session) and
+// written as a figure bundle (figure, CSV, JSON sidecar). `sinkscope-cli figure` and the tests use
+// it; the GUI exports the view on screen through the same exportFigureBundle.
+#pragma once
+
+#include "figureexport.h"
+#include "sinkscope/analysis.h"
+#include "sinkscope/session.h"
+
+#include <QString>
+#include <QVariantMap>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace sinkscope {
+
+struct FigureRequest {
+    std::vector<SessionRun> runs; ///< [0] the run shown; [1] the other side of a comparison
+    /// The analysis shown with runs[0] (e.g. the mean over a prompt set); null: analyzeRun(runs[0]).
+    std::shared_ptr<const analysis::RunMetrics> metrics;
+    QString view;                 ///< registered view name
+    std::optional<int> layer, head;
+    int query = -1, key = -1;
+    QVariantMap viewOptions;      ///< restored into the view before drawing (from a session)
+    FigurePreset preset{QStringLiteral("one-column"), 3.3, 2.6};
+    double dpi = 300.0;
+    double fontPt = 9.0;
+    QString out;                  ///< FILE.pdf|svg|png; FILE.csv and FILE.json are written beside it
+};
+
+class View;
+
+/// Writes a view's figure bundle (figure, CSV, JSON) as it is now: the provenance records the
+/// view's registry name and title, its selection and options, and `runs` (the first is the run
+/// shown; a comparison's other run is kept only for the compare view).
+bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
+                      const FigureExportOptions& options, const QString& presetName, QString* error);
+
+/// Draws the view and writes the bundle. False with `error` set for an unknown view (naming the
+/// registered ones), a layer or head outside the run (naming the valid range), a view with
+/// nothing to draw for these runs, or a failed write.
+bool renderFigure(const FigureRequest& request, QString* error);
+
+} // namespace sinkscope
