@@ -642,21 +642,37 @@ void AttentionHeatmapView::recomputeValues()
     const RowMatrixXf& src = logits ? m_logits : m_shownMap;
     m_values.resize(T, T);
     const float nan = std::numeric_limits<float>::quiet_NaN();
+    // The visible keys of row q are one interval [first, last] (causal mask and sliding window,
+    // as isMasked() says): no per-cell test.
+    bool causal = m_result->model.attention == "causal";
+    int window = 0;
+    if (size_t(m_shownLayer) < m_result->recipes.size()) {
+        causal = m_result->recipes[size_t(m_shownLayer)].causal;
+        window = m_result->recipes[size_t(m_shownLayer)].window;
+    }
     for (int q = 0; q < T; ++q) {
+        const int first = window > 0 ? std::max(0, q - window + 1) : 0;
+        const int last = causal ? q : T - 1;
+        const float* in = src.data() + int64_t(q) * T;
+        float* out = m_values.data() + int64_t(q) * T;
+        std::fill(out, out + first, nan);
+        std::fill(out + std::max(last + 1, first), out + T, nan);
         float lo = std::numeric_limits<float>::infinity();
         float hi = -lo;
-        for (int k = 0; k < T; ++k) {
-            const float v = isMasked(q, k) ? nan : src(q, k);
-            m_values(q, k) = v;
+        for (int k = first; k <= last; ++k) {
+            const float v = in[k];
+            out[k] = v;
             if (std::isfinite(v)) {
                 lo = std::min(lo, v);
                 hi = std::max(hi, v);
+            } else {
+                out[k] = nan;
             }
         }
         if (!m_rowNormalised || !(hi >= lo))
             continue;
-        for (int k = 0; k < T; ++k) {
-            float& v = m_values(q, k);
+        for (int k = first; k <= last; ++k) {
+            float& v = out[k];
             if (!std::isfinite(v))
                 continue;
             if (logits)

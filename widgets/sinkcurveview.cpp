@@ -118,7 +118,7 @@ SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSele
     m_plot->legend->setVisible(true);
     m_plot->legend->setFont(QFont(font().family(), 8));
     m_plot->legend->setBrush(QColor(255, 255, 255, 210));
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
 
     m_stack = new QStackedWidget(this);
     m_stack->addWidget(m_placeholder);
@@ -260,8 +260,13 @@ void SinkCurveView::rebuildWaiver()
     const int h = selection() ? std::clamp(selection()->head(), 0, m.heads - 1) : 0;
     const size_t i = size_t(l) * size_t(m.heads) + size_t(h);
     const int w = i < m.waiver.size() ? m.waiver[i].element : 0;
-    if (w == m_waiverElement && !m_waiverMean.empty())
+    const QString token = m_result && size_t(w) < m_result->encoding.tokens.size() ? tokenLabelElided(m_result->encoding.tokens[size_t(w)], 12)
+                                                                                 : QString();
+    m_waiverGraph->setName(tr("α of element %1 '%2' (waiver of L%3 H%4)").arg(w).arg(token).arg(l).arg(h));
+    if (w == m_waiverElement && !m_waiverMean.empty()) {
+        m_plot->replot(QCustomPlot::rpQueuedReplot); // the legend names the head
         return;
+    }
     m_waiverElement = w;
     // Mean and population std over heads of α_w (the same form as the first-element curve).
     const int64_t T = m.tokens;
@@ -284,9 +289,6 @@ void SinkCurveView::rebuildWaiver()
     }
     m_waiverGraph->setData(xs, means, true);
     m_waiverErrors->setData(stds);
-    const QString token = m_result && size_t(w) < m_result->encoding.tokens.size() ? tokenLabelElided(m_result->encoding.tokens[size_t(w)], 12)
-                                                                                 : QString();
-    m_waiverGraph->setName(tr("α of element %1 '%2' (waiver of L%3 H%4)").arg(w).arg(token).arg(l).arg(h));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
     Q_EMIT figureChanged();
 }

@@ -92,6 +92,13 @@ ValuesView::ValuesView(CurrentResult* currentResult, Selection* sharedSelection,
     m_scoreRect->axis(QCPAxis::atLeft)->setLabel(tr("waiver score"));
     for (QCPAxisRect* r : {m_dimsRect, m_normsRect, m_scoreRect})
         r->axis(QCPAxis::atBottom)->grid()->setVisible(false);
+    for (QCPAxisRect* r : {m_dimsRect, m_scoreRect}) {
+        auto ticker = QSharedPointer<QCPAxisTickerFixed>::create(); // dimensions and elements are whole numbers
+        ticker->setTickStep(1.0);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        r->axis(QCPAxis::atBottom)->setTicker(ticker);
+        r->axis(QCPAxis::atBottom)->setSubTicks(false);
+    }
 
     QCPAxis* dx = m_dimsRect->axis(QCPAxis::atBottom);
     QCPAxis* dy = m_dimsRect->axis(QCPAxis::atLeft);
@@ -262,9 +269,36 @@ void ValuesView::rebuild()
                                                     : tr("waiver elements (%1)").arg(m_waiverElements.size()));
     m_restBars->setName(tr("other elements (%1)").arg(dims ? dims->rest.count : 0));
     m_dimsRect->axis(QCPAxis::atBottom)->setRange(-0.7, std::max<double>(keys.size(), 1) - 0.3);
-    m_dimsRect->axis(QCPAxis::atLeft)->rescale();
-    m_dimsRect->axis(QCPAxis::atLeft)->scaleRange(1.1);
-    m_dimsRect->axis(QCPAxis::atLeft)->setLabel(m_statBox->currentText());
+    // Magnitudes on a log axis: a waiver's values are often orders of magnitude smaller than the
+    // rest, and would be invisible bars on a linear one. Means can be negative: linear.
+    QCPAxis* dy = m_dimsRect->axis(QCPAxis::atLeft);
+    const bool log = statistic() != Statistic::Mean;
+    dy->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (log)
+        dy->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    else if (qSharedPointerDynamicCast<QCPAxisTickerLog>(dy->ticker()))
+        dy->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    m_restBars->setBaseValue(0);
+    m_waiverBars->setBaseValue(0);
+    if (log) {
+        double lo = std::numeric_limits<double>::infinity(), hi = 0;
+        for (const QVector<double>* v : {&rest, &waiver})
+            for (double x : *v)
+                if (x > 0) {
+                    lo = std::min(lo, x);
+                    hi = std::max(hi, x);
+                }
+        if (!(hi > 0))
+            lo = 0.1, hi = 1;
+        // Bars grow from the bottom of the axis, not from 0 (which a log axis does not have).
+        m_restBars->setBaseValue(lo / 3);
+        m_waiverBars->setBaseValue(lo / 3);
+        dy->setRange(lo / 3, hi * 2);
+    } else {
+        dy->rescale();
+        dy->scaleRange(1.1);
+    }
+    dy->setLabel(m_statBox->currentText());
 
     // Norms against attention received.
     QVector<double> alpha, vn, cn, wn, xs, score;
@@ -298,9 +332,11 @@ void ValuesView::rebuild()
     m_scoreRect->axis(QCPAxis::atBottom)->setRange(-0.7, std::max(T, 1) - 0.3);
     m_threshold->point1->setCoords(-1, m.options.waiverThreshold);
     m_threshold->point2->setCoords(T + 1, m.options.waiverThreshold);
-    m_scoreRect->axis(QCPAxis::atLeft)->setLabel(tr("waiver score (%1 norms)").arg(QString::fromStdString(m.waiverBasis)));
+    m_scoreRect->axis(QCPAxis::atLeft)->setLabel(tr("waiver score"));
 
     QString title = tr("Values · Layer %1 · Head %2").arg(m_layer).arg(m_head);
+    if (!m.waiverBasis.empty())
+        title += tr(" · waiver scores from %1 norms").arg(QString::fromStdString(m.waiverBasis));
     if (group > 1)
         title += tr(" (KV head %1)").arg(m_kvHead);
     if (!m_waiverElements.empty()) {

@@ -56,10 +56,10 @@ EngineClient::~EngineClient()
     m_engine.reset();
 }
 
-void EngineClient::loadModel(const QString& dir, DevicePreference device)
+void EngineClient::loadModel(const QString& dir, DevicePreference device, DTypePreference dtype)
 {
     m_pendingRun = 0;
-    m_pendingLoad = m_engine->load(dir.toStdString(), device);
+    m_pendingLoad = m_engine->load(dir.toStdString(), device, dtype);
     Q_EMIT loadStarted(dir);
     Q_EMIT busyChanged(true);
 }

@@ -27,7 +27,8 @@ public:
     /// The stored thread count (0: one per physical core).
     int threads() const;
 
-    void loadModel(const QString& dir, sinkscope::DevicePreference device = sinkscope::DevicePreference::Auto);
+    void loadModel(const QString& dir, sinkscope::DevicePreference device = sinkscope::DevicePreference::Auto,
+                   sinkscope::DTypePreference dtype = sinkscope::DTypePreference::Auto);
     void run(const sinkscope::RunRequest& request);
     void cancel();
 

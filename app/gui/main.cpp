@@ -17,6 +17,8 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <tuple>
+#include <utility>
 
 int main(int argc, char** argv)
 {
@@ -45,10 +47,27 @@ int main(int argc, char** argv)
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot, WxH."), QStringLiteral("WxH"), QStringLiteral("1280x860"));
     parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt, demoOpt, noDemoOpt});
     parser.process(app);
-    if (!views.find(parser.value(viewOpt))) {
-        std::fprintf(stderr, "error: %s\n", qPrintable(views.unknownViewMessage(parser.value(viewOpt))));
+    auto fail = [](const QString& message) {
+        std::fprintf(stderr, "error: %s\n", qPrintable(message));
         return 2;
+    };
+    if (!views.find(parser.value(viewOpt)))
+        return fail(views.unknownViewMessage(parser.value(viewOpt)));
+    // Nothing the user asked for is replaced by a default: a bad number or an empty prompt is an
+    // error here, and a layer or head outside the model is one once the model is known.
+    int wantLayer = -1;
+    int wantHead = -1;
+    for (const auto& [opt, target] : {std::pair{&layerOpt, &wantLayer}, std::pair{&headOpt, &wantHead}}) {
+        if (!parser.isSet(*opt))
+            continue;
+        bool ok = false;
+        *target = parser.value(*opt).toInt(&ok);
+        if (!ok || *target < 0)
+            return fail(QStringLiteral("--%1 must be a whole number >= 0, not '%2'.").arg(opt->names().first(), parser.value(*opt)));
     }
+    if (parser.isSet(promptOpt) && parser.value(promptOpt).trimmed().isEmpty())
+        return fail(parser.value(promptOpt).isEmpty() ? QStringLiteral("--prompt is empty: give the text to run.")
+                                                      : QStringLiteral("--prompt contains only whitespace: give the text to run."));
 
     MainWindow window;
     const QString shot = parser.value(shotOpt);
@@ -57,13 +76,34 @@ int main(int argc, char** argv)
         if (wh.size() == 2)
             window.resize(wh[0].toInt(), wh[1].toInt());
     }
-    window.showView(parser.value(viewOpt));
+    if (parser.isSet(viewOpt)) // else the view of the last session
+        window.showView(parser.value(viewOpt));
     window.show();
 
+    // --layer / --head against the model: an error naming the valid range, never a clamp.
+    bool selected = false; // only the first result gets --layer / --head; later runs keep the user's choice
+    auto selectAsked = [&]() -> bool {
+        if (selected)
+            return true;
+        selected = true;
+        const sinkscope::ModelInfo& info = window.engine()->modelInfo();
+        for (const auto& [name, value, count] : {std::tuple{"layer", wantLayer, info.layers}, std::tuple{"head", wantHead, info.heads}})
+            if (value >= count) {
+                std::fprintf(stderr, "error: --%s %d is outside the model: it has %d %ss (0 to %d).\n", name, value, count, name,
+                             count - 1);
+                QApplication::exit(2);
+                return false;
+            }
+        if (wantLayer >= 0 || wantHead >= 0)
+            window.selection()->setLayerHead(wantLayer >= 0 ? wantLayer : std::max(window.selection()->layer(), 0),
+                                             wantHead >= 0 ? wantHead : std::max(window.selection()->head(), 0));
+        return true;
+    };
     auto finishShot = [&] {
-        if (parser.isSet(layerOpt) || parser.isSet(headOpt))
-            window.selection()->setLayerHead(parser.value(layerOpt).toInt(), parser.value(headOpt).toInt());
-        window.showView(parser.value(viewOpt));
+        if (window.engine()->hasModel() && !selectAsked())
+            return;
+        if (parser.isSet(viewOpt))
+            window.showView(parser.value(viewOpt));
         QString error;
         if (!sinkscope::grabWidgetToPng(&window, shot, &error)) {
             std::fprintf(stderr, "error: %s\n", qPrintable(error));
@@ -85,8 +125,8 @@ int main(int argc, char** argv)
             QTimer::singleShot(0, &window, finishShot);
     });
     QObject::connect(&window, &MainWindow::resultShown, &window, [&] {
-        if (parser.isSet(layerOpt) || parser.isSet(headOpt))
-            window.selection()->setLayerHead(parser.value(layerOpt).toInt(), parser.value(headOpt).toInt());
+        if (!selectAsked())
+            return;
         if (!shot.isEmpty())
             QTimer::singleShot(0, &window, finishShot);
     });

@@ -9,6 +9,7 @@
 #include "figurerenderer.h"
 #include "figuresidecar.h"
 #include "paperexportdialog.h"
+#include "loadplan.h"
 #include "promptsetdialog.h"
 #include "promptsetrunner.h"
 #include "selection.h"
@@ -19,6 +20,8 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QKeyEvent>
 #include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
@@ -145,6 +148,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
             [this](const QString& message) { showMessage(tr("Autosave failed: %1").arg(message), true); });
 
     resize(1280, 860);
+    restoreLayout();
     updateStatus();
     updateActions();
 }
@@ -211,10 +215,21 @@ void MainWindow::buildActions()
             a->setShortcutContext(Qt::WindowShortcut);
     }
     view->addSeparator();
+    // Ctrl+arrows work from anywhere, the prompt editor included (see eventFilter); the plain
+    // keys in brackets work wherever a view has the focus.
     view->addAction(tr("&Next Head"), m_selection, &Selection::nextHead)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Right")));
     view->addAction(tr("&Previous Head"), m_selection, &Selection::previousHead)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Left")));
-    view->addAction(tr("Next &Layer"), m_selection, &Selection::nextLayer)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Down")));
-    view->addAction(tr("Previous La&yer"), m_selection, &Selection::previousLayer)->setShortcut(QKeySequence(QStringLiteral("Ctrl+Up")));
+    QAction* nextLayer = view->addAction(tr("Next &Layer"), m_selection, &Selection::nextLayer);
+    nextLayer->setShortcuts({QKeySequence(QStringLiteral("Ctrl+Down")), QKeySequence(Qt::Key_PageDown)});
+    QAction* previousLayer = view->addAction(tr("Previous La&yer"), m_selection, &Selection::previousLayer);
+    previousLayer->setShortcuts({QKeySequence(QStringLiteral("Ctrl+Up")), QKeySequence(Qt::Key_PageUp)});
+    view->addAction(tr("&First Head"), m_selection, &Selection::firstHead)->setShortcut(QKeySequence(Qt::Key_Home));
+    view->addAction(tr("Las&t Head"), m_selection, &Selection::lastHead)->setShortcut(QKeySequence(Qt::Key_End));
+    view->addSeparator();
+    QAction* keep = view->addAction(tr("&Keep This Run in the Sink Curves"), this, &MainWindow::keepCurrentRun);
+    keep->setShortcut(QKeySequence(QStringLiteral("Ctrl+K")));
+    keep->setObjectName(QStringLiteral("keepRunAction"));
+    view->addAction(tr("&Clear Kept Runs"), m_current, &CurrentResult::clearOverlays);
 
     QToolBar* tb = addToolBar(tr("Main"));
     tb->setObjectName(QStringLiteral("mainToolBar"));
@@ -222,14 +237,36 @@ void MainWindow::buildActions()
     tb->addSeparator();
     tb->addWidget(new QLabel(tr(" Device: "), tb));
     m_device = new QComboBox(tb);
+    m_device->setObjectName(QStringLiteral("deviceBox"));
     m_device->addItem(tr("auto"), QStringLiteral("auto"));
     m_device->addItem(tr("cpu"), QStringLiteral("cpu"));
     m_device->addItem(tr("cuda"), QStringLiteral("cuda"));
     m_device->setToolTip(tr("Device for the next model load"));
     m_device->setCurrentIndex(std::max(0, m_device->findData(QSettings().value(QStringLiteral("device"), "auto"))));
-    connect(m_device, &QComboBox::currentIndexChanged, this,
-            [this] { QSettings().setValue(QStringLiteral("device"), m_device->currentData()); });
+    connect(m_device, &QComboBox::currentIndexChanged, this, [this] {
+        // Say at once that CUDA cannot be used, rather than at the next load or never.
+        if (m_device->currentData().toString() == QLatin1String("cuda") && !cudaAvailable()) {
+            showMessage(tr("CUDA is not available: this build of libtorch sees no CUDA device. Models open on the CPU; "
+                           "the Device box is back on %1.")
+                            .arg(QSettings().value(QStringLiteral("device"), QStringLiteral("auto")).toString()),
+                        true);
+            const QSignalBlocker block(m_device);
+            m_device->setCurrentIndex(std::max(0, m_device->findData(QSettings().value(QStringLiteral("device"), "auto"))));
+            return;
+        }
+        QSettings().setValue(QStringLiteral("device"), m_device->currentData());
+    });
     tb->addWidget(m_device);
+    tb->addWidget(new QLabel(tr(" Dtype: "), tb));
+    m_dtype = new QComboBox(tb);
+    m_dtype->setObjectName(QStringLiteral("dtypeBox"));
+    for (DTypePreference d : {DTypePreference::Auto, DTypePreference::F32, DTypePreference::F16, DTypePreference::BF16})
+        m_dtype->addItem(dtypePreferenceName(d), int(d));
+    m_dtype->setToolTip(tr("Compute dtype for the next model load (the CPU always computes in float32)"));
+    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(QSettings().value(QStringLiteral("dtype"), 0))));
+    connect(m_dtype, &QComboBox::currentIndexChanged, this,
+            [this] { QSettings().setValue(QStringLiteral("dtype"), m_dtype->currentData()); });
+    tb->addWidget(m_dtype);
 
     updateRecentMenu();
 }
@@ -262,6 +299,13 @@ void MainWindow::buildStartPage()
     outer->addWidget(new QLabel(tr("A Hugging Face model folder holds config.json, tokenizer.json and "
                                    "*.safetensors weights. Pickle checkpoints (*.bin, *.pt) are never loaded."),
                                 page));
+    // Errors of the start page are shown here, in full, where the user is looking.
+    m_startMessage = new QLabel(page);
+    m_startMessage->setObjectName(QStringLiteral("startMessage"));
+    m_startMessage->setWordWrap(true);
+    m_startMessage->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_startMessage->hide();
+    outer->addWidget(m_startMessage);
 
     auto* lists = new QHBoxLayout;
     auto* recentBox = new QVBoxLayout;
@@ -361,11 +405,21 @@ void MainWindow::buildWorkspace()
     }
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
 
+    m_prompt->installEventFilter(this);
+    auto* top = new QWidget(m_workspace);
+    auto* topLayout = new QVBoxLayout(top);
+    topLayout->setContentsMargins(0, 0, 0, 0);
+    topLayout->addWidget(m_prompt);
+    topLayout->addLayout(controls);
+    topLayout->addWidget(m_tokenStrip);
+    m_splitter = new QSplitter(Qt::Vertical, m_workspace);
+    m_splitter->setObjectName(QStringLiteral("workspaceSplitter"));
+    m_splitter->addWidget(top);
+    m_splitter->addWidget(m_tabs);
+    m_splitter->setStretchFactor(1, 1);
+    m_splitter->setChildrenCollapsible(false);
     layout->addWidget(m_messageBar);
-    layout->addWidget(m_prompt);
-    layout->addLayout(controls);
-    layout->addWidget(m_tokenStrip);
-    layout->addWidget(m_tabs, 1);
+    layout->addWidget(m_splitter, 1);
     m_stack->addWidget(m_workspace);
 }
 
@@ -400,8 +454,24 @@ void MainWindow::chooseModelFolder()
 
 void MainWindow::openModelFolder(const QString& dir)
 {
-    m_loadingDir = QFileInfo(dir).absoluteFilePath();
-    m_engine->loadModel(m_loadingDir, parseDevicePreference(m_device->currentData().toString().toStdString()));
+    const QString absolute = QFileInfo(dir).absoluteFilePath();
+    const DevicePreference device = parseDevicePreference(m_device->currentData().toString().toStdString());
+    const auto dtype = DTypePreference(m_dtype->currentData().toInt());
+    // Checked here, before the engine drops the current model: what the window cannot use is
+    // refused and the current model, result and Recent list stay as they are.
+    const LoadPlan plan = planLoad(absolute, device, dtype);
+    if (!plan.error.isEmpty()) {
+        m_runAfterLoad = false;
+        showMessage(tr("Could not open %1: %2").arg(QDir::toNativeSeparators(absolute), plan.error), true);
+        return;
+    }
+    m_loadingDir = absolute;
+    m_loadNote = plan.checked ? tr("Memory: %1.").arg(plan.summary()) : QString();
+    if (!plan.dtypeNote.isEmpty())
+        m_loadNote += QLatin1Char(' ') + plan.dtypeNote;
+    m_engine->loadModel(m_loadingDir, device, dtype);
+    if (plan.checked)
+        m_statusLabel->setText(tr("Loading %1 (%2) …").arg(QDir::toNativeSeparators(absolute), plan.summary()));
 }
 
 void MainWindow::openDemoModel(bool encoder, bool runSample)
@@ -428,6 +498,7 @@ void MainWindow::onModelLoaded(const QString& name)
     m_progress->hide();
     m_current->clear();
     m_stack->setCurrentWidget(m_workspace);
+    m_startMessage->hide();
     const ModelInfo& info = m_engine->modelInfo();
     QString text = tr("Loaded %1 (%2, %3 layers × %4 heads) on %5.")
                        .arg(name, QString::fromStdString(info.modelType))
@@ -449,6 +520,8 @@ void MainWindow::onModelLoaded(const QString& name)
     }
     for (const std::string& note : info.notes) // e.g. tensors of the checkpoint the model ignores
         text += QLatin1Char(' ') + QString::fromStdString(note);
+    if (!m_loadNote.isEmpty())
+        text += QLatin1Char(' ') + m_loadNote;
     showMessage(text, false);
     if (m_prompt->toPlainText().isEmpty())
         m_prompt->setPlainText(QStringLiteral("The cat sat on the mat. The dog slept by the door."));
@@ -535,6 +608,9 @@ void MainWindow::showMessage(const QString& text, bool error)
                                       : QStringLiteral("QLabel { background: #e6f0fa; color: #1d3b57; border: 1px solid #a9c4de; padding: 6px; }"));
     m_messageBar->setProperty("error", error);
     m_messageBar->show();
+    m_startMessage->setText(text);
+    m_startMessage->setStyleSheet(m_messageBar->styleSheet());
+    m_startMessage->setVisible(showsStartPage());
     if (error)
         Q_EMIT errorShown(text);
 }
@@ -868,6 +944,79 @@ void MainWindow::saveScreenshotDialog()
         showMessage(tr("Screenshot failed: %1").arg(error), true);
 }
 
+void MainWindow::keepCurrentRun()
+{
+    const auto r = m_current->result();
+    if (!r || !m_current->metrics()) {
+        showMessage(tr("There is no analysed run to keep yet: run a prompt first."), true);
+        return;
+    }
+    QString label = m_prompt->toPlainText().simplified();
+    if (label.size() > 24)
+        label = label.left(23) + QChar(0x2026);
+    label = tr("'%1' (%2%3)").arg(label, QString::fromStdString(r->model.name), r->encoding.bosAdded ? tr(", BOS") : tr(", no BOS"));
+    m_current->pinCurrent(label);
+    showMessage(tr("Kept %1 in the sink curves.").arg(label), false);
+}
+
+void MainWindow::saveLayout() const
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings.setValue(QStringLiteral("window/splitter"), m_splitter->saveState());
+    settings.setValue(QStringLiteral("window/view"), currentViewName());
+    for (const auto& [name, v] : m_views) {
+        settings.beginGroup(QStringLiteral("views/") + name);
+        settings.remove(QString());
+        const QVariantMap options = v->saveOptions();
+        for (auto it = options.begin(); it != options.end(); ++it)
+            settings.setValue(it.key(), it.value());
+        settings.endGroup();
+    }
+}
+
+void MainWindow::restoreLayout()
+{
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    m_splitter->restoreState(settings.value(QStringLiteral("window/splitter")).toByteArray());
+    for (const auto& [name, v] : m_views) {
+        settings.beginGroup(QStringLiteral("views/") + name);
+        QVariantMap options;
+        for (const QString& key : settings.childKeys())
+            options.insert(key, settings.value(key));
+        settings.endGroup();
+        if (!options.isEmpty())
+            v->restoreOptions(options);
+    }
+    // A view saved by a build that had it, and this one has not, leaves the first view in front.
+    showView(settings.value(QStringLiteral("window/view")).toString());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    saveLayout();
+    QMainWindow::closeEvent(event);
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event)
+{
+    // The prompt editor claims Ctrl+arrows for moving by words and lines; leave them to the
+    // head/layer actions so they step heads from anywhere, as the menu promises.
+    if (watched == m_prompt && event->type() == QEvent::ShortcutOverride) {
+        auto* key = static_cast<QKeyEvent*>(event);
+        const bool ctrlArrow = key->modifiers() == Qt::ControlModifier
+            && (key->key() == Qt::Key_Left || key->key() == Qt::Key_Right || key->key() == Qt::Key_Up || key->key() == Qt::Key_Down);
+        if (ctrlArrow) {
+            event->ignore();
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
+}
+
 void MainWindow::analyzePromptSet(const QString& file)
 {
     PromptSetRunner::Settings settings;
@@ -897,6 +1046,10 @@ void MainWindow::showPromptSetResult(std::shared_ptr<const PromptSetResult> resu
     if (!m_promptSetDialog)
         m_promptSetDialog = new PromptSetDialog(this);
     m_promptSetDialog->setResult(result);
+    // The set's mean sink curve goes beside the single run's, one curve per prompt length.
+    for (const auto& [tokens, mean] : result->means)
+        m_current->addOverlay(tr("prompt set mean (%1 prompts, T = %2)").arg(mean.prompts).arg(tokens),
+                              std::make_shared<const analysis::RunMetrics>(mean));
     m_promptSetDialog->show();
     m_promptSetDialog->raise();
     updateActions();

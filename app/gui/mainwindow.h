@@ -26,6 +26,7 @@ class QMenu;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
+class QSplitter;
 class QStackedWidget;
 class QTabWidget;
 class QToolButton;
@@ -79,6 +80,10 @@ public:
     /// True on the start page, false in the workspace.
     bool showsStartPage() const;
 
+    /// Writes the window layout, the current view and every view's options to QSettings (done on
+    /// close; restored when a window is built).
+    void saveLayout() const;
+
     void setPrompt(const QString& text);
     QString prompt() const;
     /// Brings the registered view `name` to the front; false (nothing changes) for an unknown name.
@@ -129,6 +134,14 @@ private:
     void keepRunForComparison();
     void compareWithSessionDialog();
     void showPromptSetResult(std::shared_ptr<const PromptSetResult> result);
+    void restoreLayout();
+    void keepCurrentRun();
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
 
     void onModelLoaded(const QString& name);
     void onLoadFailed(const QString& message);
@@ -154,6 +167,10 @@ private:
     QPlainTextEdit* m_prompt = nullptr;
     QComboBox* m_bos = nullptr;
     QComboBox* m_device = nullptr;
+    QComboBox* m_dtype = nullptr;
+    QSplitter* m_splitter = nullptr;
+    QLabel* m_startMessage = nullptr;
+    QString m_loadNote;   ///< said once the model is loaded (dtype actually used, memory estimate)
     QPushButton* m_runButton = nullptr;
     QPushButton* m_cancelButton = nullptr;
     sinkscope::TokenStrip* m_tokenStrip = nullptr;

@@ -3,6 +3,8 @@
 // bad input shown as a message while the window stays usable, export, cancel.
 #include "attentionheatmapview.h"
 #include "currentresult.h"
+#include "overviewview.h"
+#include "sinkscope/model.h"
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
@@ -13,6 +15,11 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QComboBox>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPlainTextEdit>
 #include <QTabWidget>
 #include <QDir>
 #include <QFile>
@@ -22,6 +29,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <functional>
 
 using namespace sinkscope;
 using namespace sinkscope::test;
@@ -77,6 +86,14 @@ private Q_SLOTS:
     void exportsFigureAndData();
     void cancelKeepsPreviousResult();
     void registeredViewAppearsEverywhere();
+    void deviceBoxSaysCudaIsMissing();
+    void folderWithoutTokenizerIsRefused();
+    void startPageShowsErrorsInFull();
+    void ctrlArrowsStepHeadsFromThePromptEditor();
+    void dtypeAndMemoryAreSaid();
+    void layoutAndOptionsPersist();
+    void keptRunIsOverlaid();
+    void everyActionHasAShortcutInAMenu();
 
 private:
     bool openTiny(MainWindow& w);
@@ -315,6 +332,184 @@ void TestMainWindow::registeredViewAppearsEverywhere()
     for (const ViewSpec& spec : ViewRegistry::global().views())
         if (w.view(spec.name)->hasFigure())
             QVERIFY2(QFileInfo::exists(QDir(all).filePath(w.view(spec.name)->defaultFileName() + ".csv")), qPrintable(spec.name));
+}
+
+void TestMainWindow::deviceBoxSaysCudaIsMissing()
+{
+    if (cudaAvailable())
+        QSKIP("this build sees a CUDA device: nothing to refuse");
+    MainWindow w;
+    w.show();
+    auto* box = w.findChild<QComboBox*>("deviceBox");
+    QVERIFY(box);
+    QCOMPARE(box->currentData().toString(), QString("auto"));
+    QSignalSpy errors(&w, &MainWindow::errorShown);
+    box->setCurrentIndex(box->findData("cuda"));
+    QCOMPARE(errors.count(), 1);
+    QCOMPARE(w.message(), QString("CUDA is not available: this build of libtorch sees no CUDA device. Models open on the "
+                                  "CPU; the Device box is back on auto."));
+    QCOMPARE(box->currentData().toString(), QString("auto")); // not silently kept, not silently used
+    QVERIFY(!w.message().contains("--device"));                // no command-line advice in the window
+}
+
+void TestMainWindow::folderWithoutTokenizerIsRefused()
+{
+    MainWindow w;
+    w.show();
+    QVERIFY(openTiny(w));
+    QVERIFY(runPrompt(w, "abc"));
+    const auto before = w.result();
+    const QStringList recent = QSettings().value("recentModelFolders").toStringList();
+    const QString bare = QDir(m_tmp.path()).filePath("no-tokenizer");
+    QDir().mkpath(bare);
+    for (const char* f : {"config.json", "model.safetensors"})
+        QVERIFY(QFile::copy(QDir(m_model).filePath(f), QDir(bare).filePath(f)));
+    QSignalSpy started(w.engine(), &EngineClient::loadStarted);
+    w.openModelFolder(bare);
+    const QString dir = QFileInfo(bare).absoluteFilePath();
+    QCOMPARE(w.message(), QString("Could not open %1: %1 has no tokenizer.json, so the window cannot turn a prompt into "
+                                  "tokens. The folder was not opened; the current model stays.").arg(dir));
+    QVERIFY(started.isEmpty()); // the engine was never asked: the model is untouched
+    QCOMPARE(w.result(), before);
+    QCOMPARE(QString::fromStdString(w.engine()->modelInfo().dir), QFileInfo(m_model).absoluteFilePath());
+    QCOMPARE(QSettings().value("recentModelFolders").toStringList(), recent);
+    QVERIFY(runPrompt(w, "still works"));
+}
+
+void TestMainWindow::startPageShowsErrorsInFull()
+{
+    MainWindow w;
+    w.show();
+    QVERIFY(w.showsStartPage());
+    const QString missing = QDir(m_tmp.path()).filePath("there/is/no/such/model/folder/with/a/rather/long/name/indeed");
+    QSignalSpy failed(w.engine(), &EngineClient::loadFailed);
+    w.openModelFolder(missing);
+    QVERIFY(failed.wait(30000));
+    auto* label = w.findChild<QLabel*>("startMessage");
+    QVERIFY(label);
+    QVERIFY(label->isVisible());
+    QCOMPARE(label->text(), w.message()); // the whole message, not a cut-off status line
+    QVERIFY2(label->text().startsWith("Could not open " + QFileInfo(missing).absoluteFilePath() + ": "), qPrintable(label->text()));
+    QVERIFY(label->wordWrap());
+}
+
+void TestMainWindow::ctrlArrowsStepHeadsFromThePromptEditor()
+{
+    MainWindow w;
+    w.show();
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    QVERIFY(openTiny(w));
+    QVERIFY(runPrompt(w, "hello world"));
+    auto* editor = w.findChild<QPlainTextEdit*>("promptEdit");
+    QVERIFY(editor);
+    editor->setFocus();
+    QVERIFY(editor->hasFocus());
+    w.selection()->setLayerHead(1, 0);
+    QTest::keyClick(editor, Qt::Key_Right, Qt::ControlModifier);
+    QCOMPARE(w.selection()->head(), 1);
+    QTest::keyClick(editor, Qt::Key_Left, Qt::ControlModifier);
+    QCOMPARE(w.selection()->head(), 0);
+    QTest::keyClick(editor, Qt::Key_Down, Qt::ControlModifier);
+    QCOMPARE(w.selection()->layer(), 2);
+    QTest::keyClick(editor, Qt::Key_Up, Qt::ControlModifier);
+    QCOMPARE(w.selection()->layer(), 1);
+    // Plain keys still edit the prompt.
+    QTest::keyClick(editor, Qt::Key_End);
+    QTest::keyClicks(editor, "!");
+    QVERIFY(editor->toPlainText().endsWith("!"));
+    QCOMPARE(w.selection()->layer(), 1);
+}
+
+void TestMainWindow::dtypeAndMemoryAreSaid()
+{
+    MainWindow w;
+    w.show();
+    auto* dtype = w.findChild<QComboBox*>("dtypeBox");
+    QVERIFY(dtype);
+    dtype->setCurrentIndex(dtype->findText("bfloat16"));
+    QVERIFY(openTiny(w));
+    QVERIFY2(w.message().contains("bfloat16 was chosen, but the CPU computes in float32 (half-precision matrix products are "
+                                  "far slower there); the model runs in float32."),
+             qPrintable(w.message()));
+    // The estimate is the checkpoint's element count at 4 bytes (float32).
+    QVERIFY2(w.message().contains("Memory: ≈ ") && w.message().contains(" of weights (") && w.message().contains("as float32 on cpu"),
+             qPrintable(w.message()));
+    QCOMPARE(w.engine()->dtype(), QString("float32"));
+    dtype->setCurrentIndex(0);
+}
+
+void TestMainWindow::layoutAndOptionsPersist()
+{
+    {
+        MainWindow w;
+        w.show();
+        QVERIFY(w.showView("sinks"));
+        auto* heatmap = qobject_cast<AttentionHeatmapView*>(w.view("heatmap"));
+        heatmap->setLogScale(true);
+        heatmap->setClipPercentile(99.0);
+        auto* overview = qobject_cast<OverviewView*>(w.view("overview"));
+        QVERIFY(overview->setMetric("entropy"));
+        w.close(); // saves
+    }
+    {
+        MainWindow w;
+        QCOMPARE(w.currentViewName(), QString("sinks"));
+        auto* heatmap = qobject_cast<AttentionHeatmapView*>(w.view("heatmap"));
+        QVERIFY(heatmap->logScale());
+        QCOMPARE(heatmap->clipPercentile(), 99.0);
+        QCOMPARE(qobject_cast<OverviewView*>(w.view("overview"))->metricId(), QString("entropy"));
+    }
+    // Leave the other tests the defaults.
+    QSettings().remove("window");
+    QSettings().remove("views");
+}
+
+void TestMainWindow::keptRunIsOverlaid()
+{
+    MainWindow w;
+    w.show();
+    QVERIFY(openTiny(w));
+    QVERIFY(runPrompt(w, "hello world"));
+    auto* keep = w.findChild<QAction*>("keepRunAction");
+    QVERIFY(keep);
+    keep->trigger();
+    QCOMPARE(int(w.currentResult()->overlays().size()), 1);
+    QCOMPARE(w.currentResult()->overlays()[0].label, QString("'hello world' (tiny, BOS)"));
+    QVERIFY(runPrompt(w, "another prompt"));
+    auto* sinks = qobject_cast<SinkCurveView*>(w.view("sinks"));
+    QCOMPARE(sinks->overlayCount(), 1); // the kept run stays beside the new one
+}
+
+void TestMainWindow::everyActionHasAShortcutInAMenu()
+{
+    MainWindow w;
+    QMenu* view = nullptr;
+    for (QAction* a : w.menuBar()->actions())
+        if (a->text() == "&View")
+            view = a->menu();
+    QVERIFY(view);
+    QMap<QString, QKeySequence> keys;
+    std::function<void(QMenu*)> collect = [&](QMenu* menu) {
+        for (QAction* a : menu->actions()) {
+            if (a->menu())
+                collect(a->menu());
+            else if (!a->isSeparator())
+                keys.insert(QString(a->text()).remove('&'), a->shortcut());
+        }
+    };
+    collect(view);
+    const QMap<QString, QString> expected = {
+        {"Next Head", "Ctrl+Right"}, {"Previous Head", "Ctrl+Left"}, {"Next Layer", "Ctrl+Down"},
+        {"Previous Layer", "Ctrl+Up"}, {"First Head", "Home"},       {"Last Head", "End"},
+        {"Show Logits", "L"},         {"Log Colour Scale", "G"},    {"Exclude Sink Column", "X"},
+        {"Per-Row Normalisation", "R"}, {"Zoom In", "+"},          {"Zoom Out", "-"},
+        {"Reset Zoom", "0"},          {"Attention heatmap", "Ctrl+1"}, {"Overview", "Ctrl+2"},
+        {"Sink curve", "Ctrl+3"},     {"Value statistics", "Ctrl+4"}, {"Hidden-state dimensions", "Ctrl+5"},
+        {"Keep This Run in the Sink Curves", "Ctrl+K"}};
+    for (auto it = expected.begin(); it != expected.end(); ++it) {
+        QVERIFY2(keys.contains(it.key()), qPrintable(it.key()));
+        QCOMPARE(keys.value(it.key()).toString(), it.value());
+    }
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The GUI program's command line, run as a process offscreen: every registered view can be
+// captured with --screenshot, and what the user asked for is never replaced by a default.
+#include "tinymodels.h"
+#include "viewregistry.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QImage>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace sinkscope;
+
+class TestGuiCli : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void screenshotOfEveryView_data();
+    void screenshotOfEveryView();
+    void refusesWhatItCannotDo_data();
+    void refusesWhatItCannotDo();
+
+private:
+    int runGui(const QStringList& args, QByteArray* err);
+    QTemporaryDir m_tmp;
+    QString m_model;
+    QString m_runtime;
+    test::TinyLlamaSpec m_spec;
+};
+
+void TestGuiCli::initTestCase()
+{
+    QVERIFY(m_tmp.isValid());
+    m_model = QDir(m_tmp.path()).filePath("tiny");
+    m_spec = test::writeTinyLlamaWithTokenizer(m_model, 4);
+    // Qt wants a private runtime folder; without one it says so on stderr.
+    m_runtime = QDir(m_tmp.path()).filePath("runtime");
+    QVERIFY(QDir().mkpath(m_runtime));
+    QFile::setPermissions(m_runtime, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+}
+
+int TestGuiCli::runGui(const QStringList& args, QByteArray* err)
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("QT_QPA_PLATFORM", "offscreen");
+    // Settings and caches of this run stay in the test's folder.
+    env.insert("HOME", m_tmp.path());
+    env.insert("XDG_CONFIG_HOME", QDir(m_tmp.path()).filePath("config"));
+    env.insert("XDG_CACHE_HOME", QDir(m_tmp.path()).filePath("cache"));
+    env.insert("XDG_RUNTIME_DIR", m_runtime);
+    p.setProcessEnvironment(env);
+    p.start(SINKSCOPE_GUI_PATH, QStringList{"--no-demo"} + args);
+    if (!p.waitForFinished(60000)) {
+        p.kill();
+        p.waitForFinished();
+        return -1;
+    }
+    *err = p.readAllStandardError();
+    return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+}
+
+void TestGuiCli::screenshotOfEveryView_data()
+{
+    QTest::addColumn<QString>("view");
+    for (const QString& name : ViewRegistry::global().names())
+        QTest::newRow(qPrintable(name)) << name;
+}
+
+void TestGuiCli::screenshotOfEveryView()
+{
+    QFETCH(QString, view);
+    const QString png = QDir(m_tmp.path()).filePath(view + ".png");
+    QByteArray err;
+    const int rc = runGui({"--model", m_model, "--prompt", "hello world", "--view", view, "--layer", "2", "--head", "1",
+                           "--size", "1200x800", "--screenshot", png},
+                          &err);
+    QVERIFY2(rc == 0, err.constData());
+    const QImage image(png);
+    QVERIFY(!image.isNull());
+    QCOMPARE(image.size(), QSize(1200, 800));
+}
+
+void TestGuiCli::refusesWhatItCannotDo_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("message"); // %VIEWS% = the registered names
+    QTest::newRow("unknown view") << QStringList{"--view", "heatmaps"} << "error: Unknown view 'heatmaps'. The views are: %VIEWS%.\n";
+    QTest::newRow("layer not a number") << QStringList{"--layer", "two"} << "error: --layer must be a whole number >= 0, not 'two'.\n";
+    QTest::newRow("negative head") << QStringList{"--head", "-1"} << "error: --head must be a whole number >= 0, not '-1'.\n";
+    QTest::newRow("empty prompt") << QStringList{"--prompt", "", "--screenshot", "x.png"} << "error: --prompt is empty: give the text to run.\n";
+    QTest::newRow("blank prompt") << QStringList{"--prompt", "  ", "--screenshot", "x.png"}
+                                  << "error: --prompt contains only whitespace: give the text to run.\n";
+    QTest::newRow("layer outside the model") << QStringList{"--model", "%MODEL%", "--prompt", "hi", "--layer", "9", "--screenshot", "x.png"}
+                                             << "error: --layer 9 is outside the model: it has 4 layers (0 to 3).\n";
+    QTest::newRow("head outside the model") << QStringList{"--model", "%MODEL%", "--prompt", "hi", "--head", "%HEADS%", "--screenshot", "x.png"}
+                                            << "error: --head %HEADS% is outside the model: it has %HEADS% heads (0 to %LAST%).\n";
+}
+
+void TestGuiCli::refusesWhatItCannotDo()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, message);
+    const int heads = m_spec.heads;
+    message.replace("%HEADS%", QString::number(heads)).replace("%LAST%", QString::number(heads - 1));
+    for (QString& a : args) {
+        a.replace("%MODEL%", m_model).replace("%HEADS%", QString::number(heads));
+        if (a == "x.png")
+            a = QDir(m_tmp.path()).filePath("refused.png");
+    }
+    message.replace("%VIEWS%", ViewRegistry::global().names().join(", "));
+    QByteArray err;
+    const int rc = runGui(args, &err);
+    // Only our own lines: the offscreen platform adds notes of its own on stderr.
+    QStringList ours;
+    for (const QString& line : QString::fromUtf8(err).split('\n'))
+        if (line.startsWith("error: "))
+            ours << line + '\n';
+    QCOMPARE(ours.join(QString()), message);
+    QCOMPARE(rc, 2);
+    QVERIFY(!QFileInfo::exists(QDir(m_tmp.path()).filePath("refused.png")));
+}
+
+QTEST_GUILESS_MAIN(TestGuiCli)
+#include "tst_gui_cli.moc"

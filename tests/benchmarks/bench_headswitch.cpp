@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Head-switch latency of the heatmap, offscreen: the time from "select layer l, head h" to the new
+// map drawn, i.e. the head's map recomputed from the kept Q and K (RunResult::attentionMap), the
+// colour cells built at screen resolution (block maxima when cells are smaller than a pixel) and
+// the plot replotted. Synthetic Q/K with a Llama-like head size; no model needed.
+//
+//   bench_headswitch [T ...]        (default: 512 2048 8192)
+#include "attentionheatmapview.h"
+#include "currentresult.h"
+#include "qcustomplot_wrapper.h"
+#include "selection.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+using namespace sinkscope;
+
+namespace {
+
+std::shared_ptr<RunResult> syntheticRun(int T, int layers, int heads, int headDim)
+{
+    auto r = std::make_shared<RunResult>();
+    r->model.name = "synthetic";
+    r->model.layers = layers;
+    r->model.heads = heads;
+    r->model.kvHeads = heads;
+    r->model.headDim = headDim;
+    r->tokens = T;
+    r->encoding.tokens.resize(size_t(T));
+    for (int i = 0; i < T; ++i) {
+        r->encoding.tokens[size_t(i)].id = i % 100;
+        r->encoding.tokens[size_t(i)].display = "t" + std::to_string(i % 100);
+    }
+    std::mt19937 rng(7);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    for (Tensor* t : {&r->queries, &r->keys}) {
+        t->shape = {layers, heads, T, headDim};
+        t->data.resize(size_t(layers) * size_t(heads) * size_t(T) * size_t(headDim));
+        for (float& v : t->data)
+            v = n(rng);
+    }
+    AttentionRecipe recipe;
+    recipe.scale = 1.0 / std::sqrt(double(headDim));
+    r->recipes.assign(size_t(layers), recipe);
+    return r;
+}
+
+// CPU time of the whole process (all threads) in ms: on a machine shared with other work the wall
+// time says how long the user waited, the CPU time how much work the switch is.
+double processCpuMs()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return (double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3) + (double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3);
+}
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    std::vector<int> sizes;
+    for (int i = 1; i < argc; ++i)
+        sizes.push_back(std::atoi(argv[i]));
+    if (sizes.empty())
+        sizes = {512, 2048, 8192};
+    const int layers = 2, heads = 4, headDim = 64;
+    std::printf("head switch, heatmap %s, %d x %d px window, head dim %d\n", "probabilities", 1000, 800, headDim);
+    std::printf("%8s %10s %12s %12s %12s %14s %8s\n", "T", "switches", "median ms", "min ms", "max ms", "median cpu ms", "block");
+    for (int T : sizes) {
+        Selection selection;
+        CurrentResult current(&selection);
+        AttentionHeatmapView view(&current, &selection);
+        view.resize(1000, 800);
+        view.show();
+        if (!QTest::qWaitForWindowExposed(&view))
+            return 1;
+        QSignalSpy shown(&view, &AttentionHeatmapView::mapShown);
+        current.setResult(syntheticRun(T, layers, heads, headDim), nullptr); // no analysis: the map alone
+        if (shown.isEmpty() && !shown.wait(120000))
+            return 1;
+        view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+        const int switches = T >= 8192 ? 5 : 9;
+        std::vector<double> ms, cpu;
+        for (int i = 0; i < switches; ++i) {
+            const int l = (i + 1) % layers;
+            const int h = (i * 3 + 1) % heads;
+            shown.clear();
+            QElapsedTimer timer;
+            const double cpu0 = processCpuMs();
+            timer.start();
+            selection.setLayerHead(l, h);
+            // Long prompts are computed on the worker thread: wait for the map to arrive.
+            if (shown.isEmpty() && !shown.wait(120000))
+                return 1;
+            view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+            ms.push_back(double(timer.nsecsElapsed()) / 1e6);
+            cpu.push_back(processCpuMs() - cpu0);
+        }
+        std::printf("%8d %10d %12.1f %12.1f %12.1f %14.1f %5dx%d\n", T, switches, median(ms), *std::min_element(ms.begin(), ms.end()),
+                    *std::max_element(ms.begin(), ms.end()), median(cpu), view.blockKeys(), view.blockQueries());
+        std::fflush(stdout);
+    }
+    return 0;
+}
