@@ -776,6 +776,10 @@ void AttentionHeatmapView::updateColorRange()
         return;
     }
     const bool fixed = m_quantity == Quantity::Probabilities && !m_autoRange && !m_excludeSink && m_clipPercentile >= 100.0;
+    if (fixed && !log) { // the default: 0..1, no pass over the cells needed
+        m_map->setDataRange(QCPRange(0.0, 1.0));
+        return;
+    }
     const int T = tokenCount();
     const int skip = m_excludeSink ? m_sinkColumn : -1;
     double lo = std::numeric_limits<double>::infinity();

@@ -51,6 +51,11 @@ QString LoadPlan::summary() const
     return text;
 }
 
+QString LoadPlan::weightsText() const
+{
+    return QObject::tr("≈ %1 (%2)").arg(bytesText(weightBytes), dtype);
+}
+
 LoadPlan planLoad(const QString& dir, DevicePreference device, DTypePreference dtype)
 {
     LoadPlan plan;

@@ -23,8 +23,10 @@ struct LoadPlan {
     int64_t parameters = 0;     ///< elements in the weight files
     double weightBytes = 0;     ///< parameters × bytes of the compute dtype
     double availableBytes = 0;  ///< MemAvailable for the CPU (0: unknown, e.g. a GPU)
-    /// "≈ 1.2 MB of weights as float32 on cpu; 12.3 GB available".
+    /// "≈ 1.2 MB of weights (300,000 parameters) as float32 on cpu; 12.3 GB available".
     QString summary() const;
+    /// "≈ 1.2 MB (float32)".
+    QString weightsText() const;
 };
 
 /// The plan for loading `dir`. Refused (error set) when CUDA is asked for and this build sees

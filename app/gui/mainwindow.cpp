@@ -466,9 +466,10 @@ void MainWindow::openModelFolder(const QString& dir)
         return;
     }
     m_loadingDir = absolute;
-    m_loadNote = plan.checked ? tr("Memory: %1.").arg(plan.summary()) : QString();
-    if (!plan.dtypeNote.isEmpty())
-        m_loadNote += QLatin1Char(' ') + plan.dtypeNote;
+    // The estimate goes into the status line (while loading, then beside the model); a dtype
+    // that will not be used is said in the message once the model is open.
+    m_loadNote = plan.dtypeNote;
+    m_pendingWeights = plan.checked ? plan.weightsText() : QString();
     m_engine->loadModel(m_loadingDir, device, dtype);
     if (plan.checked)
         m_statusLabel->setText(tr("Loading %1 (%2) …").arg(QDir::toNativeSeparators(absolute), plan.summary()));
@@ -494,6 +495,7 @@ void MainWindow::openDemoModel(bool encoder, bool runSample)
 void MainWindow::onModelLoaded(const QString& name)
 {
     m_modelDir = m_loadingDir;
+    m_weightsText = m_pendingWeights;
     rememberRecent(m_modelDir);
     m_progress->hide();
     m_current->clear();
@@ -686,6 +688,8 @@ void MainWindow::updateStatus()
     QString text = tr("%1%2 · %3 · %4 · %5")
                        .arg(QString::fromStdString(info.name), info.synthetic ? tr(" (synthetic)") : QString(),
                             QString::fromStdString(info.modelType), m_engine->device(), m_engine->dtype());
+    if (!m_weightsText.isEmpty())
+        text += tr(" · weights %1").arg(m_weightsText);
     if (const auto r = m_current->result())
         text += tr(" · %1 tokens%2 · %3 ms")
                     .arg(r->tokens)

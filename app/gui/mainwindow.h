@@ -170,7 +170,9 @@ private:
     QComboBox* m_dtype = nullptr;
     QSplitter* m_splitter = nullptr;
     QLabel* m_startMessage = nullptr;
-    QString m_loadNote;   ///< said once the model is loaded (dtype actually used, memory estimate)
+    QString m_loadNote;       ///< said once the model is loaded (a dtype choice that is not used)
+    QString m_pendingWeights; ///< the weights' memory estimate of the load in flight
+    QString m_weightsText;    ///< and of the open model, shown in the status line
     QPushButton* m_runButton = nullptr;
     QPushButton* m_cancelButton = nullptr;
     sinkscope::TokenStrip* m_tokenStrip = nullptr;

@@ -5,6 +5,7 @@
 #include "currentresult.h"
 #include "overviewview.h"
 #include "sinkscope/model.h"
+#include "sinkscope/safetensors.h"
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "selection.h"
@@ -17,6 +18,7 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QLabel>
+#include <QLocale>
 #include <QMenu>
 #include <QMenuBar>
 #include <QPlainTextEdit>
@@ -431,9 +433,15 @@ void TestMainWindow::dtypeAndMemoryAreSaid()
     QVERIFY2(w.message().contains("bfloat16 was chosen, but the CPU computes in float32 (half-precision matrix products are "
                                   "far slower there); the model runs in float32."),
              qPrintable(w.message()));
-    // The estimate is the checkpoint's element count at 4 bytes (float32).
-    QVERIFY2(w.message().contains("Memory: ≈ ") && w.message().contains(" of weights (") && w.message().contains("as float32 on cpu"),
-             qPrintable(w.message()));
+    // The estimate is the checkpoint's element count at 4 bytes (float32), beside the model.
+    qint64 parameters = 0;
+    {
+        const SafetensorsFile st = SafetensorsFile::open(QDir(m_model).filePath("model.safetensors").toStdString());
+        for (const TensorInfo& t : st.header().tensors)
+            parameters += t.numel();
+    }
+    const QString bytes = QLocale::system().formattedDataSize(parameters * 4, 1, QLocale::DataSizeSIFormat);
+    QVERIFY2(w.statusText().contains(QString(" · weights ≈ %1 (float32)").arg(bytes)), qPrintable(w.statusText()));
     QCOMPARE(w.engine()->dtype(), QString("float32"));
     dtype->setCurrentIndex(0);
 }

@@ -83,7 +83,8 @@ int main(int argc, char** argv)
         sizes = {512, 2048, 8192};
     const int layers = 2, heads = 4, headDim = 64;
     std::printf("head switch, heatmap %s, %d x %d px window, head dim %d\n", "probabilities", 1000, 800, headDim);
-    std::printf("%8s %10s %12s %12s %12s %14s %8s\n", "T", "switches", "median ms", "min ms", "max ms", "median cpu ms", "block");
+    std::printf("%8s %10s %12s %12s %12s %14s %14s %8s\n", "T", "switches", "median ms", "min ms", "max ms", "median cpu ms",
+                "map cpu ms", "block");
     for (int T : sizes) {
         Selection selection;
         CurrentResult current(&selection);
@@ -114,8 +115,19 @@ int main(int argc, char** argv)
             ms.push_back(double(timer.nsecsElapsed()) / 1e6);
             cpu.push_back(processCpuMs() - cpu0);
         }
-        std::printf("%8d %10d %12.1f %12.1f %12.1f %14.1f %5dx%d\n", T, switches, median(ms), *std::min_element(ms.begin(), ms.end()),
-                    *std::max_element(ms.begin(), ms.end()), median(cpu), view.blockKeys(), view.blockQueries());
+        // The share of the core's map recomputation (RunResult::attentionMap from Q/K) alone.
+        const auto run = current.result();
+        std::vector<double> mapCpu;
+        for (int i = 0; i < 3; ++i) {
+            const double c0 = processCpuMs();
+            const RowMatrixXf map = run->attentionMap(i % layers, i % heads);
+            mapCpu.push_back(processCpuMs() - c0);
+            if (map.rows() != T)
+                return 1;
+        }
+        std::printf("%8d %10d %12.1f %12.1f %12.1f %14.1f %14.1f %5dx%d\n", T, switches, median(ms),
+                    *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), median(cpu), median(mapCpu),
+                    view.blockKeys(), view.blockQueries());
         std::fflush(stdout);
     }
     return 0;
