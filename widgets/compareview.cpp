@@ -2,6 +2,7 @@
 #include "compareview.h"
 
 #include "colormaps.h"
+#include "plotstyle.h"
 #include "currentresult.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
@@ -91,14 +92,14 @@ CompareView::CompareView(CurrentResult* currentResult, Selection* sharedSelectio
             m_scale = new QCPColorScale(m_plot);
             row->addElement(0, column++, m_scale);
             m_scale->setLabel(tr("attention"));
-            m_scale->setGradient(colorMapGradient(ColorMap::Viridis));
+            m_scale->setGradient(viridisGradient());
             m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
         }
     }
     m_diffScale = new QCPColorScale(m_plot);
     row->addElement(0, column++, m_diffScale);
     m_diffScale->setLabel(tr("B − A"));
-    m_diffScale->setGradient(colorMapGradient(ColorMap::Diverging));
+    m_diffScale->setGradient(colorMapGradient(ColorMap::Diverging, noValueColor()));
     m_diffScale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
     m_maps[0]->setColorScale(m_scale);
     m_maps[1]->setColorScale(m_scale);
@@ -233,8 +234,7 @@ QByteArray CompareView::dataCsv() const
                 continue;
             const float va = ma(qa, ka), vb = mb(qb, kb);
             out += QByteArray::number(qa) + ',' + QByteArray::number(ka) + ',' + QByteArray::number(qb) + ','
-                + QByteArray::number(kb) + ',' + QByteArray::number(double(va), 'g', 9) + ','
-                + QByteArray::number(double(vb), 'g', 9) + ',' + QByteArray::number(double(vb - va), 'g', 9) + '\n';
+                + QByteArray::number(kb) + ',' + csvNumber(va) + ',' + csvNumber(vb) + ',' + csvNumber(vb - va) + '\n';
         }
     return out;
 }

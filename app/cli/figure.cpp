@@ -31,11 +31,6 @@ int figureCommand(const QStringList&)
 
 namespace {
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 std::optional<int> parseIndex(const Options& o, const QString& name)
 {
     if (!o.has(name))
@@ -108,14 +103,14 @@ int figureCommand(const QStringList& args)
         } else {
             const analysis::PromptSet set = analysis::readPromptSet(o.value("prompts").toStdString());
             for (const analysis::PromptIssue& issue : set.issues)
-                err(QStringLiteral("warning: %1:%2: %3 (line skipped)").arg(o.value("prompts")).arg(issue.line).arg(q(issue.message)));
+                err(QStringLiteral("warning: %1:%2: %3 (line skipped)").arg(o.value("prompts")).arg(issue.line).arg(QString::fromStdString(issue.message)));
             prompts = set.prompts;
             if (prompts.empty())
                 throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.", o.value("prompts").toStdString());
         }
         const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()));
         for (const std::string& note : model->info().notes)
-            err(QStringLiteral("note: %1").arg(q(note)));
+            err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
         std::vector<analysis::PromptRun> measured;
         std::vector<std::shared_ptr<const RunResult>> results;
         for (const analysis::Prompt& p : prompts) {

@@ -22,11 +22,6 @@ using namespace sinkscope;
 
 namespace {
 
-QString q(const std::string& s)
-{
-    return QString::fromUtf8(s.data(), qsizetype(s.size()));
-}
-
 CompareView* compareView(MainWindow* w)
 {
     return qobject_cast<CompareView*>(w->view(QStringLiteral("compare")));
@@ -106,7 +101,7 @@ bool SessionController::save(const QString& path, QString* error)
         saveSession(*s, QDir::toNativeSeparators(path).toStdString());
     } catch (const Error& e) {
         if (error)
-            *error = q(e.describe());
+            *error = QString::fromStdString(e.describe());
         return false;
     }
     m_path = path;
@@ -124,7 +119,7 @@ bool SessionController::open(const QString& path, QString* error)
         metrics = std::make_shared<analysis::RunMetrics>(analysis::analyzeRun(*s.runs.front().result));
     } catch (const Error& e) {
         if (error)
-            *error = q(e.describe());
+            *error = QString::fromStdString(e.describe());
         return false;
     }
     const SessionRun& main = s.runs.front();
@@ -134,10 +129,10 @@ bool SessionController::open(const QString& path, QString* error)
         if (View* v = m_window->view(it.key()))
             v->restoreOptions(it.value().toObject().toVariantMap());
     m_window->setPrompt(settings.contains(QStringLiteral("prompt_editor")) ? settings.value(QStringLiteral("prompt_editor")).toString()
-                                                                              : q(main.prompt));
-    m_window->setBosPolicy(q(bosPolicyName(main.bos)));
-    m_shownPrompt = q(main.prompt);
-    m_shownBos = q(bosPolicyName(main.bos));
+                                                                              : QString::fromStdString(main.prompt));
+    m_window->setBosPolicy(QString::fromStdString(bosPolicyName(main.bos)));
+    m_shownPrompt = QString::fromStdString(main.prompt);
+    m_shownBos = QString::fromStdString(bosPolicyName(main.bos));
     if (CompareView* compare = compareView(m_window)) {
         if (s.runs.size() > 1)
             compare->setOther(s.runs[1]);
@@ -150,13 +145,13 @@ bool SessionController::open(const QString& path, QString* error)
     m_window->selection()->setLayerHead(s.layer, s.head);
     if (s.query >= 0 && s.key >= 0)
         m_window->selection()->setCell(s.query, s.key);
-    if (!s.view.empty() && !m_window->showView(q(s.view)))
-        m_window->showNote(tr("The session showed the view '%1', which this version does not have.").arg(q(s.view)), true);
+    if (!s.view.empty() && !m_window->showView(QString::fromStdString(s.view)))
+        m_window->showNote(tr("The session showed the view '%1', which this version does not have.").arg(QString::fromStdString(s.view)), true);
     m_path = path;
-    const QString modelPath = q(main.model.path);
+    const QString modelPath = QString::fromStdString(main.model.path);
     m_modelMissing = !QFileInfo(QDir(modelPath).filePath(QStringLiteral("config.json"))).exists();
     QString text = tr("Opened the session %1: %2, %3 tokens.")
-                       .arg(QDir::toNativeSeparators(path), q(main.result->model.name))
+                       .arg(QDir::toNativeSeparators(path), QString::fromStdString(main.result->model.name))
                        .arg(main.result->tokens);
     if (m_modelMissing)
         text += tr(" Its model folder %1 is not here: the views show the saved run; a new run needs the model "
@@ -190,7 +185,7 @@ void SessionController::autosave()
         try {
             saveSession(session, path.toStdString());
         } catch (const Error& e) {
-            const QString message = q(e.describe());
+            const QString message = QString::fromStdString(e.describe());
             QMetaObject::invokeMethod(this, [this, message] { Q_EMIT autosaveFailed(message); }, Qt::QueuedConnection);
         }
     });
