@@ -66,11 +66,13 @@ bool renderFigure(const FigureRequest& request, QString* error)
     if (!view->plot())
         return fail(QObject::tr("The view '%1' is not a plot and cannot be exported as a figure.").arg(request.view));
 
-    return exportViewBundle(view.get(), spec->name, request.runs, request.out, options, request.preset.name, error);
+    return exportViewBundle(view.get(), spec->name, request.runs, request.out, options, request.preset.name, error,
+                            request.averagedPrompts);
 }
 
 bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
-                      const FigureExportOptions& options, const QString& presetName, QString* error)
+                      const FigureExportOptions& options, const QString& presetName, QString* error,
+                      const std::vector<std::string>& averagedPrompts)
 {
     const ViewSpec* spec = ViewRegistry::global().find(viewName);
     if (!view || !spec || !view->plot() || !view->hasFigure()) {
@@ -89,6 +91,7 @@ bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRu
     if (!qobject_cast<CompareView*>(view))
         runs.resize(std::min<size_t>(runs.size(), 1));
     p.runs = std::move(runs);
+    p.averagedPrompts = averagedPrompts;
     return exportFigureBundle(view->plot(), view->dataCsv(), p, file, options, presetName, error);
 }
 

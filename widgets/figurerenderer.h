@@ -21,6 +21,7 @@ struct FigureRequest {
     std::vector<SessionRun> runs; ///< [0] the run shown; [1] the other side of a comparison
     /// The analysis shown with runs[0] (e.g. the mean over a prompt set); null: analyzeRun(runs[0]).
     std::shared_ptr<const analysis::RunMetrics> metrics;
+    std::vector<std::string> averagedPrompts; ///< the prompts `metrics` is the mean of (recorded in the sidecar)
     QString view;                 ///< registered view name
     std::optional<int> layer, head;
     int query = -1, key = -1;
@@ -37,7 +38,8 @@ class View;
 /// view's registry name and title, its selection and options, and `runs` (the first is the run
 /// shown; a comparison's other run is kept only for the compare view).
 bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
-                      const FigureExportOptions& options, const QString& presetName, QString* error);
+                      const FigureExportOptions& options, const QString& presetName, QString* error,
+                      const std::vector<std::string>& averagedPrompts = {});
 
 /// Draws the view and writes the bundle. False with `error` set for an unknown view (naming the
 /// registered ones), a layer or head outside the run (naming the valid range), a view with

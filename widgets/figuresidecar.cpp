@@ -199,6 +199,10 @@ QByteArray figureSidecarJson(const FigureProvenance& p, const QCustomPlot* plot,
         root["dtype"] = first["dtype"];
         root["device"] = first["device"];
     }
+    QJsonArray averaged;
+    for (const std::string& prompt : p.averagedPrompts)
+        averaged.append(QString::fromStdString(prompt));
+    root["averaged_prompts"] = averaged.isEmpty() ? QJsonValue() : QJsonValue(averaged);
     root["metrics"] = metrics;
     root["metrics_doc"] = QStringLiteral("docs/METRICS.md");
     root["app"] = QStringLiteral("SinkScope");

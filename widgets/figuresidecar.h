@@ -35,6 +35,8 @@ struct FigureProvenance {
     int query = -1, key = -1;
     QVariantMap viewOptions;    ///< the view's display options (View::saveOptions)
     std::vector<SessionRun> runs; ///< the run(s) shown, with model references and prompts
+    /// When the metrics drawn are a mean over several prompts: those prompts (else empty).
+    std::vector<std::string> averagedPrompts;
 };
 
 /// "fig.csv" / "fig.json" for "fig.pdf": the figure's name with another suffix.

@@ -141,6 +141,8 @@ int figureCommand(const QStringList& args)
             for (size_t i : group)
                 metrics.push_back(measured[i].metrics);
             req.metrics = std::make_shared<analysis::RunMetrics>(analysis::aggregate(metrics));
+            for (size_t i : group)
+                req.averagedPrompts.push_back(prompts[i].text);
             shown.prompt = prompts[group.front()].text;
             shown.result = results[group.front()];
             err(QStringLiteral("note: %1 of %2 prompts have T = %3 (the largest group): metric views show their mean, "

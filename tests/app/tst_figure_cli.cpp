@@ -124,6 +124,23 @@ private Q_SLOTS:
         QCOMPARE(sidecar["figure"].toObject()["dpi"].toDouble(), dpi.toDouble());
     }
 
+    void promptSetRecordsWhatWasAveraged()
+    {
+        const QString prompts = QDir(m_tmp.path()).filePath("prompts.txt");
+        QFile f(prompts);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("the cat sat on the mat.\nthe dog sat on the rug.\na bird.\n");
+        f.close();
+        const QString out = QDir(m_tmp.path()).filePath("set.svg");
+        const Outcome o = figure({"--model", m_model, "--prompts", prompts, "--view", "sinks", "--out", out});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        QVERIFY2(o.err.contains("2 of 3 prompts have T = 8"), qPrintable(o.err));
+        const QJsonObject j = readJson(QDir(m_tmp.path()).filePath("set.json"));
+        QCOMPARE(j["averaged_prompts"].toArray().size(), 2);
+        QCOMPARE(j["averaged_prompts"][1].toString(), "the dog sat on the rug.");
+        QCOMPARE(j["runs"][0]["prompt"].toString(), "the cat sat on the mat.");
+    }
+
     void fromSessionWithoutTheModel()
     {
         // A session written through the core, then the model folder renamed away.
