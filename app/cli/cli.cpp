@@ -21,6 +21,10 @@ const char* kUsage =
     "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
     "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] [--threads N] --out OUTDIR [--force]\n"
     "            [--per-prompt-tensors]   keep each prompt's [L,H,T] tables in metrics.json\n"
+    "  classify  --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--threads N] --out OUTDIR [--force]\n"
+    "            positional / feature / mixed / none verdict per head (docs/METHODS.md)\n"
+    "  control   --model DIR (--prompt TEXT | --prompts FILE) --control SPEC [--threads N] --out OUTDIR [--force]\n"
+    "            SPEC: block:J | designate:J | positions:shift=D | positions:J=0 | evict:K,W\n"
     "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
     "  models    list the supported model families\n"
     "  --version program version and the CPU threading in effect\n"
@@ -124,6 +128,10 @@ int dispatch(const QStringList& args)
             return modelsCommand(rest);
         if (command == QLatin1String("analyze"))
             return analyzeCommand(rest);
+        if (command == QLatin1String("classify"))
+            return classifyCommand(rest);
+        if (command == QLatin1String("control"))
+            return controlCommand(rest);
         if (command == QLatin1String("demo"))
             return demoCommand(rest);
         throw UsageError("unknown command '" + command.toStdString() + "'");

@@ -76,6 +76,30 @@ void EngineClient::cancel()
     m_engine->cancel();
 }
 
+uint64_t EngineClient::runJob(std::shared_ptr<Job> job)
+{
+    JobReply reply;
+    // As for the engine callbacks: queue each reply onto the GUI thread.
+    reply.progress = [this](uint64_t id, const JobProgress& p) {
+        QMetaObject::invokeMethod(this, [this, id, p] { Q_EMIT jobProgress(id, p); }, Qt::QueuedConnection);
+    };
+    reply.finished = [this](uint64_t id, std::shared_ptr<const JobResult> r) {
+        QMetaObject::invokeMethod(this, [this, id, r] { Q_EMIT jobFinished(id, r); }, Qt::QueuedConnection);
+    };
+    reply.failed = [this](uint64_t id, const Error& e) {
+        QMetaObject::invokeMethod(this, [this, id, msg = QString::fromStdString(e.describe()),
+                                         cancelled = e.code() == ErrorCode::Cancelled] {
+            Q_EMIT jobFailed(id, msg, cancelled);
+        }, Qt::QueuedConnection);
+    };
+    return m_engine->runJob(std::move(job), std::move(reply));
+}
+
+void EngineClient::cancelJob(uint64_t id)
+{
+    m_engine->cancelJob(id);
+}
+
 void EngineClient::onLoaded(uint64_t id, const ModelInfo& info, const QString& device, const QString& dtype)
 {
     if (id != m_pendingLoad)

@@ -30,6 +30,11 @@ public:
     void loadModel(const QString& dir, sinkscope::DevicePreference device = sinkscope::DevicePreference::Auto);
     void run(const sinkscope::RunRequest& request);
     void cancel();
+    /// Queues a job on the engine thread; its progress and outcome come back as jobProgress /
+    /// jobFinished / jobFailed carrying the returned id (each consumer keeps its own id).
+    uint64_t runJob(std::shared_ptr<sinkscope::Job> job);
+    /// Cancels one job (between its runs and layers).
+    void cancelJob(uint64_t id);
 
     bool hasModel() const { return m_hasModel; }
     bool isBusy() const { return m_pendingLoad != 0 || m_pendingRun != 0; }
@@ -46,6 +51,10 @@ Q_SIGNALS:
     void runFinished(std::shared_ptr<const sinkscope::RunResult> result);
     void runFailed(const QString& message);
     void runCancelled();
+    void jobProgress(quint64 id, const sinkscope::JobProgress& progress);
+    void jobFinished(quint64 id, std::shared_ptr<const sinkscope::JobResult> result);
+    /// `cancelled` is true when the job was cancelled or superseded.
+    void jobFailed(quint64 id, const QString& message, bool cancelled);
     /// Emitted whenever isBusy() may have changed.
     void busyChanged(bool busy);
 
