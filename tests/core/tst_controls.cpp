@@ -121,6 +121,16 @@ void TestControls::masks()
             const bool visible = k == 0 || t - k < 2;
             QCOMPARE(e.maskBias[size_t(t * 5 + k)], visible ? 0.0f : ninf);
         }
+    // The designated-waiver eviction of evict:1,2, T = 5: element 1 replaces element 0 as the
+    // kept element and gets position id 0.
+    const Interventions dz = an::designatedEviction(an::parseControlSpec("evict:1,2"), 5);
+    for (int t = 0; t < 5; ++t)
+        for (int k = 0; k <= t; ++k) {
+            const bool visible = k == 1 || t - k < 2;
+            QCOMPARE(dz.maskBias[size_t(t * 5 + k)], visible ? 0.0f : ninf);
+        }
+    QCOMPARE(dz.positionIds, (std::vector<int64_t>{0, 0, 2, 3, 4}));
+    QVERIFY(an::designatedEviction(an::parseControlSpec("evict:0,2"), 5).maskBias.empty());
     QCOMPARE(an::controlInterventions(an::parseControlSpec("positions:shift=3"), 3, true, 16).positionIds,
              (std::vector<int64_t>{3, 4, 5}));
     QCOMPARE(an::controlInterventions(an::parseControlSpec("positions:2=0"), 4, true, 16).positionIds,
@@ -219,6 +229,9 @@ void TestControls::eviction()
     QCOMPARE(int(r->nllFull.size()), T - 1);
     QCOMPARE(int(r->nllEvicted.size()), T - 1);
     QCOMPARE(int(r->nllWindowOnly.size()), T - 1);
+    QCOMPARE(int(r->nllDesignated.size()), T - 1);
+    for (double x : r->nllDesignated)
+        QVERIFY(std::isfinite(x) && x > 0);
     // Queries that still see everything predict exactly as before.
     for (int t = 0; t < 4; ++t)
         QCOMPARE(r->nllEvicted[size_t(t)], r->nllFull[size_t(t)]);

@@ -35,6 +35,11 @@ ControlSpec parseControlSpec(const std::string& text);
 /// outside the prompt or position ids would leave 0..maxPositions-1.
 Interventions controlInterventions(const ControlSpec& spec, int64_t tokens, bool causal, int64_t maxPositions);
 
+/// The designated-waiver variant of evict:K,W (K >= 1): the first K elements are evicted and
+/// element K takes their place as the one element every query keeps (with position id 0) next to
+/// its recent window of W. Empty (no intervention) for K = 0, K >= T or another kind.
+Interventions designatedEviction(const ControlSpec& spec, int64_t tokens);
+
 /// [P] negative log-likelihood of the prompt's tokens from logits [T, V] (natural log). Causal:
 /// position t predicts ids[t+1] (P = T - 1); bidirectional (masked-LM head): position t
 /// reconstructs ids[t] (P = T).
@@ -52,12 +57,14 @@ struct ControlResult final : JobResult {
     std::vector<double> klPerPosition;      ///< [T_max] mean over the prompts that reach each position
     RowMatrixXf firstMassBefore, firstMassAfter; ///< [L, H] first-element mass (RunResult::firstTokenMass), mean over prompts
     std::vector<double> nllFull, nllEvicted, nllWindowOnly; ///< evict only: [P_max] per position
+    std::vector<double> nllDesignated; ///< evict with K >= 1: element K as the designated waiver instead of 0..K-1
     /// The single prompt's runs (before / after), for views; null for a prompt set.
     std::shared_ptr<const RunResult> before, after;
 };
 
 /// Runs the control on every prompt: the prompt as is and with the control (evict: also with
-/// the window alone, K = 0). Needs a model with an output head.
+/// the window alone, K = 0, and with a designated waiver, designatedEviction). Needs a model
+/// with an output head.
 class ControlJob final : public Job {
 public:
     ControlJob(PromptSet set, ControlSpec spec, BosPolicy bos = BosPolicy::Auto);

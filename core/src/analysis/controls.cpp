@@ -141,6 +141,24 @@ Interventions controlInterventions(const ControlSpec& s, int64_t T, bool causal,
     return iv;
 }
 
+Interventions designatedEviction(const ControlSpec& s, int64_t T)
+{
+    Interventions iv;
+    const int64_t d = s.sinks;
+    if (s.kind != ControlSpec::Kind::Evict || d < 1 || d >= T)
+        return iv;
+    const float ninf = -std::numeric_limits<float>::infinity();
+    iv.maskBias.assign(size_t(T * T), 0.0f);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t k = 0; k <= t; ++k)
+            if (!(k == d || t - k < s.window))
+                iv.maskBias[size_t(t * T + k)] = ninf;
+    iv.positionIds.resize(size_t(T));
+    std::iota(iv.positionIds.begin(), iv.positionIds.end(), int64_t(0));
+    iv.positionIds[size_t(d)] = 0;
+    return iv;
+}
+
 std::vector<double> tokenNll(const std::vector<float>& logits, const std::vector<int32_t>& ids, int64_t V, bool causal)
 {
     const int64_t T = int64_t(ids.size());

@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -17,7 +18,8 @@ namespace {
 ProbeTokens probeTokens(const Tokenizer& tok, int32_t vocabSize)
 {
     ProbeTokens t;
-    t.vocabSize = vocabSize;
+    // Draw only ids the tokenizer knows: a checkpoint's vocabulary is often padded beyond it.
+    t.vocabSize = std::min(vocabSize, tok.vocabSize());
     t.bos = tok.bosId();
     try {
         const Encoding nl = tok.encode("\n", BosPolicy::Off);

@@ -84,7 +84,7 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
 
     // Every prompt is checked before the first run: a J outside one prompt fails the whole call.
     std::vector<Encoding> encodings;
-    std::vector<Interventions> controls, windows;
+    std::vector<Interventions> controls, windows, designated;
     for (const Prompt& p : m_set.prompts) {
         Encoding enc = ctx.encode(p.text, m_bos);
         const int64_t T = int64_t(enc.tokens.size());
@@ -94,6 +94,7 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
                 ControlSpec w = m_spec;
                 w.sinks = 0;
                 windows.push_back(controlInterventions(w, T, causal, info.maxPositions));
+                designated.push_back(designatedEviction(m_spec, T));
             }
         } catch (const Error& e) {
             throw Error(ErrorCode::InvalidArgument,
@@ -102,14 +103,14 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
         }
         encodings.push_back(std::move(enc));
     }
-    ctx.plan(int(m_set.prompts.size()) * (evict ? 3 : 2));
+    ctx.plan(int(m_set.prompts.size()) * (evict ? 4 : 2));
 
     auto out = std::make_shared<ControlResult>();
     out->spec = m_spec;
     out->model = info;
     out->firstMassBefore = RowMatrixXf::Zero(info.layers, info.heads);
     out->firstMassAfter = RowMatrixXf::Zero(info.layers, info.heads);
-    PositionMean kl, full, evicted, window;
+    PositionMean kl, full, evicted, window, designate;
     double nllBefore = 0, nllAfter = 0, klMean = 0;
     for (size_t i = 0; i < encodings.size(); ++i) {
         const std::vector<int32_t> ids = encodings[i].ids();
@@ -145,6 +146,11 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
             full.add(nb);
             evicted.add(na);
             window.add(tokenNll(w->logits, ids, V, causal));
+            if (!designated[i].maskBias.empty()) {
+                req.interventions = designated[i];
+                std::shared_ptr<RunResult> dz = ctx.run(req, "designated waiver" + where);
+                designate.add(tokenNll(dz->logits, ids, V, causal));
+            }
         }
         if (encodings.size() == 1) {
             out->before = before;
@@ -163,6 +169,7 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
         out->nllFull = full.mean();
         out->nllEvicted = evicted.mean();
         out->nllWindowOnly = window.mean();
+        out->nllDesignated = designate.mean();
     }
     return out;
 }
@@ -198,10 +205,11 @@ std::map<std::string, std::string> controlFiles(const ControlResult& r)
     files["first_token_mass.csv"] = fm.str();
     if (r.spec.kind == ControlSpec::Kind::Evict) {
         std::ostringstream ev;
-        ev << "position,full,evicted,window_only\n";
+        ev << "position,full,evicted,window_only,designated\n";
         for (size_t t = 0; t < r.nllFull.size(); ++t)
             ev << t << ',' << num(r.nllFull[t]) << ',' << num(r.nllEvicted[t]) << ','
-               << (t < r.nllWindowOnly.size() ? num(r.nllWindowOnly[t]) : std::string()) << '\n';
+               << (t < r.nllWindowOnly.size() ? num(r.nllWindowOnly[t]) : std::string()) << ','
+               << (t < r.nllDesignated.size() ? num(r.nllDesignated[t]) : std::string()) << '\n';
         files["eviction.csv"] = ev.str();
     }
     return files;
