@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The views that ship with SinkScope, in tab and menu order: one line per view.
 #include "attentionheatmapview.h"
+#include "classificationview.h"
 #include "hiddenview.h"
 #include "overviewview.h"
 #include "sinkcurveview.h"
@@ -17,6 +18,7 @@ std::vector<ViewSpec> builtinViewSpecs()
         SinkCurveView::spec(),
         ValuesView::spec(),
         HiddenView::spec(),
+        ClassificationView::spec(),
     };
 }
 

@@ -7,8 +7,9 @@
 
 using namespace sinkscope;
 
-EngineClient::EngineClient(QObject* parent) : QObject(parent)
+EngineClient::EngineClient(QObject* parent) : JobService(parent)
 {
+    makeCurrent();
     // Each callback runs on the engine thread; it only queues a call to this object on the GUI
     // thread. The engine is destroyed (thread joined) before `this`, so `this` is alive here.
     EngineCallbacks c;

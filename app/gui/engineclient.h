@@ -4,13 +4,16 @@
 #pragma once
 
 #include "sinkscope/engine.h"
+#include "jobservice.h"
 
 #include <QObject>
 #include <QString>
 
 #include <memory>
 
-class EngineClient : public QObject {
+/// Also the application's JobService: views start analysis jobs through it (the newest
+/// EngineClient is the current service).
+class EngineClient : public sinkscope::JobService {
     Q_OBJECT
 
 public:
@@ -34,7 +37,11 @@ public:
     /// jobFinished / jobFailed carrying the returned id (each consumer keeps its own id).
     uint64_t runJob(std::shared_ptr<sinkscope::Job> job);
     /// Cancels one job (between its runs and layers).
-    void cancelJob(uint64_t id);
+    void cancelJob(uint64_t id) override;
+
+    // JobService
+    bool canRun() const override { return m_hasModel; }
+    uint64_t startJob(std::shared_ptr<sinkscope::Job> job) override { return runJob(std::move(job)); }
 
     bool hasModel() const { return m_hasModel; }
     bool isBusy() const { return m_pendingLoad != 0 || m_pendingRun != 0; }
@@ -51,10 +58,6 @@ Q_SIGNALS:
     void runFinished(std::shared_ptr<const sinkscope::RunResult> result);
     void runFailed(const QString& message);
     void runCancelled();
-    void jobProgress(quint64 id, const sinkscope::JobProgress& progress);
-    void jobFinished(quint64 id, std::shared_ptr<const sinkscope::JobResult> result);
-    /// `cancelled` is true when the job was cancelled or superseded.
-    void jobFailed(quint64 id, const QString& message, bool cancelled);
     /// Emitted whenever isBusy() may have changed.
     void busyChanged(bool busy);
 

@@ -42,6 +42,8 @@ struct HeadSink {
 /// The sink of a head from its map [T, T]. Only elements seen by at least `minQueries` queries
 /// besides themselves count (alpha of the last elements of a causal prompt averages over too few).
 HeadSink headSink(const MatrixRef& map, bool causal, double sinkExcess, int minQueries = 4);
+/// The same from the head's importance alpha [T] (METRICS.md), e.g. RunMetrics::importance.
+HeadSink headSinkFromImportance(const VectorRef& alpha, bool causal, double sinkExcess, int minQueries = 4);
 
 /// Mean over the queries `queries` of the attention that keys `keys` receive: (1/|Q|) sum_t sum_j A[t, j].
 /// 0 when `queries` is empty.
@@ -83,11 +85,19 @@ ProbeDesign designProbes(const RunResult& base, const ProbeTokens& tokens, const
 /// Probe numbers of one head (name -> value in [0, 1]; a probe that does not apply is absent).
 using ProbeNumbers = std::map<std::string, double>;
 
+/// What a probe number was computed from: the statistic on the base run and on the probe's run
+/// (retention probes: the waiver mass at p; move / position_swap / transplant: the share of the
+/// {p, q} attention at the position signal's / the copy's place; repeated: excess of element 0).
+struct ProbeEvidence {
+    double before = 0.0;
+    double after = 0.0;
+};
+
 /// The numbers of head (layer, head) from the base run and the variant runs (same order as
-/// design.variants).
+/// design.variants). `evidence`, when given, receives before/after per probe.
 ProbeNumbers probeNumbers(const ProbeDesign& design, const RunResult& base,
                           const std::vector<std::shared_ptr<const RunResult>>& variants, int layer, int head,
-                          const ClassifySettings& settings);
+                          const ClassifySettings& settings, std::map<std::string, ProbeEvidence>* evidence = nullptr);
 
 /// A verdict.
 enum class Verdict { Positional, Feature, Mixed, None };
@@ -100,6 +110,7 @@ struct HeadVerdict {
     double confidence = 0.0;          ///< [0, 1]
     std::vector<int> waiverElements;
     ProbeNumbers probes;              ///< with position_score / conflict / dependence when defined
+    std::map<std::string, ProbeEvidence> evidence; ///< per probe (single prompt only)
 };
 /// Applies the rules of METHODS.md to a head's probe numbers; adds conflict, dependence and
 /// position_score to `numbers` when they are defined. `learned`: the shift probe counts (learned
@@ -127,6 +138,10 @@ struct Classification final : JobResult {
         std::vector<double> confidence;
     };
     std::vector<PromptVerdicts> perPrompt;
+    /// Single prompt only: the base run, the probe design and its runs (for before/after maps).
+    std::shared_ptr<const RunResult> base;
+    ProbeDesign design;
+    std::vector<std::shared_ptr<const RunResult>> probeRuns;
 };
 
 /// Model verdict from per-head verdicts: none when no head has a waiver; positional / feature when
@@ -148,11 +163,14 @@ public:
     /// `onPlan`, when given, is called on the job's thread with each prompt's design before its
     /// probe runs start (the CLI prints the number of forward passes).
     ClassifyJob(PromptSet set, ClassifySettings settings, std::function<void(int line, const ProbeDesign&)> onPlan = {});
+    /// Classifies one prompt given as the tokens of a run (e.g. the run on screen), as they are.
+    ClassifyJob(Encoding tokens, ClassifySettings settings);
     std::string name() const override { return "classify"; }
     std::shared_ptr<const JobResult> execute(JobContext& context) override;
 
 private:
     PromptSet m_set;
+    std::optional<Encoding> m_encoding;
     ClassifySettings m_settings;
     std::function<void(int, const ProbeDesign&)> m_onPlan;
 };

@@ -62,28 +62,33 @@ RunRequest probeRequest(std::vector<int32_t> ids)
 
 } // namespace
 
-HeadSink headSink(const MatrixRef& map, bool causal, double sinkExcess, int minQueries)
+HeadSink headSinkFromImportance(const VectorRef& alpha, bool causal, double sinkExcess, int minQueries)
 {
     HeadSink s;
-    const int64_t T = map.rows();
-    if (T == 0)
-        return s;
-    // The excess alone: the norms only matter for the waiver score, not for where the sink is.
-    const Eigen::VectorXf ones = Eigen::VectorXf::Ones(T);
-    const WaiverScores w = waiverScores(map, causal, ones);
+    const int64_t T = alpha.size();
+    const Eigen::VectorXd u = uniformImportance(T, causal);
     for (int j = 0; j < T; ++j) {
         const int64_t seenBy = causal ? T - 1 - j : T - 1;
         if (seenBy < minQueries)
             continue;
-        if (w.excess[j] > s.excess) {
-            s.excess = w.excess[j];
+        // METRICS.md's excess, as waiverScores computes it.
+        const float excess = u[j] >= 1.0 ? 0.0f : float(clip01((double(alpha[j]) - u[j]) / (1.0 - u[j])));
+        if (excess > s.excess) {
+            s.excess = excess;
             s.primary = j;
         }
-        if (w.excess[j] >= sinkExcess)
+        if (excess >= sinkExcess)
             s.elements.push_back(j);
     }
     s.present = s.excess >= sinkExcess;
     return s;
+}
+
+HeadSink headSink(const MatrixRef& map, bool causal, double sinkExcess, int minQueries)
+{
+    if (map.rows() == 0)
+        return {};
+    return headSinkFromImportance(importance(map, causal), causal, sinkExcess, minQueries);
 }
 
 double attentionMass(const MatrixRef& map, const std::vector<int>& keys, const std::vector<int>& queries)
@@ -344,7 +349,7 @@ ProbeDesign designProbes(const RunResult& base, const ProbeTokens& tok, const Cl
 
 ProbeNumbers probeNumbers(const ProbeDesign& d, const RunResult& base,
                           const std::vector<std::shared_ptr<const RunResult>>& runs, int layer, int head,
-                          const ClassifySettings& st)
+                          const ClassifySettings& st, std::map<std::string, ProbeEvidence>* evidence)
 {
     ProbeNumbers n;
     const int H = base.model.heads;
@@ -369,11 +374,13 @@ ProbeNumbers probeNumbers(const ProbeDesign& d, const RunResult& base,
         const ProbeVariant& v = d.variants[i];
         const RowMatrixXf B = runs[i]->attentionMap(layer, head);
         const int64_t Tv = runs[i]->tokens;
+        ProbeEvidence ev;
         auto retention = [&]() -> std::optional<double> {
             // Share of the waiver's attention that stays at the same index p.
             if (baseAfter <= 0.0 || p >= Tv)
                 return std::nullopt;
-            return clip01(attentionMass(B, {p}, queriesAfter(p, Tv, causal)) / baseAfter);
+            ev = {baseAfter, attentionMass(B, {p}, queriesAfter(p, Tv, causal))};
+            return clip01(ev.after / baseAfter);
         };
         auto split = [&](int signalAt) -> std::optional<double> {
             // Of the attention on {p, q}, the share at `signalAt`; undefined when little is left.
@@ -382,7 +389,9 @@ ProbeNumbers probeNumbers(const ProbeDesign& d, const RunResult& base,
             const double ap = attentionMass(B, {p}, both), aq = attentionMass(B, {q}, both);
             if (ap + aq < st.minConflictMass * baseBoth)
                 return std::nullopt;
-            return (signalAt == p ? ap : aq) / (ap + aq);
+            const double bp = baseBoth, bq = attentionMass(A, {q}, both);
+            ev = {(signalAt == p ? bp : bq) / (bp + bq), (signalAt == p ? ap : aq) / (ap + aq)};
+            return ev.after;
         };
         std::optional<double> x;
         if (v.name.rfind("content_", 0) == 0 || v.name.rfind("bos_", 0) == 0 || v.name == "shift"
@@ -396,10 +405,14 @@ ProbeNumbers probeNumbers(const ProbeDesign& d, const RunResult& base,
             x = split(q);         // q now holds p's state
         else if (v.name == "repeated" && p == 0 && sink.excess > 0) {
             const Eigen::VectorXf ones = Eigen::VectorXf::Ones(B.rows());
-            x = clip01(double(waiverScores(B, causal, ones).excess[0]) / double(sink.excess));
+            ev = {double(sink.excess), double(waiverScores(B, causal, ones).excess[0])};
+            x = clip01(ev.after / ev.before);
         }
-        if (x)
+        if (x) {
             n[v.name] = *x;
+            if (evidence)
+                (*evidence)[v.name] = ev;
+        }
     }
     return n;
 }

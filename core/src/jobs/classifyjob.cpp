@@ -45,6 +45,11 @@ ClassifyJob::ClassifyJob(PromptSet set, ClassifySettings settings, std::function
 {
 }
 
+ClassifyJob::ClassifyJob(Encoding tokens, ClassifySettings settings) : m_encoding(std::move(tokens)), m_settings(settings)
+{
+    m_set.prompts.push_back({0, std::string()});
+}
+
 std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
 {
     if (m_set.prompts.empty())
@@ -69,8 +74,8 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
     int64_t T = -1;
     for (const Prompt& prompt : m_set.prompts) {
         const std::string where = prompt.line > 0 ? "line " + std::to_string(prompt.line) : "prompt";
-        Encoding enc = ctx.encode(prompt.text, m_settings.bos, m_settings.length);
-        if (m_settings.length > 0) {
+        Encoding enc = m_encoding ? *m_encoding : ctx.encode(prompt.text, m_settings.bos, m_settings.length);
+        if (m_settings.length > 0 && !m_encoding) {
             if (int64_t(enc.tokens.size()) < m_settings.length) {
                 out->notes.push_back(where + ": " + std::to_string(enc.tokens.size()) + " tokens, fewer than --length "
                                      + std::to_string(m_settings.length) + " (prompt skipped)");
@@ -103,14 +108,22 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
         Classification::PromptVerdicts pv;
         pv.line = prompt.line;
         pv.tokens = base->tokens;
+        const bool single = m_set.prompts.size() == 1;
         for (int l = 0; l < info.layers; ++l)
             for (int h = 0; h < info.heads; ++h) {
-                ProbeNumbers n = probeNumbers(design, *base, runs, l, h, m_settings);
+                std::map<std::string, ProbeEvidence> evidence;
+                ProbeNumbers n = probeNumbers(design, *base, runs, l, h, m_settings, single ? &evidence : nullptr);
                 heads.push_back(decideHead(l, h, design.sinks[size_t(l * info.heads + h)], std::move(n), learned, m_settings));
+                heads.back().evidence = std::move(evidence);
                 pv.verdicts.push_back(heads.back().verdict);
                 pv.confidence.push_back(heads.back().confidence);
             }
         out->perPrompt.push_back(std::move(pv));
+        if (single) {
+            out->base = base;
+            out->design = design;
+            out->probeRuns = runs;
+        }
         perPrompt.push_back(std::move(heads));
         T = T < 0 ? base->tokens : (T == base->tokens ? T : 0);
     }
