@@ -7,6 +7,7 @@
 
 #include "jsonutil.h"
 #include "sinkscope/error.h"
+#include "sinkscope/fileio.h"
 #include "sinkscope/npy.h"
 #include "sinkscope/version.h"
 
