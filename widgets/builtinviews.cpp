@@ -2,6 +2,7 @@
 // The views that ship with SinkScope, in tab and menu order: one line per view.
 #include "attentionheatmapview.h"
 #include "compareview.h"
+#include "classificationview.h"
 #include "hiddenview.h"
 #include "overviewview.h"
 #include "sinkcurveview.h"
@@ -19,6 +20,7 @@ std::vector<ViewSpec> builtinViewSpecs()
         ValuesView::spec(),
         HiddenView::spec(),
         CompareView::spec(),
+        ClassificationView::spec(),
     };
 }
 

@@ -8,6 +8,8 @@
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
 #include "sinkscope/fileio.h"
+#include "sinkscope/npy.h"
+#include "sinkscope/promptsetjob.h"
 #include "sinkscope/runio.h"
 
 #include <cmath>
@@ -68,83 +70,47 @@ int analyzeCommand(const QStringList& args)
             throw UsageError("--k must be smaller than --length");
     }
     const BosPolicy bos = parseBosPolicy(o.value("bos", "auto").toStdString());
-    DTypePreference dtype = DTypePreference::Auto;
-    const QString dt = o.value("dtype", "auto");
-    if (dt == "fp32") dtype = DTypePreference::F32;
-    else if (dt == "fp16") dtype = DTypePreference::F16;
-    else if (dt == "bf16") dtype = DTypePreference::BF16;
-    else if (dt != "auto") throw UsageError("--dtype must be auto, fp32, fp16 or bf16");
+    const an::PromptSet promptSet = promptsFromOptions(o);
+    const std::vector<an::Prompt>& prompts = promptSet.prompts;
 
-    std::vector<an::Prompt> prompts;
-    if (o.has("prompt")) {
-        // The ids go to the model directly, so the model's own prompt checks do not see the text.
-        if (o.value("prompt").isEmpty())
-            throw Error(ErrorCode::InvalidArgument, "The prompt is empty.");
-        if (o.value("prompt").trimmed().isEmpty())
-            throw Error(ErrorCode::InvalidArgument, "The prompt contains only whitespace.");
-        prompts.push_back({0, o.value("prompt").toStdString()});
-    } else {
-        const an::PromptSet set = an::readPromptSet(o.value("prompts").toStdString());
-        for (const an::PromptIssue& issue : set.issues)
-            err(QStringLiteral("warning: %1:%2: %3 (line skipped)").arg(o.value("prompts")).arg(issue.line).arg(QString::fromStdString(issue.message)));
-        prompts = set.prompts;
-        if (prompts.empty())
-            throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.", o.value("prompts").toStdString());
-    }
-
-    applyThreadsOption(o);
-    const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()), dtype);
-    for (const std::string& note : model->info().notes)
-        err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
-    const auto tokenizer = model->tokenizer();
-    if (!tokenizer)
+    const auto model = modelFromOptions(o);
+    if (!model->tokenizer())
         throw Error(ErrorCode::InvalidArgument, "This model folder has no tokenizer.json; analyze needs text prompts.",
                     modelDir.toStdString());
 
-    // Maps are recomputed from Q/K when the engine keeps them; only when it does not are all
-    // L x H x T x T probabilities kept.
-    bool keepMaps = false;
-    std::vector<an::PromptRun> runs;
-    std::shared_ptr<RunResult> single;
-    for (size_t i = 0; i < prompts.size(); ++i) {
-        const an::Prompt& p = prompts[i];
-        const QString where = p.line > 0 ? QStringLiteral("%1:%2").arg(o.value("prompts")).arg(p.line) : QStringLiteral("prompt");
-        // The model's encode bounds the work by its positions and checks ids against vocab_size.
-        Encoding enc = model->encode(p.text, bos, length);
-        if (length > 0) {
-            if (int64_t(enc.tokens.size()) < length) {
-                err(QStringLiteral("warning: %1: %2 tokens, fewer than --length %3 (prompt skipped)")
-                        .arg(where)
-                        .arg(enc.tokens.size())
-                        .arg(length));
-                continue;
-            }
+    // The same prompt-set job the GUI runs on its engine thread, here on this thread.
+    an::PromptSet set;
+    set.prompts = prompts;
+    an::PromptSetSettings settings;
+    settings.bos = bos;
+    settings.length = length;
+    settings.options = opt;
+    settings.stopOnFailure = true;
+    const QString source = o.value("prompts");
+    auto where = [&](int line) {
+        return line > 0 ? QStringLiteral("%1:%2").arg(source).arg(line) : QStringLiteral("prompt");
+    };
+    an::PromptSetJob job(set, settings, [&](const an::PromptEvent& e) {
+        switch (e.kind) {
+        case an::PromptEvent::Kind::TooShort:
+            err(QStringLiteral("warning: %1: %2 tokens, fewer than --length %3 (prompt skipped)")
+                    .arg(where(e.line))
+                    .arg(e.tokens)
+                    .arg(length));
+            break;
+        case an::PromptEvent::Kind::Failed:
+            err(QStringLiteral("warning: %1: %2 (prompt skipped)").arg(where(e.line)).arg(q(e.message)));
+            break;
+        case an::PromptEvent::Kind::Analysed:
+            err(QStringLiteral("%1/%2 %3: %4 tokens").arg(e.index + 1).arg(e.count).arg(where(e.line)).arg(e.tokens));
+            break;
         }
-        RunRequest req;
-        req.useIds = true;
-        req.ids = enc.ids();
-        req.captureLogits = false;
-        req.captureAttention = keepMaps;
-        std::shared_ptr<RunResult> r = model->run(req);
-        if (!r->canMakeMaps()) {
-            keepMaps = true;
-            req.captureAttention = true;
-            r = model->run(req);
-        }
-        r->encoding = enc;
-        an::PromptRun run;
-        run.line = p.line;
-        run.text = p.text;
-        for (const Token& t : enc.tokens)
-            run.tokens.push_back(t.display);
-        run.metrics = an::analyzeRun(*r, opt);
-        if (prompts.size() == 1)
-            single = r;
-        err(QStringLiteral("%1/%2 %3: %4 tokens").arg(i + 1).arg(prompts.size()).arg(where).arg(r->tokens));
-        runs.push_back(std::move(run));
-    }
+    });
+    const auto result = std::static_pointer_cast<const an::PromptSetResult>(runJob(*model, job));
+    const std::vector<an::PromptRun>& runs = result->runs;
     if (runs.empty())
         throw Error(ErrorCode::InvalidArgument, "No prompt has --length " + std::to_string(length) + " tokens.");
+    const std::shared_ptr<const RunResult> single = result->single;
 
     an::MetricsReport report;
     report.model = model->info();

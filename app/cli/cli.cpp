@@ -26,6 +26,10 @@ const char* kUsage =
     "            [--layer L --head H] [--preset one-column|two-column|WxH] [--dpi N]\n"
     "            [--bos auto|on|off] [--device auto|cpu|cuda] --out FILE.(pdf|svg|png)\n"
     "            draw a view offscreen; writes FILE, FILE.csv and FILE.json\n"
+    "  classify  --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--threads N] --out OUTDIR [--force]\n"
+    "            positional / feature / mixed / none verdict per head (docs/METHODS.md)\n"
+    "  control   --model DIR (--prompt TEXT | --prompts FILE) --control SPEC [--threads N] --out OUTDIR [--force]\n"
+    "            SPEC: block:J | designate:J | positions:shift=D | positions:J=0 | evict:K,W\n"
     "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
     "  models    list the supported model families\n"
     "  --version program version and the CPU threading in effect\n"
@@ -129,6 +133,10 @@ int dispatch(const QStringList& args)
             return modelsCommand(rest);
         if (command == QLatin1String("analyze"))
             return analyzeCommand(rest);
+        if (command == QLatin1String("classify"))
+            return classifyCommand(rest);
+        if (command == QLatin1String("control"))
+            return controlCommand(rest);
         if (command == QLatin1String("demo"))
             return demoCommand(rest);
         if (command == QLatin1String("figure"))

@@ -4,10 +4,14 @@
 // "error: ..." and a non-zero exit code by dispatch().
 #pragma once
 
+#include "sinkscope/analysis.h"
+#include "sinkscope/model.h"
+
 #include <QString>
 #include <QStringList>
 
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -42,6 +46,15 @@ int modelsCommand(const QStringList& args);
 int analyzeCommand(const QStringList& args);
 int demoCommand(const QStringList& args);
 int figureCommand(const QStringList& args);
+int classifyCommand(const QStringList& args);
+int controlCommand(const QStringList& args);
+
+/// The prompts of `--prompt TEXT` (line 0) or `--prompts FILE` (exactly one must be given); bad
+/// lines of the file are reported as "warning: FILE:LINE: ... (line skipped)". Throws
+/// UsageError / Error(InvalidArgument) for an empty prompt or a file without a usable prompt.
+analysis::PromptSet promptsFromOptions(const Options& o);
+/// `--device` / `--dtype` (auto | fp32 | fp16 | bf16) and the model load, its notes printed.
+std::unique_ptr<Model> modelFromOptions(const Options& o);
 
 /// Runs the sub-command named by args[1]; returns the process exit code.
 int dispatch(const QStringList& args);

@@ -7,8 +7,9 @@
 
 using namespace sinkscope;
 
-EngineClient::EngineClient(QObject* parent) : QObject(parent)
+EngineClient::EngineClient(QObject* parent) : JobService(parent)
 {
+    makeCurrent();
     // Each callback runs on the engine thread; it only queues a call to this object on the GUI
     // thread. The engine is destroyed (thread joined) before `this`, so `this` is alive here.
     EngineCallbacks c;
@@ -74,6 +75,30 @@ void EngineClient::run(const RunRequest& request)
 void EngineClient::cancel()
 {
     m_engine->cancel();
+}
+
+uint64_t EngineClient::runJob(std::shared_ptr<Job> job)
+{
+    JobReply reply;
+    // As for the engine callbacks: queue each reply onto the GUI thread.
+    reply.progress = [this](uint64_t id, const JobProgress& p) {
+        QMetaObject::invokeMethod(this, [this, id, p] { Q_EMIT jobProgress(id, p); }, Qt::QueuedConnection);
+    };
+    reply.finished = [this](uint64_t id, std::shared_ptr<const JobResult> r) {
+        QMetaObject::invokeMethod(this, [this, id, r] { Q_EMIT jobFinished(id, r); }, Qt::QueuedConnection);
+    };
+    reply.failed = [this](uint64_t id, const Error& e) {
+        QMetaObject::invokeMethod(this, [this, id, msg = QString::fromStdString(e.describe()),
+                                         cancelled = e.code() == ErrorCode::Cancelled] {
+            Q_EMIT jobFailed(id, msg, cancelled);
+        }, Qt::QueuedConnection);
+    };
+    return m_engine->runJob(std::move(job), std::move(reply));
+}
+
+void EngineClient::cancelJob(uint64_t id)
+{
+    m_engine->cancelJob(id);
 }
 
 void EngineClient::onLoaded(uint64_t id, const ModelInfo& info, const QString& device, const QString& dtype)

@@ -4,13 +4,16 @@
 #pragma once
 
 #include "sinkscope/engine.h"
+#include "jobservice.h"
 
 #include <QObject>
 #include <QString>
 
 #include <memory>
 
-class EngineClient : public QObject {
+/// Also the application's JobService: views start analysis jobs through it (the newest
+/// EngineClient is the current service).
+class EngineClient : public sinkscope::JobService {
     Q_OBJECT
 
 public:
@@ -31,6 +34,15 @@ public:
                    sinkscope::DTypePreference dtype = sinkscope::DTypePreference::Auto);
     void run(const sinkscope::RunRequest& request);
     void cancel();
+    /// Queues a job on the engine thread; its progress and outcome come back as jobProgress /
+    /// jobFinished / jobFailed carrying the returned id (each consumer keeps its own id).
+    uint64_t runJob(std::shared_ptr<sinkscope::Job> job);
+    /// Cancels one job (between its runs and layers).
+    void cancelJob(uint64_t id) override;
+
+    // JobService
+    bool canRun() const override { return m_hasModel; }
+    uint64_t startJob(std::shared_ptr<sinkscope::Job> job) override { return runJob(std::move(job)); }
 
     bool hasModel() const { return m_hasModel; }
     bool isBusy() const { return m_pendingLoad != 0 || m_pendingRun != 0; }

@@ -62,6 +62,7 @@ private Q_SLOTS:
     void groupsMixedLengths();
     void truncatesToChosenLength();
     void unreadableFileIsReported();
+    void truncatesWithTheLoadedTokenizer();
 
 private:
     bool openDemo(MainWindow& w);
@@ -336,6 +337,35 @@ void TestPromptSet::unreadableFileIsReported()
     w.analyzePromptSet(empty);
     QCOMPARE(errors.count(), 2);
     QVERIFY(w.message().contains("no usable prompt"));
+}
+
+void TestPromptSet::truncatesWithTheLoadedTokenizer()
+{
+    // The runner used to re-read tokenizer.json from the folder as given, which fails for a
+    // Hugging Face cache root (the files sit under snapshots/). It now uses the tokenizer the
+    // engine loaded: with the folder's tokenizer files gone after the load, truncation still works.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    writeDemoModel(DemoKind::Decoder, dir.path().toStdString());
+    EngineClient engine;
+    QSignalSpy loaded(&engine, &EngineClient::modelLoaded);
+    engine.loadModel(dir.path(), DevicePreference::Cpu);
+    QVERIFY(loaded.wait(kWait));
+    QVERIFY(QFile::remove(dir.filePath("tokenizer.json")));
+    QFile::remove(dir.filePath("tokenizer_config.json"));
+    PromptSetRunner runner(&engine);
+    QSignalSpy finished(&runner, &PromptSetRunner::finished);
+    QSignalSpy failed(&runner, &PromptSetRunner::failed);
+    QSignalSpy progress(&runner, &PromptSetRunner::progressChanged);
+    PromptSetRunner::Settings settings;
+    settings.length = 5;
+    QVERIFY(runner.start(an::parsePromptSet("The cat sat on the mat.\nThe dog slept by the door.\n"), settings));
+    QVERIFY(finished.wait(kWait));
+    QCOMPARE(failed.count(), 0);
+    QCOMPARE(int(runner.result()->runs.size()), 2);
+    QCOMPARE(runner.result()->groups.mainLength, int64_t(5));
+    QCOMPARE(progress.last().at(0).toInt(), 2);
+    QCOMPARE(progress.last().at(1).toInt(), 2);
 }
 
 QTEST_MAIN(TestPromptSet)

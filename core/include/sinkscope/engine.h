@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sinkscope/error.h"
+#include "sinkscope/jobs.h"
 #include "sinkscope/model.h"
 #include "sinkscope/runresult.h"
 
@@ -23,9 +24,20 @@ struct EngineCallbacks {
     std::function<void(uint64_t request, const Error& error)> failed;
 };
 
+/// The reply channel of one job request: every callback runs on the engine thread and carries
+/// the job's request id. A job ends in exactly one of finished / failed (failed with
+/// ErrorCode::Cancelled when it was cancelled or superseded).
+struct JobReply {
+    std::function<void(uint64_t request, const JobProgress& progress)> progress;
+    std::function<void(uint64_t request, std::shared_ptr<const JobResult> result)> finished;
+    std::function<void(uint64_t request, const Error& error)> failed;
+};
+
 /// One long-lived thread that owns the model and the device; every torch call happens there.
 /// Requests are queued in order. A new run supersedes a queued run and cancels a running one
-/// (between layers); a new load supersedes everything queued and cancels a running run.
+/// (between layers); a new load supersedes everything queued and cancels a running run or job.
+/// Jobs are a purpose of their own: a new job supersedes a queued job and cancels a running one,
+/// but runs and jobs do not supersede each other.
 class Engine {
 public:
     /// Starts the engine thread. `threads` is its CPU intra-op thread count (0: one per physical
@@ -42,13 +54,18 @@ public:
                   DTypePreference dtype = DTypePreference::Auto);
     /// Queues a forward pass on the current model; returns the request id.
     uint64_t run(const RunRequest& request);
-    /// Cancels the running request (it stops after the current layer) and drops queued runs.
+    /// Queues a job (a sequence of runs plus an analysis) on the current model; its progress and
+    /// outcome go to `reply`, not to the engine's callbacks. Returns the request id.
+    uint64_t runJob(std::shared_ptr<Job> job, JobReply reply);
+    /// Cancels the running request (it stops after the current layer) and drops queued runs and jobs.
     void cancel();
     /// Changes the engine thread's CPU thread count (0: one per physical core); takes effect before
     /// the next request starts. Throws Error(InvalidArgument) for a count setComputeThreads refuses.
     void setThreads(int threads);
     /// The count last asked for (0: one per physical core).
     int threads() const;
+    /// Cancels one job: dropped when queued, stopped between runs/layers when running.
+    void cancelJob(uint64_t request);
     /// True while a request is running or queued.
     bool busy() const;
 

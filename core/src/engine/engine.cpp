@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "sinkscope/engine.h"
 
+#include "engine/jobrunner.h"
 #include "sinkscope/threads.h"
 
 #include <condition_variable>
@@ -13,13 +14,17 @@ namespace sinkscope {
 namespace {
 
 struct Request {
-    enum class Kind { Load, Run } kind = Kind::Run;
+    enum class Kind { Load, Run, Job } kind = Kind::Run;
     uint64_t id = 0;
     std::string dir;
     DevicePreference device = DevicePreference::Auto;
     DTypePreference dtype = DTypePreference::Auto;
     RunRequest run;
+    std::shared_ptr<Job> job;
+    JobReply reply;
 };
+
+
 
 } // namespace
 
@@ -48,6 +53,16 @@ struct Engine::Impl {
     {
         if (callbacks.failed)
             callbacks.failed(id, e);
+    }
+    /// A failure goes to the request's own reply when it has one (jobs).
+    void fail(const Request& r, const Error& e)
+    {
+        if (r.kind == Request::Kind::Job) {
+            if (r.reply.failed)
+                r.reply.failed(r.id, e);
+        } else {
+            fail(r.id, e);
+        }
     }
 };
 
@@ -88,13 +103,13 @@ uint64_t Engine::load(const std::string& dir, DevicePreference device, DTypePref
         id = req.id = d->nextId++;
         // A new model makes every queued request and the running run meaningless.
         superseded.swap(d->queue);
-        if (d->running && d->runningKind == Request::Kind::Run)
+        if (d->running && d->runningKind != Request::Kind::Load)
             d->cancelRunning = true;
         d->queue.push_back(std::move(req));
     }
     d->wake.notify_all();
     for (const Request& r : superseded)
-        d->fail(r.id, Error(ErrorCode::Cancelled, "Superseded by loading another model."));
+        d->fail(r, Error(ErrorCode::Cancelled, "Superseded by loading another model."));
     return id;
 }
 
@@ -126,14 +141,43 @@ uint64_t Engine::run(const RunRequest& run)
     return id;
 }
 
+uint64_t Engine::runJob(std::shared_ptr<Job> job, JobReply reply)
+{
+    Request req;
+    req.kind = Request::Kind::Job;
+    req.job = std::move(job);
+    req.reply = std::move(reply);
+    std::vector<Request> superseded;
+    uint64_t id;
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        id = req.id = d->nextId++;
+        for (auto it = d->queue.begin(); it != d->queue.end();) {
+            if (it->kind == Request::Kind::Job) {
+                superseded.push_back(std::move(*it));
+                it = d->queue.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (d->running && d->runningKind == Request::Kind::Job)
+            d->cancelRunning = true;
+        d->queue.push_back(std::move(req));
+    }
+    d->wake.notify_all();
+    for (const Request& r : superseded)
+        d->fail(r, Error(ErrorCode::Cancelled, "Superseded by a newer job."));
+    return id;
+}
+
 void Engine::cancel()
 {
-    std::vector<uint64_t> dropped;
+    std::vector<Request> dropped;
     {
         std::lock_guard<std::mutex> lock(d->mutex);
         for (auto it = d->queue.begin(); it != d->queue.end();) {
-            if (it->kind == Request::Kind::Run) {
-                dropped.push_back(it->id);
+            if (it->kind != Request::Kind::Load) {
+                dropped.push_back(std::move(*it));
                 it = d->queue.erase(it);
             } else {
                 ++it;
@@ -142,8 +186,28 @@ void Engine::cancel()
         if (d->running)
             d->cancelRunning = true;
     }
-    for (uint64_t s : dropped)
-        d->fail(s, Error(ErrorCode::Cancelled, "The run was cancelled."));
+    for (const Request& r : dropped)
+        d->fail(r, Error(ErrorCode::Cancelled, r.kind == Request::Kind::Job ? "The job was cancelled." : "The run was cancelled."));
+}
+
+void Engine::cancelJob(uint64_t request)
+{
+    std::vector<Request> dropped;
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        for (auto it = d->queue.begin(); it != d->queue.end();) {
+            if (it->kind == Request::Kind::Job && it->id == request) {
+                dropped.push_back(std::move(*it));
+                it = d->queue.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (d->running && d->runningKind == Request::Kind::Job && d->runningId == request)
+            d->cancelRunning = true;
+    }
+    for (const Request& r : dropped)
+        d->fail(r, Error(ErrorCode::Cancelled, "The job was cancelled."));
 }
 
 void Engine::setThreads(int threads)
@@ -214,6 +278,18 @@ void Engine::Impl::execute(Request& req)
         }
         if (!model)
             throw Error(ErrorCode::InvalidArgument, "No model is loaded.");
+        if (req.kind == Request::Kind::Job) {
+            const uint64_t id = req.id;
+            const JobReply& reply = req.reply;
+            detail::ModelJobContext context(*model, [&reply, id](const JobProgress& p) {
+                if (reply.progress)
+                    reply.progress(id, p);
+            }, &cancelRunning);
+            std::shared_ptr<const JobResult> result = req.job->execute(context);
+            if (reply.finished)
+                reply.finished(id, std::move(result));
+            return;
+        }
         auto progress = [&](int done, int total) {
             if (callbacks.progress)
                 callbacks.progress(req.id, done, total);
@@ -225,11 +301,11 @@ void Engine::Impl::execute(Request& req)
         if (callbacks.runFinished)
             callbacks.runFinished(req.id, std::move(result));
     } catch (const Error& e) {
-        fail(req.id, e);
+        fail(req, e);
     } catch (const std::bad_alloc&) {
-        fail(req.id, Error(ErrorCode::OutOfMemory, "Out of host memory."));
+        fail(req, Error(ErrorCode::OutOfMemory, "Out of host memory."));
     } catch (const std::exception& e) {
-        fail(req.id, Error(ErrorCode::Internal, "Unexpected failure.", e.what()));
+        fail(req, Error(ErrorCode::Internal, "Unexpected failure.", e.what()));
     }
 }
 

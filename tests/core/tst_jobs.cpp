@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Analysis jobs: run synchronously on a Model (runJob) and on the engine thread (Engine::runJob)
+// with their own request id and reply, "run i of n" progress with layers inside, cancel between
+// runs, supersede rules against runs and loads; the prompt-set job tokenizes with the loaded
+// model's tokenizer (it works with the model folder's files gone).
+#include "sinkscope/engine.h"
+#include "sinkscope/error.h"
+#include "sinkscope/promptsetjob.h"
+#include "tinymodels.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <condition_variable>
+#include <mutex>
+
+using namespace sinkscope;
+namespace an = sinkscope::analysis;
+
+namespace {
+
+struct CountResult final : JobResult {
+    int runs = 0;
+};
+
+// Plans `n` runs of the same ids and counts them; optionally waits on a gate before each run
+// after the first, so a test can cancel it between runs.
+class CountingJob final : public Job {
+public:
+    explicit CountingJob(int n, std::function<void(int)> beforeRun = {}) : m_n(n), m_before(std::move(beforeRun)) {}
+    std::string name() const override { return "count"; }
+    std::shared_ptr<const JobResult> execute(JobContext& ctx) override
+    {
+        ctx.plan(m_n);
+        auto out = std::make_shared<CountResult>();
+        RunRequest r;
+        r.useIds = true;
+        r.ids = {1, 2, 3, 4};
+        for (int i = 0; i < m_n; ++i) {
+            if (m_before)
+                m_before(i);
+            ctx.run(r, "run " + std::to_string(i + 1));
+            ++out->runs;
+        }
+        return out;
+    }
+
+private:
+    int m_n;
+    std::function<void(int)> m_before;
+};
+
+// Collects one job's replies, thread-safely.
+struct Collector {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<JobProgress> progress;
+    std::vector<uint64_t> progressIds;
+    std::shared_ptr<const JobResult> result;
+    uint64_t finishedId = 0, failedId = 0;
+    std::optional<ErrorCode> failure;
+    bool done = false;
+    JobReply reply()
+    {
+        JobReply r;
+        r.progress = [this](uint64_t id, const JobProgress& p) {
+            std::lock_guard<std::mutex> l(m);
+            progress.push_back(p);
+            progressIds.push_back(id);
+        };
+        r.finished = [this](uint64_t id, std::shared_ptr<const JobResult> res) {
+            std::lock_guard<std::mutex> l(m);
+            finishedId = id;
+            result = std::move(res);
+            done = true;
+            cv.notify_all();
+        };
+        r.failed = [this](uint64_t id, const Error& e) {
+            std::lock_guard<std::mutex> l(m);
+            failedId = id;
+            failure = e.code();
+            done = true;
+            cv.notify_all();
+        };
+        return r;
+    }
+    bool wait()
+    {
+        std::unique_lock<std::mutex> l(m);
+        return cv.wait_for(l, std::chrono::seconds(60), [this] { return done; });
+    }
+};
+
+} // namespace
+
+class TestJobs : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void synchronousProgress();
+    void engineJobHasItsOwnReply();
+    void cancelBetweenRuns();
+    void newerJobSupersedes();
+    void promptSetUsesLoadedTokenizer();
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_dir;
+};
+
+void TestJobs::initTestCase()
+{
+    QVERIFY(m_tmp.isValid());
+    m_dir = m_tmp.filePath("tiny");
+    test::writeTinyLlamaWithTokenizer(m_dir, 3);
+}
+
+void TestJobs::synchronousProgress()
+{
+    const auto model = Model::load(m_dir.toStdString(), DevicePreference::Cpu);
+    CountingJob job(2);
+    std::vector<JobProgress> seen;
+    const auto r = runJob(*model, job, [&](const JobProgress& p) { seen.push_back(p); });
+    QCOMPARE(std::static_pointer_cast<const CountResult>(r)->runs, 2);
+    // plan, then per run: its start (layer 0) and each of the 3 layers.
+    QCOMPARE(int(seen.size()), 1 + 2 * (1 + 3));
+    QCOMPARE(seen[0].runs, 2);
+    QCOMPARE(seen[0].run, 0);
+    QCOMPARE(seen[1].run, 1);
+    QCOMPARE(seen[1].layer, 0);
+    QCOMPARE(seen[4].layer, 3);
+    QCOMPARE(seen[4].layers, 3);
+    QCOMPARE(seen.back().run, 2);
+    QCOMPARE(seen.back().runs, 2);
+    QCOMPARE(QString::fromStdString(seen.back().label), QString("run 2"));
+    // A cancel flag set before the job starts stops it before its first run.
+    std::atomic<bool> cancel{true};
+    CountingJob never(3);
+    try {
+        runJob(*model, never, {}, &cancel);
+        QFAIL("a cancelled job ran");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::Cancelled);
+    }
+}
+
+void TestJobs::engineJobHasItsOwnReply()
+{
+    std::atomic<int> broadcastRuns{0};
+    EngineCallbacks cb;
+    std::mutex m;
+    std::condition_variable cv;
+    bool loaded = false;
+    cb.modelLoaded = [&](uint64_t, const ModelInfo&, const std::string&, const std::string&) {
+        std::lock_guard<std::mutex> l(m);
+        loaded = true;
+        cv.notify_all();
+    };
+    cb.runFinished = [&](uint64_t, std::shared_ptr<const RunResult>) { ++broadcastRuns; };
+    Engine engine(cb);
+    engine.load(m_dir.toStdString(), DevicePreference::Cpu);
+    {
+        std::unique_lock<std::mutex> l(m);
+        QVERIFY(cv.wait_for(l, std::chrono::seconds(60), [&] { return loaded; }));
+    }
+    Collector c;
+    const uint64_t id = engine.runJob(std::make_shared<CountingJob>(3), c.reply());
+    QVERIFY(c.wait());
+    QCOMPARE(c.finishedId, id);
+    QVERIFY(!c.failure);
+    QCOMPARE(std::static_pointer_cast<const CountResult>(c.result)->runs, 3);
+    for (uint64_t p : c.progressIds)
+        QCOMPARE(p, id);
+    QCOMPARE(c.progress.back().run, 3);
+    QCOMPARE(c.progress.back().runs, 3);
+    QCOMPARE(broadcastRuns.load(), 0); // the job's runs are its own, not broadcast
+}
+
+void TestJobs::cancelBetweenRuns()
+{
+    EngineCallbacks cb;
+    Engine engine(cb);
+    engine.load(m_dir.toStdString(), DevicePreference::Cpu);
+    Collector c;
+    std::mutex gm;
+    std::condition_variable gcv;
+    bool firstDone = false, released = false;
+    auto job = std::make_shared<CountingJob>(5, [&](int i) {
+        if (i != 1)
+            return;
+        // Hold the job between its first and second run until the test has cancelled it.
+        std::unique_lock<std::mutex> l(gm);
+        firstDone = true;
+        gcv.notify_all();
+        gcv.wait(l, [&] { return released; });
+    });
+    const uint64_t id = engine.runJob(job, c.reply());
+    {
+        std::unique_lock<std::mutex> l(gm);
+        QVERIFY(gcv.wait_for(l, std::chrono::seconds(60), [&] { return firstDone; }));
+    }
+    engine.cancelJob(id);
+    {
+        std::lock_guard<std::mutex> l(gm);
+        released = true;
+    }
+    gcv.notify_all();
+    QVERIFY(c.wait());
+    QCOMPARE(c.failedId, id);
+    QVERIFY(c.failure && *c.failure == ErrorCode::Cancelled);
+    QVERIFY(!c.result);
+    QCOMPARE(c.progress.back().run, 1); // the second run never started
+}
+
+void TestJobs::newerJobSupersedes()
+{
+    EngineCallbacks cb;
+    Engine engine(cb);
+    engine.load(m_dir.toStdString(), DevicePreference::Cpu);
+    Collector first, second, third;
+    std::mutex gm;
+    std::condition_variable gcv;
+    bool started = false, released = false;
+    auto blocking = std::make_shared<CountingJob>(2, [&](int i) {
+        if (i != 0)
+            return;
+        std::unique_lock<std::mutex> l(gm);
+        started = true;
+        gcv.notify_all();
+        gcv.wait(l, [&] { return released; });
+    });
+    const uint64_t a = engine.runJob(blocking, first.reply());
+    {
+        std::unique_lock<std::mutex> l(gm);
+        QVERIFY(gcv.wait_for(l, std::chrono::seconds(60), [&] { return started; }));
+    }
+    const uint64_t b = engine.runJob(std::make_shared<CountingJob>(1), second.reply()); // queued ...
+    const uint64_t c = engine.runJob(std::make_shared<CountingJob>(1), third.reply());  // ... superseded by this
+    {
+        std::lock_guard<std::mutex> l(gm);
+        released = true;
+    }
+    gcv.notify_all();
+    QVERIFY(first.wait());
+    QVERIFY(second.wait());
+    QVERIFY(third.wait());
+    QCOMPARE(first.failedId, a); // the running job was cancelled by the newer one
+    QVERIFY(first.failure && *first.failure == ErrorCode::Cancelled);
+    QCOMPARE(second.failedId, b);
+    QVERIFY(second.failure && *second.failure == ErrorCode::Cancelled);
+    QCOMPARE(third.finishedId, c);
+}
+
+void TestJobs::promptSetUsesLoadedTokenizer()
+{
+    // Copy the model, load it, then remove its tokenizer.json: a job that re-read the folder
+    // would fail; the job uses the tokenizer the model holds.
+    const QString dir = m_tmp.filePath("gone");
+    QVERIFY(QDir().mkpath(dir));
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"})
+        QVERIFY(QFile::copy(QDir(m_dir).filePath(f), QDir(dir).filePath(f)));
+    const auto model = Model::load(dir.toStdString(), DevicePreference::Cpu);
+    QVERIFY(QFile::remove(QDir(dir).filePath("tokenizer.json")));
+    an::PromptSet set;
+    set.prompts = {{1, "abc def ghi jkl"}, {2, "ab"}, {3, "   "}, {4, "hello world again"}};
+    an::PromptSetSettings st;
+    st.length = 4;
+    std::vector<an::PromptEvent> events;
+    an::PromptSetJob job(set, st, [&](const an::PromptEvent& e) { events.push_back(e); });
+    const auto r = std::static_pointer_cast<const an::PromptSetResult>(runJob(*model, job));
+    QCOMPARE(int(r->runs.size()), 2);
+    QCOMPARE(r->runs[0].line, 1);
+    QCOMPARE(r->runs[1].line, 4);
+    QCOMPARE(r->runs[0].metrics.tokens, 4);
+    QCOMPARE(int(r->issues.size()), 2);
+    QCOMPARE(r->issues[0].line, 2);
+    QVERIFY(QString::fromStdString(r->issues[0].message).contains("fewer than T = 4"));
+    QCOMPARE(QString::fromStdString(r->issues[1].message), QString("The prompt contains only whitespace."));
+    QCOMPARE(int(events.size()), 4);
+    QCOMPARE(events[1].kind, an::PromptEvent::Kind::TooShort);
+    QCOMPARE(events[2].kind, an::PromptEvent::Kind::Failed);
+    QCOMPARE(events[3].index, size_t(3));
+    QCOMPARE(r->groups.mainLength, 4);
+    QCOMPARE(r->means.at(4).prompts, 2);
+    QVERIFY(!r->single);
+}
+
+QTEST_GUILESS_MAIN(TestJobs)
+#include "tst_jobs.moc"

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The classification view, offscreen, on the demo decoder: before probing it shows which heads
+// have a waiver; Classify runs the core ClassifyJob through a JobService (here one that runs the
+// job on a Model in this thread and replies through the event loop, as the engine adaptor does),
+// with progress; the grid is coloured by verdict, clicking a cell selects the head, the evidence
+// panel lists the head's probe numbers with before/after and shows its two maps; cancel keeps the
+// previous result; figure and CSV export.
+#include "classificationview.h"
+#include "currentresult.h"
+#include "jobservice.h"
+#include "selection.h"
+#include "viewregistry.h"
+
+#include "sinkscope/classify.h"
+#include "sinkscope/demomodels.h"
+#include "sinkscope/error.h"
+#include "sinkscope/model.h"
+
+#include <QApplication>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+using namespace sinkscope;
+namespace an = sinkscope::analysis;
+
+namespace {
+
+// Runs each job at once on `model` and delivers the replies later, from the event loop.
+class ModelJobService final : public JobService {
+public:
+    explicit ModelJobService(const Model* model) : m_model(model) {}
+    bool canRun() const override { return m_model != nullptr; }
+    uint64_t startJob(std::shared_ptr<Job> job) override
+    {
+        const uint64_t id = ++m_next;
+        if (m_holdForCancel) {
+            m_held = id;
+            return id;
+        }
+        std::vector<JobProgress> progress;
+        std::shared_ptr<const JobResult> r;
+        QString error;
+        try {
+            r = runJob(*m_model, *job, [&](const JobProgress& p) { progress.push_back(p); });
+        } catch (const Error& e) {
+            error = QString::fromStdString(e.describe());
+        }
+        QTimer::singleShot(0, this, [this, id, progress, r, error] {
+            for (const JobProgress& p : progress)
+                Q_EMIT jobProgress(id, p);
+            if (r)
+                Q_EMIT jobFinished(id, r);
+            else
+                Q_EMIT jobFailed(id, error, false);
+        });
+        return id;
+    }
+    void cancelJob(uint64_t id) override
+    {
+        if (id == m_held)
+            QTimer::singleShot(0, this, [this, id] { Q_EMIT jobFailed(id, QStringLiteral("The job was cancelled."), true); });
+    }
+    bool m_holdForCancel = false;
+
+private:
+    const Model* m_model;
+    uint64_t m_next = 0, m_held = 0;
+};
+
+} // namespace
+
+class TestClassificationView : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void registered();
+    void beforeProbing();
+    void classifyAndEvidence();
+    void cancelKeepsPrevious();
+
+private:
+    QTemporaryDir m_tmp;
+    std::unique_ptr<Model> m_model;
+    std::shared_ptr<const RunResult> m_run;
+};
+
+void TestClassificationView::initTestCase()
+{
+    QVERIFY(m_tmp.isValid());
+    writeDemoModel(DemoKind::Decoder, m_tmp.filePath("decoder").toStdString());
+    m_model = Model::load(m_tmp.filePath("decoder").toStdString(), DevicePreference::Cpu);
+    RunRequest r;
+    r.text = "The cat sat on the mat. The dog slept by the door.";
+    r.captureAttention = false;
+    m_run = m_model->run(r);
+}
+
+void TestClassificationView::registered()
+{
+    const ViewSpec* spec = ViewRegistry::global().find(QStringLiteral("classification"));
+    QVERIFY(spec);
+    QCOMPARE(spec->title, QStringLiteral("Classification"));
+}
+
+void TestClassificationView::beforeProbing()
+{
+    Selection selection;
+    CurrentResult current(&selection);
+    ClassificationView view(&current, &selection);
+    QVERIFY(!view.hasFigure());
+    QSignalSpy metrics(&current, &CurrentResult::metricsAvailable);
+    current.setResult(m_run);
+    QVERIFY(metrics.wait(30000));
+    QVERIFY(view.hasFigure());
+    // Only the three planted heads have a waiver (tst_classify); every other head is already "none".
+    const QStringList rows = QString::fromUtf8(view.dataCsv()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(rows.size(), 17);
+    QCOMPARE(rows[0], QStringLiteral("layer,head,verdict,confidence,waiver_elements,sink_excess"));
+    QVERIFY2(rows[1].startsWith("0,0,unprobed,0,0,"), qPrintable(rows[1]));
+    QVERIFY2(rows[2].startsWith("0,1,unprobed,0,"), qPrintable(rows[2]));
+    QVERIFY2(rows[9].startsWith("2,0,unprobed,"), qPrintable(rows[9]));
+    QVERIFY2(rows[3].startsWith("0,2,none,"), qPrintable(rows[3]));
+    QVERIFY(view.verdictText().contains("3 of 16 heads have a waiver"));
+    // Never shown (a tab in the back): the figure is still laid out for Export All.
+    const QPixmap figure = view.figureWidget()->grab();
+    QVERIFY(!figure.isNull());
+    QVERIFY2(figure.width() > 300 && figure.height() > 200, qPrintable(QString("%1x%2").arg(figure.width()).arg(figure.height())));
+    // No service: Classify says what is missing instead of doing nothing silently.
+    view.classify();
+    QVERIFY(!view.isRunning());
+}
+
+void TestClassificationView::classifyAndEvidence()
+{
+    ModelJobService service(m_model.get());
+    service.makeCurrent();
+    Selection selection;
+    CurrentResult current(&selection);
+    ClassificationView view(&current, &selection);
+    view.resize(900, 600);
+    view.show();
+    QSignalSpy metrics(&current, &CurrentResult::metricsAvailable);
+    current.setResult(m_run);
+    QVERIFY(metrics.wait(30000));
+    QVERIFY(view.classifyButton()->isEnabled());
+    QSignalSpy changed(&view, &ClassificationView::classificationChanged);
+    QTest::mouseClick(view.classifyButton(), Qt::LeftButton);
+    QVERIFY(view.isRunning());
+    QVERIFY(view.cancelButton()->isEnabled());
+    QVERIFY(changed.wait(30000));
+    QVERIFY(!view.isRunning());
+    const auto c = view.classification();
+    QVERIFY(c);
+    QCOMPARE(view.progressBar()->format(), QStringLiteral("run %1 of %1").arg(c->forwardPasses));
+    QVERIFY(view.verdictText().startsWith("Model verdict: positional"));
+    QCOMPARE(c->heads[0].verdict, an::Verdict::Positional);
+    QCOMPARE(c->heads[1].verdict, an::Verdict::Feature);
+    // The grid's colours: verdict hue, confidence as saturation.
+    QImage grab = view.grid()->grab().toImage();
+    const QColor pos = grab.pixelColor(view.grid()->cellRect(0, 0).center());
+    const QColor feat = grab.pixelColor(view.grid()->cellRect(0, 1).center());
+    QCOMPARE(pos.rgb(), VerdictGrid::colour(an::Verdict::Positional, c->heads[0].confidence).rgb());
+    QCOMPARE(feat.rgb(), VerdictGrid::colour(an::Verdict::Feature, c->heads[1].confidence).rgb());
+    QVERIFY(VerdictGrid::colour(an::Verdict::Feature, 1.0).hsvSaturation() > VerdictGrid::colour(an::Verdict::Feature, 0.2).hsvSaturation());
+    // Clicking a cell selects that head everywhere.
+    QTest::mouseClick(view.grid(), Qt::LeftButton, {}, view.grid()->cellRect(0, 1).center());
+    QCOMPARE(selection.layer(), 0);
+    QCOMPARE(selection.head(), 1);
+    // Evidence: the head's probe numbers, with before/after where the probe has them.
+    QTableWidget* t = view.evidenceTable();
+    QStringList names;
+    for (int r = 0; r < t->rowCount(); ++r)
+        names << t->item(r, 0)->text();
+    for (const auto& [name, x] : c->heads[1].probes)
+        QVERIFY2(names.contains(QString::fromStdString(name)), name.c_str());
+    const int move = int(names.indexOf("move"));
+    QVERIFY(move >= 0);
+    QCOMPARE(t->item(move, 1)->text(), QString::number(c->heads[1].probes.at("move"), 'f', 3));
+    QCOMPARE(t->item(move, 3)->text(), QString::number(c->heads[1].evidence.at("move").after, 'f', 3));
+    // The move probe is picked first: its before/after maps are the head's maps in the two runs.
+    QCOMPARE(view.beforeMap().size(), QSize(int(m_run->tokens), int(m_run->tokens)));
+    QVERIFY(!view.afterMap().isNull());
+    QVERIFY(view.beforeMap() != view.afterMap());
+    // Export: the CSV is classification.csv; the figure is the widget.
+    QCOMPARE(view.dataCsv(), QByteArray::fromStdString(an::classificationFiles(*c).at("classification.csv")));
+    QVERIFY(view.hasFigure());
+    QVERIFY(!view.figureWidget()->grab().isNull());
+    QVERIFY(view.defaultFileName().endsWith("-classification"));
+    // Another run makes the classification stale.
+    RunRequest other;
+    other.text = "The bird sang in the tree.";
+    current.setResult(m_model->run(other));
+    QVERIFY(!view.classification());
+}
+
+void TestClassificationView::cancelKeepsPrevious()
+{
+    ModelJobService service(m_model.get());
+    service.makeCurrent();
+    Selection selection;
+    CurrentResult current(&selection);
+    ClassificationView view(&current, &selection);
+    QSignalSpy metrics(&current, &CurrentResult::metricsAvailable);
+    current.setResult(m_run);
+    QVERIFY(metrics.wait(30000));
+    QSignalSpy changed(&view, &ClassificationView::classificationChanged);
+    view.classify();
+    QVERIFY(changed.wait(30000));
+    const auto first = view.classification();
+    QVERIFY(first);
+    service.m_holdForCancel = true;
+    view.classify();
+    QVERIFY(view.isRunning());
+    view.cancel();
+    QTRY_VERIFY(!view.isRunning());
+    QVERIFY(view.statusText().contains("cancelled"));
+    QCOMPARE(view.classification(), first);
+}
+
+QTEST_MAIN(TestClassificationView)
+#include "tst_classificationview.moc"
