@@ -99,7 +99,7 @@ int analyzeCommand(const QStringList& args)
                     .arg(length));
             break;
         case an::PromptEvent::Kind::Failed:
-            err(QStringLiteral("warning: %1: %2 (prompt skipped)").arg(where(e.line)).arg(q(e.message)));
+            err(QStringLiteral("warning: %1: %2 (prompt skipped)").arg(where(e.line)).arg(QString::fromStdString(e.message)));
             break;
         case an::PromptEvent::Kind::Analysed:
             err(QStringLiteral("%1/%2 %3: %4 tokens").arg(e.index + 1).arg(e.count).arg(where(e.line)).arg(e.tokens));
