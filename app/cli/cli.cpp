@@ -122,6 +122,25 @@ QString resultFolderNote()
     return QStringLiteral("--out must be absent or empty; --force replaces a folder that holds files as a whole.");
 }
 
+namespace {
+
+CommandSpec specFromNames(const QStringList& valued, const QStringList& flags)
+{
+    CommandSpec spec;
+    for (const QString& n : valued)
+        spec.options.push_back({n, QStringLiteral("VALUE"), QString()});
+    for (const QString& n : flags)
+        spec.options.push_back({n, QString(), QString()});
+    return spec;
+}
+
+} // namespace
+
+Options::Options(const QStringList& args, const QStringList& valued, const QStringList& flags)
+    : Options(args, specFromNames(valued, flags))
+{
+}
+
 Options::Options(const QStringList& args, const CommandSpec& spec)
 {
     QCommandLineParser parser;

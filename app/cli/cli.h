@@ -48,6 +48,9 @@ public:
 class Options {
 public:
     Options(const QStringList& args, const CommandSpec& spec);
+    /// For a command that has not declared its CommandSpec yet (names only, no help lines; such a
+    /// command is missing from the overview until it does).
+    Options(const QStringList& args, const QStringList& valued, const QStringList& flags = {});
     bool has(const QString& name) const;
     QString value(const QString& name, const QString& fallback = {}) const;
     /// The value of a required option; UsageError when missing.
