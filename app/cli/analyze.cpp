@@ -34,11 +34,33 @@ double parseNumber(const Options& o, const QString& name, double fallback)
 
 } // namespace
 
+const CommandSpec& analyzeSpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("analyze"),
+        QStringLiteral("sink metrics of one prompt or a prompt set: metrics.json and CSV tables (docs/METRICS.md)"),
+        {modelOption(),
+         {QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("one prompt (or --prompts)")},
+         {QStringLiteral("prompts"), QStringLiteral("FILE"), QStringLiteral("a prompt set: text, one prompt per line, or JSONL with \"text\"")},
+         {QStringLiteral("length"), QStringLiteral("T"), QStringLiteral("keep the first T tokens of each prompt, skip shorter ones (default: group by length)")},
+         {QStringLiteral("epsilon"), QStringLiteral("E"), QStringLiteral("threshold of Sink_k^epsilon, in [0, 1) (default 0.3)")},
+         {QStringLiteral("k"), QStringLiteral("K"), QStringLiteral("0-based element of Sink_k^epsilon (default 0; a whole number below --length)")},
+         {QStringLiteral("massive-abs"), QStringLiteral("A"), QStringLiteral("massive activations: |h| above this (default 100)")},
+         {QStringLiteral("massive-rel"), QStringLiteral("R"), QStringLiteral("massive activations: |h| at least this times the median (default 1000)")},
+         bosOption(),
+         deviceOption(),
+         dtypeOption(),
+         threadsOption(),
+         outOption(),
+         forceOption(),
+         {QStringLiteral("per-prompt-tensors"), QString(), QStringLiteral("keep each prompt's [L,H,T] tables in metrics.json")}},
+        resultFolderNote()};
+    return spec;
+}
+
 int analyzeCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "prompts", "length", "epsilon", "k", "massive-abs", "massive-rel", "bos",
-                           "device", "dtype", "threads", "out"},
-                    {"force", "per-prompt-tensors"});
+    const Options o(args, analyzeSpec());
     const QString modelDir = o.required("model");
     const QString outDir = o.required("out");
     if (o.has("prompt") == o.has("prompts"))

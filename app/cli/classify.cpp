@@ -13,9 +13,49 @@ namespace sinkscope::cli {
 
 namespace an = sinkscope::analysis;
 
+namespace {
+
+OptionSpec promptOption()
+{
+    return {QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("the prompt (or --prompts)")};
+}
+
+OptionSpec promptsOption()
+{
+    return {QStringLiteral("prompts"), QStringLiteral("FILE"),
+            QStringLiteral("a prompt set: one prompt per line, or JSONL with a \"text\" field")};
+}
+
+} // namespace
+
+const CommandSpec& classifySpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("classify"),
+        QStringLiteral("positional / feature / mixed / none verdict per head, with the probes' evidence (docs/METHODS.md)"),
+        {modelOption(), promptOption(), promptsOption(),
+         {QStringLiteral("length"), QStringLiteral("T"), QStringLiteral("truncate every prompt to T tokens")},
+         bosOption(), deviceOption(), dtypeOption(), threadsOption(), outOption(), forceOption()},
+        resultFolderNote()};
+    return spec;
+}
+
+const CommandSpec& controlSpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("control"),
+        QStringLiteral("apply a waiver control and measure its cost (KL, NLL, first-element mass)"),
+        {modelOption(), promptOption(), promptsOption(),
+         {QStringLiteral("control"), QStringLiteral("SPEC"),
+          QStringLiteral("block:J | designate:J | positions:shift=D | positions:J=0 | evict:K,W (required)")},
+         bosOption(), deviceOption(), dtypeOption(), threadsOption(), outOption(), forceOption()},
+        resultFolderNote()};
+    return spec;
+}
+
 int classifyCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "prompts", "length", "bos", "device", "dtype", "threads", "out"}, {"force"});
+    const Options o(args, classifySpec());
     o.required("model");
     const QString outDir = o.required("out");
     const ExistingOutput existing = o.has("force") ? ExistingOutput::Replace : ExistingOutput::Refuse;
@@ -64,7 +104,7 @@ int classifyCommand(const QStringList& args)
 
 int controlCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "prompts", "control", "bos", "device", "dtype", "threads", "out"}, {"force"});
+    const Options o(args, controlSpec());
     o.required("model");
     const QString outDir = o.required("out");
     const ExistingOutput existing = o.has("force") ? ExistingOutput::Replace : ExistingOutput::Refuse;

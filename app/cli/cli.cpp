@@ -6,6 +6,9 @@
 #include "sinkscope/threads.h"
 #include "sinkscope/version.h"
 
+#include <QCommandLineParser>
+
+#include <algorithm>
 #include <cstdio>
 #include <new>
 
@@ -13,51 +16,172 @@ namespace sinkscope::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: sinkscope-cli <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run       --model DIR (--prompt TEXT | --ids 1,2,3) [--bos auto|on|off]\n"
-    "            [--device auto|cpu|cuda] [--save attention,logits] [--threads N] --out OUTDIR [--force]\n"
-    "  tokenize  (--model DIR | --tokenizer FILE) (--text TEXT | --text-file FILE) [--bos auto|on|off]\n"
-    "  analyze   --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--epsilon E] [--threads N] --out OUTDIR [--force]\n"
-    "            [--per-prompt-tensors]   keep each prompt's [L,H,T] tables in metrics.json\n"
-    "  figure    --model DIR (--prompt TEXT | --prompts FILE | --session FILE) --view NAME\n"
-    "            [--layer L --head H] [--preset one-column|two-column|WxH] [--dpi N]\n"
-    "            [--bos auto|on|off] [--device auto|cpu|cuda] --out FILE.(pdf|svg|png)\n"
-    "            draw a view offscreen; writes FILE, FILE.csv and FILE.json\n"
-    "  classify  --model DIR (--prompt TEXT | --prompts FILE) [--length T] [--threads N] --out OUTDIR [--force]\n"
-    "            positional / feature / mixed / none verdict per head (docs/METHODS.md)\n"
-    "  control   --model DIR (--prompt TEXT | --prompts FILE) --control SPEC [--threads N] --out OUTDIR [--force]\n"
-    "            SPEC: block:J | designate:J | positions:shift=D | positions:J=0 | evict:K,W\n"
-    "  demo      --out DIR [--kind decoder|encoder]   write a built-in demo model\n"
-    "  models    list the supported model families\n"
-    "  --version program version and the CPU threading in effect\n"
-    "\n"
-    "--out must be absent or empty; --force replaces a folder that holds files as a whole.\n"
-    "--threads N: CPU threads of the forward pass (default 0: one per physical core).\n";
+struct Command {
+    const CommandSpec& (*spec)();
+    int (*run)(const QStringList&);
+};
+
+const Command kCommands[] = {
+    {runSpec, runCommand},         {analyzeSpec, analyzeCommand}, {tokenizeSpec, tokenizeCommand},
+    {figureSpec, figureCommand},   {classifySpec, classifyCommand}, {controlSpec, controlCommand},
+    {demoSpec, demoCommand},       {modelsSpec, modelsCommand},
+};
+
+QString optionSynopsis(const OptionSpec& o)
+{
+    return o.valueName.isEmpty() ? QStringLiteral("--%1").arg(o.name) : QStringLiteral("--%1 %2").arg(o.name, o.valueName);
+}
+
+// The overview: every command with every one of its options, generated from the specs.
+QString usage()
+{
+    QString u = QStringLiteral("usage: sinkscope-cli <command> [options]\n"
+                               "       sinkscope-cli <command> --help   the command's options, one per line\n"
+                               "       sinkscope-cli --version          program version and the CPU threading in effect\n"
+                               "\ncommands:\n");
+    for (const Command& c : kCommands) {
+        const CommandSpec& spec = c.spec();
+        u += QStringLiteral("  %1  %2\n").arg(spec.name.leftJustified(9), spec.summary);
+        QString line = QStringLiteral("             ");
+        for (const OptionSpec& o : spec.options) {
+            const QString item = QLatin1Char('[') + optionSynopsis(o) + QLatin1Char(']');
+            if (line.size() + 1 + item.size() > 100) {
+                u += line + QLatin1Char('\n');
+                line = QStringLiteral("             ");
+            }
+            line += QLatin1Char(' ') + item;
+        }
+        if (!spec.options.isEmpty())
+            u += line + QLatin1Char('\n');
+    }
+    return u;
+}
+
+void print(std::FILE* f, const QString& text)
+{
+    const QByteArray b = text.toUtf8();
+    std::fwrite(b.constData(), 1, size_t(b.size()), f);
+    std::fflush(f);
+}
+
+} // namespace
+
+QString commandHelp(const CommandSpec& spec)
+{
+    QString h = QStringLiteral("usage: sinkscope-cli %1 [options]\n%2\n\noptions:\n").arg(spec.name, spec.summary);
+    int width = 6;
+    for (const OptionSpec& o : spec.options)
+        width = std::max(width, int(optionSynopsis(o).size()));
+    for (const OptionSpec& o : spec.options)
+        h += QStringLiteral("  %1  %2\n").arg(optionSynopsis(o).leftJustified(width), o.help);
+    h += QStringLiteral("  %1  %2\n").arg(QStringLiteral("--help").leftJustified(width), QStringLiteral("show this help"));
+    if (!spec.notes.isEmpty())
+        h += QLatin1Char('\n') + spec.notes + QLatin1Char('\n');
+    return h;
+}
+
+OptionSpec threadsOption()
+{
+    return {QStringLiteral("threads"), QStringLiteral("N"),
+            QStringLiteral("CPU threads of the forward pass (default 0: one per physical core)")};
+}
+
+OptionSpec deviceOption()
+{
+    return {QStringLiteral("device"), QStringLiteral("auto|cpu|cuda"), QStringLiteral("where the model runs (default auto)")};
+}
+
+OptionSpec dtypeOption()
+{
+    return {QStringLiteral("dtype"), QStringLiteral("auto|fp32|fp16|bf16"),
+            QStringLiteral("compute dtype (default auto: fp32 on CPU, the checkpoint's on CUDA)")};
+}
+
+OptionSpec bosOption()
+{
+    return {QStringLiteral("bos"), QStringLiteral("auto|on|off"),
+            QStringLiteral("beginning-of-sequence token: as the tokenizer files say, exactly one, or none")};
+}
+
+OptionSpec modelOption()
+{
+    return {QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("the model folder (or a Hugging Face cache entry)")};
+}
+
+OptionSpec outOption()
+{
+    return {QStringLiteral("out"), QStringLiteral("OUTDIR"), QStringLiteral("the result folder (required)")};
+}
+
+OptionSpec forceOption()
+{
+    return {QStringLiteral("force"), QString(), QStringLiteral("replace a result folder that already holds files, as a whole")};
+}
+
+QString resultFolderNote()
+{
+    return QStringLiteral("--out must be absent or empty; --force replaces a folder that holds files as a whole.");
+}
+
+namespace {
+
+CommandSpec specFromNames(const QStringList& valued, const QStringList& flags)
+{
+    CommandSpec spec;
+    for (const QString& n : valued)
+        spec.options.push_back({n, QStringLiteral("VALUE"), QString()});
+    for (const QString& n : flags)
+        spec.options.push_back({n, QString(), QString()});
+    return spec;
+}
 
 } // namespace
 
 Options::Options(const QStringList& args, const QStringList& valued, const QStringList& flags)
+    : Options(args, specFromNames(valued, flags))
 {
-    for (int i = 0; i < args.size(); ++i) {
-        const QString& a = args[i];
-        if (!a.startsWith(QLatin1String("--")))
-            throw UsageError("unexpected argument '" + a.toStdString() + "'");
-        const QString name = a.mid(2);
-        if (m_values.count(name))
-            throw UsageError("option '" + a.toStdString() + "' given twice");
-        if (flags.contains(name)) {
-            m_values[name] = QString();
-        } else if (valued.contains(name)) {
-            if (i + 1 >= args.size())
-                throw UsageError("option '" + a.toStdString() + "' needs a value");
-            m_values[name] = args[++i];
-        } else {
-            throw UsageError("unknown option '" + a.toStdString() + "'");
+}
+
+Options::Options(const QStringList& args, const CommandSpec& spec)
+{
+    QCommandLineParser parser;
+    // No option has a one-letter name, so any single-dash word ("-out") fails to parse and is named
+    // below as an unexpected argument, as a positional word is.
+    const QCommandLineOption help(QStringLiteral("help"));
+    parser.addOption(help);
+    for (const OptionSpec& o : spec.options)
+        parser.addOption(o.valueName.isEmpty() ? QCommandLineOption(o.name, o.help)
+                                               : QCommandLineOption(o.name, o.help, o.valueName));
+    const bool parsed = parser.parse(QStringList{QStringLiteral("sinkscope-cli")} + args);
+    const QStringList seen = parser.optionNames(); // one entry per occurrence
+    bool twice = false;
+    for (const QString& name : seen)
+        twice = twice || seen.count(name) > 1;
+    if (!parsed || !parser.positionalArguments().isEmpty() || twice) {
+        // Name the first problem in the words as typed, the way the error messages have always read.
+        QStringList given;
+        for (int i = 0; i < args.size(); ++i) {
+            const QString& a = args[i];
+            if (!a.startsWith(QLatin1String("--")))
+                throw UsageError("unexpected argument '" + a.toStdString() + "'");
+            const QString name = a.mid(2).section(QLatin1Char('='), 0, 0);
+            const auto it = std::find_if(spec.options.begin(), spec.options.end(),
+                                         [&](const OptionSpec& o) { return o.name == name; });
+            if (it == spec.options.end() && name != QLatin1String("help"))
+                throw UsageError("unknown option '--" + name.toStdString() + "'");
+            if (given.contains(name))
+                throw UsageError("option '--" + name.toStdString() + "' given twice");
+            given << name;
+            if (it != spec.options.end() && !it->valueName.isEmpty() && !a.contains(QLatin1Char('=')) && ++i >= args.size())
+                throw UsageError("option '--" + name.toStdString() + "' needs a value");
         }
+        throw UsageError(parser.errorText().toStdString()); // anything else the parser refused
     }
+    if (parser.isSet(help))
+        throw HelpRequested(spec);
+    for (const OptionSpec& o : spec.options)
+        if (parser.isSet(o.name))
+            m_values[o.name] = o.valueName.isEmpty() ? QString() : parser.value(o.name);
 }
 
 bool Options::has(const QString& name) const
@@ -112,7 +236,7 @@ void err(const QString& line)
 int dispatch(const QStringList& args)
 {
     if (args.size() < 2 || args[1] == QLatin1String("--help") || args[1] == QLatin1String("help")) {
-        std::fputs(kUsage, args.size() < 2 ? stderr : stdout);
+        print(args.size() < 2 ? stderr : stdout, usage());
         return args.size() < 2 ? 2 : 0;
     }
     if (args[1] == QLatin1String("--version") || args[1] == QLatin1String("version")) {
@@ -125,26 +249,16 @@ int dispatch(const QStringList& args)
     const QString command = args[1];
     const QStringList rest = args.mid(2);
     try {
-        if (command == QLatin1String("run"))
-            return runCommand(rest);
-        if (command == QLatin1String("tokenize"))
-            return tokenizeCommand(rest);
-        if (command == QLatin1String("models"))
-            return modelsCommand(rest);
-        if (command == QLatin1String("analyze"))
-            return analyzeCommand(rest);
-        if (command == QLatin1String("classify"))
-            return classifyCommand(rest);
-        if (command == QLatin1String("control"))
-            return controlCommand(rest);
-        if (command == QLatin1String("demo"))
-            return demoCommand(rest);
-        if (command == QLatin1String("figure"))
-            return figureCommand(rest);
+        for (const Command& c : kCommands)
+            if (c.spec().name == command)
+                return c.run(rest);
         throw UsageError("unknown command '" + command.toStdString() + "'");
+    } catch (const HelpRequested& h) {
+        print(stdout, commandHelp(h.spec));
+        return 0;
     } catch (const UsageError& e) {
         err(QStringLiteral("error: %1").arg(QString::fromStdString(std::string(e.what()))));
-        std::fputs(kUsage, stderr);
+        print(stderr, usage());
         return 2;
     } catch (const Error& e) {
         err(QStringLiteral("error: %1").arg(QString::fromStdString(e.describe())));

@@ -7,6 +7,7 @@
 #include "sinkscope/analysis.h"
 #include "sinkscope/model.h"
 
+#include <QList>
 #include <QString>
 #include <QStringList>
 
@@ -23,10 +24,36 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-/// Options of a sub-command: "--name value" pairs and "--flag" switches, nothing positional.
+/// One option of a sub-command: `--name VALUE` when `valueName` is set, else a `--name` switch.
+struct OptionSpec {
+    QString name;
+    QString valueName; ///< shown in the help ("DIR", "auto|on|off"); empty: a switch
+    QString help;      ///< one line for the help
+};
+
+/// A sub-command as the parser and the help both read it, so the usage cannot leave options out.
+struct CommandSpec {
+    QString name;
+    QString summary;            ///< one line: what the command does
+    QList<OptionSpec> options;
+    QString notes;              ///< lines printed after the options in `<command> --help`
+};
+
+/// `<command> --help` was asked for: dispatch() prints the command's help and exits 0.
+class HelpRequested : public std::runtime_error {
+public:
+    explicit HelpRequested(const CommandSpec& spec) : std::runtime_error("help"), spec(spec) {}
+    CommandSpec spec;
+};
+
+/// Options of a sub-command, parsed by QCommandLineParser from the command's spec: "--name value"
+/// (or "--name=value") pairs and "--flag" switches, nothing positional, no option twice.
+/// UsageError names the first problem; `--help` throws HelpRequested.
 class Options {
 public:
-    /// `valued` lists options that take a value, `flags` those that do not. Unknown ones are errors.
+    Options(const QStringList& args, const CommandSpec& spec);
+    /// For a command that has not declared its CommandSpec yet (names only, no help lines; such a
+    /// command is missing from the overview until it does).
     Options(const QStringList& args, const QStringList& valued, const QStringList& flags = {});
     bool has(const QString& name) const;
     QString value(const QString& name, const QString& fallback = {}) const;
@@ -37,16 +64,28 @@ private:
     std::map<QString, QString> m_values;
 };
 
+/// `sinkscope-cli <command> --help`: the usage line, the summary, every option of the spec.
+QString commandHelp(const CommandSpec& spec);
+
 /// Applies --threads (0 or absent: one per physical core) to the calling thread, which runs the model.
 void applyThreadsOption(const Options& o);
 
+// Each command: its spec (options and help) and the function that runs it.
+const CommandSpec& runSpec();
 int runCommand(const QStringList& args);
+const CommandSpec& tokenizeSpec();
 int tokenizeCommand(const QStringList& args);
+const CommandSpec& modelsSpec();
 int modelsCommand(const QStringList& args);
+const CommandSpec& analyzeSpec();
 int analyzeCommand(const QStringList& args);
+const CommandSpec& demoSpec();
 int demoCommand(const QStringList& args);
+const CommandSpec& figureSpec();
 int figureCommand(const QStringList& args);
+const CommandSpec& classifySpec();
 int classifyCommand(const QStringList& args);
+const CommandSpec& controlSpec();
 int controlCommand(const QStringList& args);
 
 /// The prompts of `--prompt TEXT` (line 0) or `--prompts FILE` (exactly one must be given); bad
@@ -55,6 +94,18 @@ int controlCommand(const QStringList& args);
 analysis::PromptSet promptsFromOptions(const Options& o);
 /// `--device` / `--dtype` (auto | fp32 | fp16 | bf16) and the model load, its notes printed.
 std::unique_ptr<Model> modelFromOptions(const Options& o);
+
+/// The --threads option, shared by the commands that run the model.
+OptionSpec threadsOption();
+/// --device and --dtype, shared likewise.
+OptionSpec deviceOption();
+OptionSpec dtypeOption();
+OptionSpec bosOption();
+/// --model DIR, --out OUTDIR and --force, and the note on result folders, shared likewise.
+OptionSpec modelOption();
+OptionSpec outOption();
+OptionSpec forceOption();
+QString resultFolderNote();
 
 /// Runs the sub-command named by args[1]; returns the process exit code.
 int dispatch(const QStringList& args);

@@ -11,9 +11,20 @@
 
 namespace sinkscope::cli {
 
+const CommandSpec& demoSpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("demo"),
+        QStringLiteral("write a built-in synthetic demo model (planted waiver heads; not trained)"),
+        {{QStringLiteral("out"), QStringLiteral("DIR"), QStringLiteral("the folder to write (required)")},
+         {QStringLiteral("kind"), QStringLiteral("decoder|encoder"), QStringLiteral("which demo model (default decoder)")}},
+        {}};
+    return spec;
+}
+
 int demoCommand(const QStringList& args)
 {
-    const Options o(args, {"out", "kind"});
+    const Options o(args, demoSpec());
     const QString outDir = o.required("out");
     if (outDir.isEmpty())
         throw UsageError("--out needs a folder");

@@ -19,6 +19,27 @@
 
 namespace sinkscope::cli {
 
+const CommandSpec& figureSpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("figure"),
+        QStringLiteral("draw a registered view offscreen into FILE.(pdf|svg|png) with FILE.csv and FILE.json beside it"),
+        {modelOption(),
+         {QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("run this prompt (or --prompts, --session)")},
+         {QStringLiteral("prompts"), QStringLiteral("FILE"), QStringLiteral("a prompt set: the mean over its largest length group")},
+         {QStringLiteral("session"), QStringLiteral("FILE"), QStringLiteral("draw from a saved session (no --model, --bos, --device)")},
+         {QStringLiteral("view"), QStringLiteral("NAME"), QStringLiteral("the view to draw (required)")},
+         {QStringLiteral("layer"), QStringLiteral("L"), QStringLiteral("the layer to show")},
+         {QStringLiteral("head"), QStringLiteral("H"), QStringLiteral("the head to show")},
+         {QStringLiteral("preset"), QStringLiteral("one-column|two-column|WxH"), QStringLiteral("figure size (default one-column)")},
+         {QStringLiteral("dpi"), QStringLiteral("N"), QStringLiteral("resolution, 72 to 2400")},
+         bosOption(),
+         deviceOption(),
+         {QStringLiteral("out"), QStringLiteral("FILE.(pdf|svg|png)"), QStringLiteral("the figure file (required)")}},
+        {}};
+    return spec;
+}
+
 #ifndef SINKSCOPE_CLI_HAS_WIDGETS
 
 int figureCommand(const QStringList&)
@@ -46,8 +67,7 @@ std::optional<int> parseIndex(const Options& o, const QString& name)
 
 int figureCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "prompts", "session", "view", "layer", "head", "preset", "dpi", "bos",
-                           "device", "out"});
+    const Options o(args, figureSpec());
     const QString outFile = o.required("out");
     const QString view = o.required("view");
     const int sources = int(o.has("prompt")) + int(o.has("prompts")) + int(o.has("session"));

@@ -26,9 +26,29 @@ std::vector<int32_t> parseIds(const QString& text)
 
 } // namespace
 
+const CommandSpec& runSpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("run"),
+        QStringLiteral("one forward pass with captures: run.json and the arrays asked for (docs/CLI.md)"),
+        {modelOption(),
+         {QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("the text to run (or --ids)")},
+         {QStringLiteral("ids"), QStringLiteral("1,2,3"), QStringLiteral("exactly these token ids, no BOS added (or --prompt)")},
+         bosOption(),
+         deviceOption(),
+         dtypeOption(),
+         threadsOption(),
+         {QStringLiteral("save"), QStringLiteral("attention,logits,hidden,values,qk"),
+          QStringLiteral("arrays written as .npy (default attention,logits)")},
+         outOption(),
+         forceOption()},
+        resultFolderNote()};
+    return spec;
+}
+
 int runCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "prompt", "ids", "bos", "device", "dtype", "threads", "save", "out"}, {"force"});
+    const Options o(args, runSpec());
     const QString modelDir = o.required("model");
     const QString outDir = o.required("out");
     if (o.has("prompt") == o.has("ids"))
@@ -81,9 +101,15 @@ int runCommand(const QStringList& args)
     return 0;
 }
 
+const CommandSpec& modelsSpec()
+{
+    static const CommandSpec spec{QStringLiteral("models"), QStringLiteral("list the supported model families (model_type)"), {}, {}};
+    return spec;
+}
+
 int modelsCommand(const QStringList& args)
 {
-    const Options o(args, {});
+    const Options o(args, modelsSpec());
     for (const std::string& t : ModelConfig::supportedModelTypes())
         out(QString::fromStdString(t));
     return 0;

@@ -49,9 +49,23 @@ void appendJsonString(std::string& out, const std::string& s)
 
 } // namespace
 
+const CommandSpec& tokenizeSpec()
+{
+    static const CommandSpec spec{
+        QStringLiteral("tokenize"),
+        QStringLiteral("encode text and print ids, tokens and offsets as one JSON object"),
+        {{QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("the model folder whose tokenizer.json is used (or --tokenizer)")},
+         {QStringLiteral("tokenizer"), QStringLiteral("FILE"), QStringLiteral("a tokenizer.json (or --model)")},
+         {QStringLiteral("text"), QStringLiteral("TEXT"), QStringLiteral("the text (or --text-file)")},
+         {QStringLiteral("text-file"), QStringLiteral("FILE"), QStringLiteral("read the text from this file (or --text)")},
+         bosOption()},
+        {}};
+    return spec;
+}
+
 int tokenizeCommand(const QStringList& args)
 {
-    const Options o(args, {"model", "tokenizer", "text", "text-file", "bos"});
+    const Options o(args, tokenizeSpec());
     if (o.has("model") == o.has("tokenizer"))
         throw UsageError("give exactly one of --model and --tokenizer");
     if (o.has("text") == o.has("text-file"))

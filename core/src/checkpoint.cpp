@@ -161,8 +161,8 @@ ModelDirectory ModelDirectory::locate(const std::string& dirPath)
     ModelDirectory out;
     out.dir = detail::toStd(QDir::cleanPath(dir.absolutePath()));
     out.name = cachedRepoName(out.dir);
-    if (out.name.empty())
-        out.name = detail::toStd(QDir(QString::fromStdString(out.dir)).dirName());
+    if (out.name.empty()) // the folder the user named, not a snapshot it resolved to
+        out.name = detail::toStd(QDir(QDir::cleanPath(dirInfo.absoluteFilePath())).dirName());
     // Present files go through the checked open's type test, so a config.json that is a FIFO, a
     // folder or a symbolic link loop is named as such instead of being reported missing.
     const std::string config = filePath(dir, QStringLiteral("config.json"));

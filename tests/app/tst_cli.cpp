@@ -38,6 +38,8 @@ private Q_SLOTS:
     void errors();
     void modelsListsFamilies();
     void threadsOptionAndVersion();
+    void helpForEveryCommand_data();
+    void helpForEveryCommand();
 
 private:
     QTemporaryDir m_tmp;
@@ -212,6 +214,13 @@ void TestCli::errors_data()
                                  << "error: --threads must be a whole number from 0 (one per physical core) to 4096, not '-2'.";
     QTest::newRow("unknown option") << QStringList{"run", "--modle", "x"} << "error: unknown option '--modle'";
     QTest::newRow("unknown command") << QStringList{"fly"} << "error: unknown command 'fly'";
+    QTest::newRow("stray word") << QStringList{"run", "--model", "@MODEL@", "stray"} << "error: unexpected argument 'stray'";
+    QTest::newRow("single-dash word") << QStringList{"demo", "-out", "x"} << "error: unexpected argument '-out'";
+    QTest::newRow("option twice") << QStringList{"run", "--model", "a", "--model", "b"}
+                                  << "error: option '--model' given twice";
+    QTest::newRow("value missing") << QStringList{"demo", "--out"} << "error: option '--out' needs a value";
+    QTest::newRow("unknown option of demo") << QStringList{"demo", "--out", "@OUT@", "--size", "3"}
+                                            << "error: unknown option '--size'";
     QTest::newRow("too long") << QStringList{"run", "--model", "@MODEL@", "--prompt", QString("a ").repeated(200), "--out", "@OUT@"}
                               << "error: The prompt has 202 tokens but the model handles at most 128 positions; shorten it.";
 }
@@ -256,6 +265,48 @@ void TestCli::modelsListsFamilies()
     QVERIFY(lines.contains("llama"));
     QVERIFY(lines.contains("mistral"));
     QVERIFY(lines.contains("qwen2"));
+}
+
+void TestCli::helpForEveryCommand_data()
+{
+    // The options each command takes, listed here independently of the parser's table: the help
+    // must name every one of them (the old hand-written usage left --dtype, --k, ... out).
+    QTest::addColumn<QString>("command");
+    QTest::addColumn<QStringList>("options");
+    QTest::newRow("run") << "run" << QStringList{"--model DIR", "--prompt TEXT", "--ids", "--bos", "--device", "--dtype",
+                                                 "--threads N", "--save attention,logits,hidden,values,qk", "--out OUTDIR",
+                                                 "--force"};
+    QTest::newRow("analyze") << "analyze" << QStringList{"--model DIR", "--prompt TEXT", "--prompts FILE", "--length T",
+                                                         "--epsilon E", "--k K", "--massive-abs A", "--massive-rel R",
+                                                         "--bos", "--device", "--dtype", "--threads N", "--out OUTDIR",
+                                                         "--force", "--per-prompt-tensors"};
+    QTest::newRow("tokenize") << "tokenize" << QStringList{"--model DIR", "--tokenizer FILE", "--text TEXT",
+                                                           "--text-file FILE", "--bos"};
+    QTest::newRow("demo") << "demo" << QStringList{"--out DIR", "--kind decoder|encoder"};
+    QTest::newRow("models") << "models" << QStringList{};
+    QTest::newRow("figure") << "figure" << QStringList{"--model DIR", "--prompt TEXT", "--prompts FILE", "--session FILE",
+                                                       "--view NAME", "--layer L", "--head H", "--preset", "--dpi N",
+                                                       "--bos", "--device", "--out FILE"};
+}
+
+void TestCli::helpForEveryCommand()
+{
+    QFETCH(QString, command);
+    QFETCH(QStringList, options);
+    const Outcome help = cli({command, "--help"});
+    QCOMPARE(help.code, 0);
+    QVERIFY2(!help.err.contains("error"), qPrintable(help.err)); // figure may log a Qt platform note
+    QVERIFY2(help.out.startsWith("usage: sinkscope-cli " + command + " [options]"), qPrintable(help.out));
+    const Outcome overview = cli({"--help"});
+    QCOMPARE(overview.code, 0);
+    for (const QString& o : options) {
+        QVERIFY2(help.out.contains(o), qPrintable(command + " --help lacks " + o + ":\n" + help.out));
+        QVERIFY2(overview.out.contains(o.section(' ', 0, 0)), qPrintable("--help lacks " + o));
+    }
+    // --help wins over missing required options, but not over a malformed command line.
+    const Outcome bad = cli({command, "--help", "--no-such-option"});
+    QCOMPARE(bad.code, 2);
+    QVERIFY2(bad.err.contains("error: unknown option '--no-such-option'"), qPrintable(bad.err));
 }
 
 QTEST_GUILESS_MAIN(TestCli)

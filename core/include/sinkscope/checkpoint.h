@@ -26,7 +26,7 @@ std::string cachedRepoName(const std::string& dir);
 /// The files of a Hugging Face model folder, located and checked for presence (not parsed).
 struct ModelDirectory {
     std::string dir;                 ///< the folder holding config.json (a cache entry's snapshot, resolved)
-    std::string name;                ///< "org/name" for a Hugging Face cache entry, else the folder's name
+    std::string name;                ///< "org/name" for a Hugging Face cache entry, else the name of the folder given
     std::string configPath;          ///< config.json
     std::string tokenizerPath;       ///< tokenizer.json ("" when absent)
     std::string tokenizerConfigPath; ///< tokenizer_config.json ("" when absent)
