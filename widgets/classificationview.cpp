@@ -330,7 +330,11 @@ void ClassificationView::setClassification(std::shared_ptr<const an::Classificat
 void ClassificationView::updateButtons()
 {
     JobService* s = JobService::current();
-    m_classify->setEnabled(!m_job && s && s->canRun() && current()->result());
+    const bool canRun = s && s->canRun();
+    m_classify->setEnabled(!m_job && canRun && current()->result());
+    // Probes are new runs: without the model (a reopened session) the button says why it is off.
+    m_classify->setToolTip(canRun ? tr("Run the probes on the prompt on screen")
+                                  : tr("Classify needs the model: open the model folder to run the probes"));
     m_cancel->setEnabled(m_job != 0);
 }
 

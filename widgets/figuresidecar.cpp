@@ -82,6 +82,13 @@ std::vector<MetricDefinition> viewMetricDefinitions(const QString& viewName)
                  doc + QStringLiteral("#hidden_dims-and-massive_activations-sun-et-al")},
                 {QStringLiteral("norms"), QStringLiteral("||h||, ||k||, ||v|| of the first element against the others, per layer"),
                  doc + QStringLiteral("#norms")}};
+    if (viewName == QLatin1String("classification"))
+        return {{QStringLiteral("head_sink"), QStringLiteral("a head has a waiver when max_j excess_j >= sink_excess (default 0.3), excess_j = clip((alpha_j - u_j) / (1 - u_j), 0, 1)"),
+                 QStringLiteral("docs/METHODS.md#the-sink-of-a-head")},
+                {QStringLiteral("verdict"), QStringLiteral("positional | feature | mixed | none per head, confidence in [0, 1], from the probes"),
+                 QStringLiteral("docs/METHODS.md#verdict-of-a-head")},
+                {QStringLiteral("probes"), QStringLiteral("share of the waiver's attention that follows position or content under each intervention"),
+                 QStringLiteral("docs/METHODS.md#probes")}};
     if (viewName == QLatin1String("compare"))
         return {attention,
                 {QStringLiteral("attention_difference"),

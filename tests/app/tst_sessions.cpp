@@ -138,6 +138,16 @@ private Q_SLOTS:
         QCOMPARE(after.keys(), before.keys());
         for (const QString& name : before.keys()) {
             QCOMPARE(after[name].size(), before[name].size());
+            if (name == QLatin1String("classification")) {
+                // The one view that needs the model: its Classify button must be off and say why,
+                // so its pixels differ from the window that had the model by design.
+                auto* classify = w.view(name)->findChild<QPushButton*>();
+                QVERIFY(classify);
+                QCOMPARE(classify->text(), QString("Classify"));
+                QVERIFY(!classify->isEnabled());
+                QVERIFY2(classify->toolTip().contains("needs the model"), qPrintable(classify->toolTip()));
+                continue;
+            }
             if (after[name] != before[name] && !qEnvironmentVariableIsEmpty("SINKSCOPE_TEST_KEEP_DIR")) {
                 before[name].save(QDir(qEnvironmentVariable("SINKSCOPE_TEST_KEEP_DIR")).filePath(name + "-before.png"));
                 after[name].save(QDir(qEnvironmentVariable("SINKSCOPE_TEST_KEEP_DIR")).filePath(name + "-after.png"));
