@@ -179,6 +179,7 @@ ClassificationView::ClassificationView(CurrentResult* currentResult, Selection* 
     m_after = new QLabel(m_figure);
     for (QLabel* l : {m_before, m_after}) {
         l->setMinimumSize(96, 96);
+        l->setWordWrap(true); // the captions stand in for the maps until a probe is picked
         l->setAlignment(Qt::AlignCenter);
         maps->addWidget(l);
     }
