@@ -16,6 +16,8 @@
 #include "clirunner.h"
 #include "tinymodels.h"
 
+#include "testsupport.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -107,19 +109,6 @@ std::vector<RawTensor> rawTensors(const TinyWeights& w)
     for (const auto& [name, values] : w.values)
         out.push_back({name, "F32", w.shapes.at(name), floatBytes(values)});
     return out;
-}
-
-void writeBytes(const QString& path, const QByteArray& bytes)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(bytes) != bytes.size())
-        qFatal("cannot write %s", qPrintable(path));
-}
-
-QByteArray readBytes(const QString& path)
-{
-    QFile f(path);
-    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
 QJsonObject readObject(const QString& path)

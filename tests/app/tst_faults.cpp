@@ -18,6 +18,8 @@
 #include "sinkscope/safetensors.h"
 #include "tinymodels.h"
 
+#include "testsupport.h"
+
 #include <QDir>
 #include <QDirIterator>
 #include <QFile>
@@ -40,12 +42,6 @@ using namespace sinkscope;
 using namespace sinkscope::test;
 
 namespace {
-
-QByteArray readBytes(const QString& path)
-{
-    QFile f(path);
-    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
-}
 
 // Every file under `dir`, hidden ones included, relative to it.
 QStringList filesUnder(const QString& dir)

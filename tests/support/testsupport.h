@@ -2,7 +2,9 @@
 // Helpers shared by the test suites: where the optional shared fixtures are, temp folders.
 #pragma once
 
+#include <QByteArray>
 #include <QString>
+#include <QStringList>
 
 namespace sinkscope::test {
 
@@ -13,5 +15,12 @@ QString sharedFixturesDir();
 QString stories260KDir();
 /// Reason string for QSKIP when the shared fixtures are missing.
 const char* noSharedReason();
+
+/// Writes `bytes` to `path` (replacing it); aborts the test program when that fails.
+void writeBytes(const QString& path, const QByteArray& bytes);
+/// The whole file, or an empty array when it cannot be read.
+QByteArray readBytes(const QString& path);
+/// Every entry of a folder, hidden and system ones included, sorted by name.
+QStringList entries(const QString& dir);
 
 } // namespace sinkscope::test
