@@ -37,7 +37,7 @@ void CurrentResult::setOptions(const analysis::Options& options)
     }
 }
 
-void CurrentResult::setResult(std::shared_ptr<const RunResult> result)
+void CurrentResult::adopt(std::shared_ptr<const RunResult> result)
 {
     m_generation->fetch_add(1);
     m_result = std::move(result);
@@ -48,21 +48,18 @@ void CurrentResult::setResult(std::shared_ptr<const RunResult> result)
     // Without a result the bounds stay, so the layer and head survive opening another model.
     if (m_selection && m_result)
         m_selection->setBounds(m_result->model.layers, m_result->model.heads, int(m_result->tokens));
+}
+
+void CurrentResult::setResult(std::shared_ptr<const RunResult> result)
+{
+    adopt(std::move(result));
     if (m_result)
         startAnalysis();
 }
 
 void CurrentResult::setResult(std::shared_ptr<const RunResult> result, std::shared_ptr<const analysis::RunMetrics> metrics)
 {
-    m_generation->fetch_add(1);
-    m_result = std::move(result);
-    m_metrics.reset();
-    m_metricsError.clear();
-    m_analyzing = false;
-    Q_EMIT resultChanged();
-    // Without a result the bounds stay, so the layer and head survive opening another model.
-    if (m_selection && m_result)
-        m_selection->setBounds(m_result->model.layers, m_result->model.heads, int(m_result->tokens));
+    adopt(std::move(result));
     if (m_result && metrics) {
         m_metrics = std::move(metrics);
         Q_EMIT metricsAvailable();

@@ -88,6 +88,8 @@ private:
     analysis::Options m_options;
     bool m_analyzing = false;
     std::vector<Overlay> m_overlays;
+    /// The part both setResult overloads share: takes the result, drops old metrics, sets the bounds.
+    void adopt(std::shared_ptr<const RunResult> result);
     // Bumped by every setResult; a worker whose generation is no longer the newest gives up.
     std::shared_ptr<std::atomic<uint64_t>> m_generation;
     QThreadPool m_pool;
