@@ -3,8 +3,11 @@
 
 #include "sinkscope/error.h"
 
+#include "analysis/mapkernel.h"
+
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace sinkscope {
 
@@ -48,39 +51,17 @@ RowMatrixXf RunResult::attentionLogitRows(int layer, int head, int64_t first, in
 {
     checkHead(*this, layer, head);
     checkRows(*this, first, count);
-    if (queries.empty() || keys.empty())
-        throw Error(ErrorCode::InvalidArgument, "This run kept neither the attention maps nor Q and K.");
-    const int64_t T = tokens, hd = queries.size(3);
-    const int64_t group = model.heads / std::max(1, model.kvHeads);
-    const AttentionRecipe recipe = size_t(layer) < recipes.size() ? recipes[size_t(layer)] : AttentionRecipe{};
-    const Eigen::Map<const RowMatrixXf> q(queries.at({layer, head}) + first * hd, count, hd);
-    const Eigen::Map<const RowMatrixXf> k(keys.at({layer, head / group}), T, hd);
-    const float ninf = -std::numeric_limits<float>::infinity();
+    const mapkernel::HeadQK h = mapkernel::headOf(*this, layer, head);
+    const int64_t T = tokens;
     // A causal block's keys end at its last query; the products after that are masked anyway.
-    const int64_t computed = recipe.causal ? first + count : T;
+    const int64_t computed = h.recipe.causal ? first + count : T;
+    const int64_t ld = mapkernel::paddedStride(computed);
+    std::vector<float> buffer(size_t(std::max<int64_t>(count, 1) * ld));
+    mapkernel::logitRows(h, mapkernel::PackedKeys(h), first, count, computed, buffer.data(), ld);
     RowMatrixXf logits(count, T);
-    // Straight into the result (no temporary for the product), then scaled.
-    logits.leftCols(computed).noalias() = q * k.topRows(computed).transpose();
-    logits.leftCols(computed) *= float(recipe.scale);
-    logits.rightCols(T - computed).setConstant(ninf);
-    for (int64_t i = 0; i < count; ++i) {
-        const int64_t t = first + i;
-        float* row = logits.row(i).data();
-        if (recipe.softcap > 0 || !maskBias.empty())
-            for (int64_t s = 0; s < computed; ++s) {
-                float& v = row[s];
-                if (recipe.softcap > 0)
-                    v = float(recipe.softcap * std::tanh(double(v) / recipe.softcap));
-                if (!maskBias.empty())
-                    v += maskBias[size_t(t * T + s)];
-            }
-        // Masked keys: after the query (causal) and at or beyond the window behind it.
-        for (int64_t s = recipe.causal ? t + 1 : computed; s < computed; ++s)
-            row[s] = ninf;
-        if (recipe.window > 0)
-            for (int64_t s = 0; s <= t - recipe.window && s < computed; ++s)
-                row[s] = ninf;
-    }
+    logits.rightCols(T - computed).setConstant(-std::numeric_limits<float>::infinity());
+    for (int64_t i = 0; i < count; ++i)
+        std::copy_n(buffer.data() + i * ld, computed, logits.row(i).data());
     return logits;
 }
 
@@ -93,20 +74,15 @@ RowMatrixXf RunResult::attentionRows(int layer, int head, int64_t first, int64_t
         return Eigen::Map<const RowMatrixXf>(attention.data() + ((int64_t(layer) * model.heads + head) * T * T), T, T)
             .middleRows(first, count);
     RowMatrixXf p = attentionLogitRows(layer, head, first, count);
-    const bool causal = size_t(layer) < recipes.size() ? recipes[size_t(layer)].causal : true;
-    for (int64_t t = 0; t < count; ++t) {
-        // A causal row's keys after the query are -inf: exactly 0 after the softmax, so only the
-        // prefix up to the query is exponentiated.
-        const int64_t keys = causal ? first + t + 1 : T;
-        auto row = p.row(t).head(keys);
-        p.row(t).tail(T - keys).setZero();
-        const float mx = row.maxCoeff();
-        if (!std::isfinite(mx)) {
-            row.setZero(); // a fully masked row (cannot happen with a causal mask)
-            continue;
-        }
-        row = (row.array() - mx).exp().matrix();
-        row /= row.sum();
+    const AttentionRecipe recipe = size_t(layer) < recipes.size() ? recipes[size_t(layer)] : AttentionRecipe{};
+    for (int64_t i = 0; i < count; ++i) {
+        // Masked keys are exactly 0 after the softmax; only the visible ones are exponentiated.
+        int64_t s0 = 0, s1 = 0;
+        mapkernel::visibleKeys(recipe, T, first + i, &s0, &s1);
+        float* row = p.row(i).data();
+        mapkernel::softmaxRow(row, s0, s1);
+        std::fill(row, row + s0, 0.0f);
+        std::fill(row + std::max(s0, s1), row + T, 0.0f);
     }
     return p;
 }

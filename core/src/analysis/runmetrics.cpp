@@ -94,7 +94,7 @@ HeadMapStats headMapStats(const RunResult& r, int layer, int head, bool causal)
             s.entropy.segment(t0, n) = rowEntropy(A);
             continue;
         }
-        // From the logits, softmax row by row as RunResult::attentionRows forms it (same floats),
+        // From the logits, softmax row by row as RunResult::attentionRows defines it (equal up to fp32 rounding: the exp differs),
         // and the entropy as -sum p ln p = ln Z + sum p (max - x): every term is >= 0, so there is no
         // cancellation, and no logarithm per element (a 16k-token prompt has 4e9 of them).
         RowMatrixXf X = r.attentionLogitRows(layer, head, t0, n);

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "sinkscope/mapbins.h"
+
+#include "analysis/mapkernel.h"
+#include "sinkscope/error.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace sinkscope {
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// NaN and +-inf compare false: (v - v) is 0 only for a finite v. Vectorises, unlike isfinite.
+inline bool finite(float v)
+{
+    return v - v == 0.0f;
+}
+
+struct Plan {
+    const RunResult* run = nullptr;
+    int64_t T = 0;
+    AttentionRecipe recipe;
+    const float* stored = nullptr; // the head's stored [T, T] probabilities, if any
+    bool haveQK = false;
+    mapkernel::HeadQK head;
+    const mapkernel::PackedKeys* packed = nullptr;
+    MapBinning b;
+    int64_t blockRows = 32; // rows of logits per buffer: blockRows * T floats per thread
+    MapBins* out = nullptr;
+};
+
+// One thread's share of the whole-map statistics (merged at the end) and its scratch rows.
+struct Worker {
+    std::vector<double> share;
+    std::vector<float> colMax, colMin, colPos;
+    std::vector<float> sample;
+    std::vector<int32_t> sampleKey;
+    std::vector<float> logits, probs, values;
+    std::vector<float> binMax, binSum, binCount;
+
+    void init(const Plan& p)
+    {
+        if (p.b.wholeMap) {
+            share.assign(size_t(p.T), 0.0);
+            colMax.assign(size_t(p.T), -kInf);
+            colMin.assign(size_t(p.T), kInf);
+            colPos.assign(size_t(p.T), kInf);
+        }
+        const size_t ld = size_t(mapkernel::paddedStride(p.T));
+        logits.resize(size_t(p.blockRows) * ld);
+        probs.resize(size_t(p.T));
+        values.resize(size_t(p.T));
+        const size_t nk = size_t(std::max<int64_t>(0, p.b.k1 - p.b.k0));
+        binMax.assign(nk, -kInf);
+        binSum.assign(nk, 0.0f);
+        binCount.assign(nk, 0.0f);
+    }
+
+    // Rows [r0, r1): whole bin groups when they lie in the window, so that one worker sees every
+    // row of each of its groups.
+    void run(const Plan& p, int64_t r0, int64_t r1)
+    {
+        for (int64_t c0 = r0; c0 < r1; c0 += p.blockRows) {
+            const int64_t n = std::min(p.blockRows, r1 - c0);
+            const int64_t cols = p.recipe.causal ? c0 + n : p.T;
+            const int64_t ld = mapkernel::paddedStride(cols);
+            const bool needLogits = p.haveQK && (!p.stored || p.b.quantity == MapQuantity::Logits);
+            if (needLogits)
+                mapkernel::logitRows(p.head, *p.packed, c0, n, cols, logits.data(), ld);
+            for (int64_t i = 0; i < n; ++i)
+                row(p, c0 + i, logits.data() + i * ld);
+        }
+    }
+
+    void row(const Plan& p, int64_t t, float* L)
+    {
+        const int64_t T = p.T;
+        int64_t s0 = 0, s1 = 0;
+        mapkernel::visibleKeys(p.recipe, T, t, &s0, &s1);
+        s1 = std::max(s0, s1);
+        const bool logitsShown = p.b.quantity == MapQuantity::Logits;
+        // The probabilities of the row (valid on [s0, s1), 0 elsewhere by definition).
+        const float* P = nullptr;
+        if (p.stored) {
+            P = p.stored + t * T;
+        } else if (logitsShown) {
+            std::copy(L + s0, L + s1, probs.data() + s0);
+            mapkernel::softmaxRow(probs.data(), s0, s1);
+            P = probs.data();
+        } else {
+            mapkernel::softmaxRow(L, s0, s1);
+            P = L;
+        }
+        // What the colours encode (the heatmap's definition; see MapBinning::rowNormalised).
+        const float* V = P;
+        float* W = values.data();
+        if (logitsShown) {
+            float lo = kInf, hi = -kInf;
+            for (int64_t s = s0; s < s1; ++s) {
+                const float v = L[s];
+                const bool f = finite(v);
+                W[s] = f ? v : kNaN;
+                lo = f && v < lo ? v : lo;
+                hi = f && v > hi ? v : hi;
+            }
+            if (p.b.rowNormalised && hi >= lo) {
+                const float range = hi - lo;
+                for (int64_t s = s0; s < s1; ++s)
+                    W[s] = range > 0 ? (W[s] - lo) / range : (finite(W[s]) ? 1.0f : kNaN);
+            }
+            V = W;
+        } else if (p.b.rowNormalised) {
+            const float hi = mapkernel::maxOf(P + s0, s1 - s0);
+            for (int64_t s = s0; s < s1; ++s)
+                W[s] = hi > 0 ? P[s] / hi : 0.0f;
+            V = W;
+        }
+        if (p.b.wholeMap) {
+            double* share_ = share.data();
+            float* cmax = colMax.data();
+            float* cmin = colMin.data();
+            float* cpos = colPos.data();
+            for (int64_t s = s0; s < s1; ++s) {
+                share_[s] += double(P[s]);
+                const float v = V[s];
+                cmax[s] = cmax[s] < v ? v : cmax[s];
+                cmin[s] = v < cmin[s] ? v : cmin[s];
+                cpos[s] = (v > 0.0f && v < cpos[s]) ? v : cpos[s];
+            }
+            // Keys s >= s0 with (t*T + s) % stride == 0.
+            const int64_t stride = p.out->sampleStride;
+            int64_t s = (stride - (t * T) % stride) % stride;
+            if (s < s0)
+                s += (s0 - s + stride - 1) / stride * stride;
+            for (; s < s1; s += stride)
+                if (finite(V[s])) {
+                    sample.push_back(V[s]);
+                    sampleKey.push_back(int32_t(s));
+                }
+        }
+        const MapBinning& b = p.b;
+        if (t < b.q0 || t >= b.q1)
+            return;
+        const int64_t a = std::max(s0, b.k0), e = std::min(s1, b.k1);
+        float* bmax = binMax.data() - b.k0;
+        float* bsum = binSum.data() - b.k0;
+        float* bcnt = binCount.data() - b.k0;
+        for (int64_t s = a; s < e; ++s) {
+            const float v = V[s];
+            const bool f = finite(v);
+            bmax[s] = f && bmax[s] < v ? v : bmax[s];
+            bsum[s] += f ? v : 0.0f;
+            bcnt[s] += f ? 1.0f : 0.0f;
+        }
+        if ((t - b.q0) % b.binQueries == b.binQueries - 1 || t == b.q1 - 1)
+            flushBins(p, (t - b.q0) / b.binQueries);
+    }
+
+    void flushBins(const Plan& p, int64_t bin)
+    {
+        const MapBinning& b = p.b;
+        const int64_t nk = b.k1 - b.k0;
+        for (int64_t j = 0; j * b.binKeys < nk; ++j) {
+            const int64_t a = j * b.binKeys, e = std::min(nk, a + b.binKeys);
+            float best = -kInf;
+            double sum = 0.0, count = 0.0;
+            for (int64_t s = a; s < e; ++s) {
+                best = std::max(best, binMax[size_t(s)]);
+                sum += binSum[size_t(s)];
+                count += binCount[size_t(s)];
+            }
+            p.out->max(bin, j) = count > 0 ? best : kNaN;
+            p.out->mean(bin, j) = count > 0 ? float(sum / count) : kNaN;
+        }
+        std::fill(binMax.begin(), binMax.end(), -kInf);
+        std::fill(binSum.begin(), binSum.end(), 0.0f);
+        std::fill(binCount.begin(), binCount.end(), 0.0f);
+    }
+};
+
+AttentionRecipe recipeOf(const RunResult& r, int layer)
+{
+    if (size_t(layer) < r.recipes.size())
+        return r.recipes[size_t(layer)];
+    AttentionRecipe recipe;
+    recipe.causal = r.model.attention != "bidirectional";
+    return recipe;
+}
+
+} // namespace
+
+MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinning& request)
+{
+    if (layer < 0 || layer >= run.model.layers || head < 0 || head >= run.model.heads)
+        throw Error(ErrorCode::InvalidArgument, "Layer " + std::to_string(layer) + ", head " + std::to_string(head)
+                                                    + " is outside the model.");
+    const int64_t T = run.tokens;
+    MapBinning b = request;
+    if (b.q1 < 0)
+        b.q1 = T;
+    if (b.k1 < 0)
+        b.k1 = T;
+    if (b.q0 < 0 || b.q0 > b.q1 || b.q1 > T || b.k0 < 0 || b.k0 > b.k1 || b.k1 > T)
+        throw Error(ErrorCode::InvalidArgument, "The map window is outside the " + std::to_string(T) + " tokens.");
+    if (b.binQueries < 1 || b.binKeys < 1)
+        throw Error(ErrorCode::InvalidArgument, "A map bin needs at least one cell per axis.");
+    const bool haveQK = !run.queries.empty() && !run.keys.empty();
+    if (b.quantity == MapQuantity::Logits && !haveQK)
+        throw Error(ErrorCode::InvalidArgument, "Logits need the run's Q and K, which this run did not keep.");
+    if (!run.hasAttention() && !haveQK)
+        throw Error(ErrorCode::InvalidArgument, "This run kept neither the attention maps nor Q and K.");
+
+    MapBins out;
+    out.tokens = T;
+    out.q0 = b.q0;
+    out.q1 = b.q1;
+    out.k0 = b.k0;
+    out.k1 = b.k1;
+    out.binQueries = b.binQueries;
+    out.binKeys = b.binKeys;
+    const int64_t gq = (b.q1 - b.q0 + b.binQueries - 1) / b.binQueries;
+    const int64_t gk = (b.k1 - b.k0 + b.binKeys - 1) / b.binKeys;
+    out.max.setConstant(gq, gk, kNaN);
+    out.mean.setConstant(gq, gk, kNaN);
+    out.hasWholeMap = b.wholeMap;
+    out.sampleStride = std::max<int64_t>(1, T * T / std::max<int64_t>(1, b.sampleCells));
+
+    Plan p;
+    p.run = &run;
+    p.T = T;
+    p.b = b;
+    p.out = &out;
+    p.haveQK = haveQK;
+    if (run.hasAttention())
+        p.stored = run.attention.data() + (int64_t(layer) * run.model.heads + head) * T * T;
+    std::unique_ptr<mapkernel::PackedKeys> packed;
+    if (haveQK && (!p.stored || b.quantity == MapQuantity::Logits)) {
+        p.head = mapkernel::headOf(run, layer, head);
+        p.recipe = p.head.recipe;
+        packed = std::make_unique<mapkernel::PackedKeys>(p.head);
+        p.packed = packed.get();
+    } else {
+        p.recipe = recipeOf(run, layer);
+    }
+    // About 1 MiB of logits per worker: a few hundred KiB of rows stay in cache between the
+    // product and the softmax.
+    p.blockRows = std::clamp<int64_t>((int64_t(1) << 18) / std::max<int64_t>(1, T), 4, 64);
+
+    // Units of work: runs of rows, whole bin groups inside the window; the most expensive (last,
+    // in a causal map) first, so that the workers finish together.
+    std::vector<std::pair<int64_t, int64_t>> units;
+    const int64_t r0 = b.wholeMap ? 0 : b.q0, r1 = b.wholeMap ? T : b.q1;
+    const int64_t unitRows = std::max<int64_t>(p.blockRows, 16);
+    for (int64_t t = r0; t < r1;) {
+        int64_t e = 0;
+        if (t < b.q0)
+            e = std::min(b.q0, t + unitRows);
+        else if (t < b.q1) {
+            const int64_t groups = std::max<int64_t>(1, unitRows / b.binQueries);
+            e = std::min(b.q1, t + groups * b.binQueries);
+        } else
+            e = std::min(r1, t + unitRows);
+        units.emplace_back(t, e);
+        t = e;
+    }
+    std::reverse(units.begin(), units.end());
+
+    const int64_t cells = (r1 - r0) * T;
+    int threads = b.threads > 0 ? b.threads : mapkernel::defaultThreads();
+    if (cells < (int64_t(1) << 16))
+        threads = 1; // not worth starting a thread for
+    threads = int(std::min<int64_t>(threads, int64_t(units.size())));
+    threads = std::max(threads, 1);
+    std::vector<Worker> workers(static_cast<size_t>(threads));
+    std::atomic<size_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failureMutex;
+    auto work = [&](Worker& w) {
+        try {
+            w.init(p);
+            for (size_t u = next++; u < units.size(); u = next++)
+                w.run(p, units[u].first, units[u].second);
+        } catch (...) {
+            const std::lock_guard<std::mutex> lock(failureMutex);
+            failure = std::current_exception();
+            next = units.size();
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i)
+        pool.emplace_back(work, std::ref(workers[size_t(i)]));
+    work(workers[0]);
+    for (std::thread& th : pool)
+        th.join();
+    if (failure)
+        std::rethrow_exception(failure);
+
+    if (b.wholeMap) {
+        out.share.setZero(T);
+        out.columnMax.setConstant(T, -kInf);
+        out.columnMin.setConstant(T, kInf);
+        out.columnMinPositive.setConstant(T, kInf);
+        std::vector<double> share(size_t(T), 0.0);
+        for (const Worker& w : workers) {
+            for (int64_t s = 0; s < T; ++s) {
+                share[size_t(s)] += w.share[size_t(s)];
+                out.columnMax[s] = std::max(out.columnMax[s], w.colMax[size_t(s)]);
+                out.columnMin[s] = std::min(out.columnMin[s], w.colMin[size_t(s)]);
+                out.columnMinPositive[s] = std::min(out.columnMinPositive[s], w.colPos[size_t(s)]);
+            }
+            out.sample.insert(out.sample.end(), w.sample.begin(), w.sample.end());
+            out.sampleKey.insert(out.sampleKey.end(), w.sampleKey.begin(), w.sampleKey.end());
+        }
+        for (int64_t s = 0; s < T; ++s) {
+            out.share[s] = float(share[size_t(s)] / double(T));
+            if (out.columnMax[s] == -kInf) {
+                out.columnMax[s] = kNaN;
+                out.columnMin[s] = kNaN;
+            }
+        }
+    }
+    return out;
+}
+
+} // namespace sinkscope

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "analysis/mapkernel.h"
+
+#include "sinkscope/error.h"
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SINKSCOPE_MAPKERNEL_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace sinkscope::mapkernel {
+
+namespace {
+
+constexpr int64_t kPanel = 16; // keys per packed panel: two AVX registers
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+bool haveAvx2()
+{
+    // Evaluated once; the build targets the baseline ISA, so this is what enables the fast path.
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+}
+
+// MR query rows x 16 keys, accumulated over the head dimension: 2 * MR independent FMA chains,
+// enough to keep both FMA units busy at MR = 6.
+template <int MR>
+__attribute__((target("avx2,fma"))) void tile(const float* q, int64_t hd, const float* panel, float scale, float* out, int64_t ld)
+{
+    __m256 acc[MR][2];
+    for (int r = 0; r < MR; ++r)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd; ++d) {
+        const __m256 b0 = _mm256_loadu_ps(panel + d * kPanel);
+        const __m256 b1 = _mm256_loadu_ps(panel + d * kPanel + 8);
+        for (int r = 0; r < MR; ++r) {
+            const __m256 a = _mm256_broadcast_ss(q + r * hd + d);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    const __m256 s = _mm256_set1_ps(scale);
+    for (int r = 0; r < MR; ++r) {
+        _mm256_storeu_ps(out + r * ld, _mm256_mul_ps(acc[r][0], s));
+        _mm256_storeu_ps(out + r * ld + 8, _mm256_mul_ps(acc[r][1], s));
+    }
+}
+
+__attribute__((target("avx2,fma"))) void productAvx2(const HeadQK& h, const PackedKeys& keys, int64_t t0, int64_t n,
+                                                     int64_t cols, float* out, int64_t ld)
+{
+    const int64_t hd = h.headDim;
+    const float scale = float(h.recipe.scale);
+    const int64_t panels = (cols + kPanel - 1) / kPanel;
+    // Panel-major: one panel of keys (hd x 16 floats) stays in L1 while every row tile uses it.
+    for (int64_t p = 0; p < panels; ++p) {
+        const float* panel = keys.panel(p);
+        // A causal row tile needs a panel only up to its last query.
+        for (int64_t i = 0; i < n; i += 6) {
+            const int64_t rows = std::min<int64_t>(6, n - i);
+            if (h.recipe.causal && p * kPanel > t0 + i + rows - 1)
+                continue;
+            const float* q = h.q + (t0 + i) * hd;
+            float* o = out + i * ld + p * kPanel;
+            switch (rows) {
+            case 6: tile<6>(q, hd, panel, scale, o, ld); break;
+            case 5: tile<5>(q, hd, panel, scale, o, ld); break;
+            case 4: tile<4>(q, hd, panel, scale, o, ld); break;
+            case 3: tile<3>(q, hd, panel, scale, o, ld); break;
+            case 2: tile<2>(q, hd, panel, scale, o, ld); break;
+            default: tile<1>(q, hd, panel, scale, o, ld); break;
+            }
+        }
+    }
+}
+
+// exp(x) for x <= 0 (softmax after subtracting the row maximum): Cephes' single-precision
+// polynomial (about 1 ulp); x below -88 (including -inf) gives exactly 0.
+__attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x)
+{
+    const __m256 tooSmall = _mm256_cmp_ps(x, _mm256_set1_ps(-88.0f), _CMP_LT_OQ);
+    x = _mm256_max_ps(x, _mm256_set1_ps(-88.0f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+    fx = _mm256_floor_ps(fx);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    const __m256 z = _mm256_mul_ps(x, x);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_fmadd_ps(y, z, x);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_cvttps_epi32(fx);
+    e = _mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(tooSmall, y);
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) float maxAvx2(const float* x, int64_t n)
+{
+    __m256 m = _mm256_set1_ps(kNegInf);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_ps(_mm256_loadu_ps(x + i), m); // NaN in x: keeps m
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, m);
+    float best = kNegInf;
+    for (float v : lanes)
+        best = v > best ? v : best;
+    for (; i < n; ++i)
+        best = x[i] > best ? x[i] : best;
+    return best;
+}
+
+__attribute__((target("avx2,fma"))) void softmaxAvx2(float* x, int64_t n, float mx)
+{
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (i < n) { // the tail through a padded lane buffer: the same polynomial for every entry
+        alignas(32) float tail[8];
+        for (int j = 0; j < 8; ++j)
+            tail[j] = i + j < n ? x[i + j] : kNegInf;
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_load_ps(tail), m));
+        _mm256_store_ps(tail, e);
+        acc = _mm256_add_ps(acc, e);
+        for (int j = 0; i + j < n; ++j)
+            x[i + j] = tail[j];
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum(acc));
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    const float s = _mm_cvtss_f32(_mm256_castps256_ps128(inv));
+    for (; i < n; ++i)
+        x[i] *= s;
+}
+
+// softcap * tanh(v / softcap) with tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2 |u|).
+__attribute__((target("avx2,fma"))) void softcapAvx2(float* x, int64_t n, float cap)
+{
+    const __m256 c = _mm256_set1_ps(cap);
+    const __m256 ic = _mm256_set1_ps(1.0f / cap);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 u = _mm256_mul_ps(_mm256_loadu_ps(x + i), ic);
+        const __m256 a = _mm256_andnot_ps(sign, u);
+        const __m256 e = exp256(_mm256_mul_ps(a, _mm256_set1_ps(-2.0f)));
+        const __m256 t = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), e), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(c, _mm256_or_ps(t, _mm256_and_ps(sign, u))));
+    }
+    for (; i < n; ++i)
+        x[i] = float(double(cap) * std::tanh(double(x[i]) / double(cap)));
+}
+#endif
+
+} // namespace
+
+HeadQK headOf(const RunResult& r, int layer, int head)
+{
+    if (layer < 0 || layer >= r.model.layers || head < 0 || head >= r.model.heads)
+        throw Error(ErrorCode::InvalidArgument, "Layer " + std::to_string(layer) + ", head " + std::to_string(head)
+                                                    + " is outside the model.");
+    if (r.queries.empty() || r.keys.empty())
+        throw Error(ErrorCode::InvalidArgument, "This run kept neither the attention maps nor Q and K.");
+    const int group = r.model.heads / std::max(1, r.model.kvHeads);
+    HeadQK h;
+    h.q = r.queries.at({layer, head});
+    h.k = r.keys.at({layer, head / std::max(1, group)});
+    h.tokens = r.tokens;
+    h.headDim = r.queries.size(3);
+    h.recipe = size_t(layer) < r.recipes.size() ? r.recipes[size_t(layer)] : AttentionRecipe{};
+    if (!r.maskBias.empty()) {
+        if (int64_t(r.maskBias.size()) != r.tokens * r.tokens)
+            throw Error(ErrorCode::InvalidArgument, "The run's mask bias is not [T, T].");
+        h.maskBias = r.maskBias.data();
+    }
+    return h;
+}
+
+PackedKeys::PackedKeys(const HeadQK& h)
+{
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+    if (!haveAvx2())
+        return;
+    const int64_t T = h.tokens, hd = h.headDim;
+    const int64_t panels = (T + kPanel - 1) / kPanel;
+    m_panelSize = hd * kPanel;
+    m_data.assign(size_t(panels * m_panelSize), 0.0f);
+    for (int64_t s = 0; s < T; ++s) {
+        float* dst = m_data.data() + (s / kPanel) * m_panelSize + (s % kPanel);
+        const float* src = h.k + s * hd;
+        for (int64_t d = 0; d < hd; ++d)
+            dst[d * kPanel] = src[d];
+    }
+#else
+    (void)h;
+#endif
+}
+
+void logitRows(const HeadQK& h, const PackedKeys& keys, int64_t t0, int64_t n, int64_t cols, float* out, int64_t ld)
+{
+    const int64_t T = h.tokens, hd = h.headDim;
+    if (n <= 0 || cols <= 0)
+        return;
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+    const bool fast = keys.packed();
+#else
+    const bool fast = false;
+#endif
+    if (fast) {
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+        productAvx2(h, keys, t0, n, cols, out, ld);
+#endif
+    } else {
+        using Rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+        const Eigen::Map<const Rows> q(h.q + t0 * hd, n, hd);
+        const Eigen::Map<const Rows> k(h.k, T, hd);
+        Eigen::Map<Rows, 0, Eigen::OuterStride<>> o(out, n, cols, Eigen::OuterStride<>(ld));
+        o.noalias() = q * k.topRows(cols).transpose();
+        o *= float(h.recipe.scale);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t t = t0 + i;
+        float* row = out + i * ld;
+        int64_t s0 = 0, s1 = 0;
+        visibleKeys(h.recipe, T, t, &s0, &s1);
+        s1 = std::min(s1, cols);
+        if (h.recipe.softcap > 0) {
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+            if (fast)
+                softcapAvx2(row + s0, s1 - s0, float(h.recipe.softcap));
+            else
+#endif
+                for (int64_t s = s0; s < s1; ++s)
+                    row[s] = float(h.recipe.softcap * std::tanh(double(row[s]) / h.recipe.softcap));
+        }
+        if (h.maskBias) {
+            const float* bias = h.maskBias + t * T;
+            for (int64_t s = s0; s < s1; ++s)
+                row[s] += bias[s];
+        }
+        std::fill(row, row + s0, kNegInf);
+        std::fill(row + std::max(s0, s1), row + cols, kNegInf);
+    }
+}
+
+float maxOf(const float* x, int64_t n)
+{
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+    if (haveAvx2())
+        return maxAvx2(x, n);
+#endif
+    float best = kNegInf;
+    for (int64_t i = 0; i < n; ++i)
+        best = x[i] > best ? x[i] : best;
+    return best;
+}
+
+void softmaxRow(float* row, int64_t s0, int64_t s1)
+{
+    const int64_t n = s1 - s0;
+    if (n <= 0)
+        return;
+    float* x = row + s0;
+    const float mx = maxOf(x, n);
+    if (!std::isfinite(mx)) {
+        std::fill(x, x + n, 0.0f); // every key masked (possible only through a mask bias)
+        return;
+    }
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+    if (haveAvx2())
+        return softmaxAvx2(x, n, mx);
+#endif
+    Eigen::Map<Eigen::ArrayXf> a(x, n);
+    a = (a - mx).exp();
+    a /= a.sum();
+}
+
+int defaultThreads()
+{
+    const unsigned hw = std::thread::hardware_concurrency();
+    return int(std::clamp<unsigned>(hw, 1, 4));
+}
+
+} // namespace sinkscope::mapkernel
