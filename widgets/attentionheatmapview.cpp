@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 namespace sinkscope {
@@ -334,12 +335,8 @@ void AttentionHeatmapView::setRowNormalised(bool on)
         return syncControls();
     m_rowNormalised = on;
     syncControls();
-    if (hasFigure()) {
-        recomputeValues();
-        updateDisplay();
-        updateColorRange();
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
-    }
+    if (hasFigure())
+        rebuildMap(); // the bins and the colour range are of the normalised values
     Q_EMIT figureChanged();
 }
 
@@ -387,9 +384,12 @@ QByteArray AttentionHeatmapView::dataCsv() const
         return {};
     // The shown quantity as computed (probabilities: masked causal cells are the model's zeros;
     // logits: masked cells empty), 9 significant digits so float32 values round-trip; header
-    // `query\key,0:<tok>,…`, then one row `<q>:<tok>,v(q,0),…` per query.
+    // `query\key,0:<tok>,…`, then one row `<q>:<tok>,v(q,0),…` per query. The full map is formed
+    // here, for the export only (the view itself never holds it).
     const int T = tokenCount();
     const bool logits = m_quantity == Quantity::Logits;
+    const RowMatrixXf map = logits ? m_result->attentionLogits(m_shownLayer, m_shownHead)
+                                   : m_result->attentionMap(m_shownLayer, m_shownHead);
     auto label = [&](int i) { return csvField(QString::number(i) + QLatin1Char(':') + tokenText(i)).toUtf8(); };
     QByteArray out;
     out.reserve(T * T * 12 + T * 16);
@@ -400,7 +400,7 @@ QByteArray AttentionHeatmapView::dataCsv() const
     for (int q = 0; q < T; ++q) {
         out += label(q);
         for (int k = 0; k < T; ++k) {
-            const float v = logits ? m_logits(q, k) : m_shownMap(q, k);
+            const float v = map(q, k);
             out += ',' + (std::isfinite(v) ? QByteArray::number(double(v), 'g', 9) : QByteArray());
         }
         out += '\n';
@@ -461,7 +461,10 @@ double AttentionHeatmapView::cellValue(int query, int key) const
     const int T = tokenCount();
     if (!hasFigure() || query < 0 || key < 0 || query >= T || key >= T || isMasked(query, key))
         return kNaN;
-    return double(m_quantity == Quantity::Logits ? m_logits(query, key) : m_shownMap(query, key));
+    // One row from the core (the same floats the bins were made of), not a kept T x T map.
+    const RowMatrixXf row = m_quantity == Quantity::Logits ? m_result->attentionLogitRows(m_shownLayer, m_shownHead, query, 1)
+                                                            : m_result->attentionRows(m_shownLayer, m_shownHead, query, 1);
+    return double(row(0, key));
 }
 
 QString AttentionHeatmapView::hoverText(int query, int key) const
@@ -542,15 +545,15 @@ void AttentionHeatmapView::rebuildMap()
     if (!placeholder.isEmpty()) {
         m_mapGeneration->fetch_add(1); // a map still being computed is not wanted any more
         m_computing = false;
+        m_windowPending = false;
         m_shownLayer = -1;
         m_shownHead = -1;
         m_sinkColumn = -1;
         m_placeholder->setText(placeholder);
         m_stack->setCurrentIndex(0);
         m_map->data()->clear();
-        m_shownMap.resize(0, 0);
-        m_logits.resize(0, 0);
-        m_values.resize(0, 0);
+        m_stats = MapBins{};
+        m_bins = MapBins{};
         m_title->setText(QString());
         m_marker->setVisible(false);
         Q_EMIT figureChanged();
@@ -563,11 +566,13 @@ void AttentionHeatmapView::rebuildMap()
     if (m_computing && m_pending[0] == layer && m_pending[1] == head && m_pendingLogits == logits && m_pendingResult == m_result)
         return; // that very map is on its way
     const uint64_t generation = m_mapGeneration->fetch_add(1) + 1;
+    m_windowPending = false;
+    // The window on screen (everything for a first map), binned to the pixels, plus the
+    // statistics of the whole map: one pass of the core over the head's visible cells.
+    const MapBinning binning = binningFor(true, !hasFigure());
     if (T <= asyncTokens()) {
-        // One head's map, kept while it is shown: recomputed from Q/K when the run stored no maps.
         m_computing = false;
-        applyMap(layer, head, std::make_shared<RowMatrixXf>(m_result->attentionMap(layer, head)),
-                 logits ? std::make_shared<RowMatrixXf>(m_result->attentionLogits(layer, head)) : nullptr);
+        applyMap(layer, head, binAttentionMap(*m_result, layer, head, binning));
         return;
     }
     // A long prompt: T × T × head-dim work that must not hold up the window. The map on screen
@@ -586,40 +591,93 @@ void AttentionHeatmapView::rebuildMap()
     }
     auto latest = m_mapGeneration;
     auto result = m_result;
-    m_mapPool.start([this, latest, generation, result, layer, head, logits] {
+    m_mapPool.start([this, latest, generation, result, layer, head, binning] {
         if (latest->load() != generation)
             return; // superseded while queued
-        auto p = std::make_shared<RowMatrixXf>(result->attentionMap(layer, head));
-        auto l = logits ? std::make_shared<RowMatrixXf>(result->attentionLogits(layer, head)) : nullptr;
+        auto bins = std::make_shared<MapBins>(binAttentionMap(*result, layer, head, binning));
         if (latest->load() != generation)
             return;
         // The destructor waits for this worker, so `this` is alive; Qt drops calls queued to a
         // deleted object.
         QMetaObject::invokeMethod(
             this,
-            [this, generation, layer, head, p, l] {
+            [this, generation, layer, head, bins] {
                 if (m_mapGeneration->load() == generation)
-                    applyMap(layer, head, p, l);
+                    applyMap(layer, head, std::move(*bins));
             },
             Qt::QueuedConnection);
     });
 }
 
-void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<RowMatrixXf> probabilities,
-                                    std::shared_ptr<RowMatrixXf> logits)
+MapBinning AttentionHeatmapView::binningFor(bool wholeMap, bool fullWindow) const
+{
+    const int T = tokenCount();
+    MapBinning b;
+    b.quantity = m_quantity == Quantity::Logits ? MapQuantity::Logits : MapQuantity::Probabilities;
+    b.rowNormalised = m_rowNormalised;
+    b.wholeMap = wholeMap;
+    b.sampleCells = kPercentileSample;
+    if (T <= 1) {
+        b.q0 = b.k0 = 0;
+        b.q1 = b.k1 = T;
+        return b;
+    }
+    // The visible cells, and how many pixels there are to draw them on.
+    int k0 = 0, k1 = T - 1, q0 = 0, q1 = T - 1;
+    if (!fullWindow) {
+        const QCPRange xr = m_plot->xAxis->range();
+        const QCPRange yr = m_plot->yAxis->range();
+        k0 = std::clamp(int(std::floor(xr.lower + 0.5)), 0, T - 1);
+        k1 = std::clamp(int(std::ceil(xr.upper - 0.5)), k0, T - 1);
+        q0 = std::clamp(int(std::floor(yr.lower + 0.5)), 0, T - 1);
+        q1 = std::clamp(int(std::ceil(yr.upper - 0.5)), q0, T - 1);
+    }
+    const int nk = k1 - k0 + 1;
+    const int nq = q1 - q0 + 1;
+    const int pw = std::max(m_plot->axisRect()->width(), kMinPixelBudget);
+    const int ph = std::max(m_plot->axisRect()->height(), kMinPixelBudget);
+    b.binKeys = std::max(1, (nk + pw - 1) / pw);
+    b.binQueries = std::max(1, (nq + ph - 1) / ph);
+    // At least two cells per axis (QCustomPlot gives a one-cell axis no extent): the window may
+    // reach one bin past the visible cells.
+    const int gk = std::max(2, (nk + b.binKeys - 1) / b.binKeys);
+    const int gq = std::max(2, (nq + b.binQueries - 1) / b.binQueries);
+    b.k0 = k0;
+    b.k1 = std::min<int64_t>(T, int64_t(k0) + int64_t(gk) * b.binKeys);
+    b.q0 = q0;
+    b.q1 = std::min<int64_t>(T, int64_t(q0) + int64_t(gq) * b.binQueries);
+    return b;
+}
+
+bool AttentionHeatmapView::isCheap(const MapBinning& b) const
+{
+    // Rows to form × keys: recomputing from Q/K costs about head-dim multiply-adds per cell,
+    // reading stored maps about one.
+    const int64_t T = tokenCount();
+    const int64_t rows = b.wholeMap ? T : b.q1 - b.q0;
+    const int64_t budget = int64_t(asyncTokens()) * asyncTokens() * (m_result->hasAttention() && b.quantity == MapQuantity::Probabilities ? 4 : 1);
+    return rows * T <= budget;
+}
+
+void AttentionHeatmapView::applyMap(int layer, int head, MapBins bins)
 {
     m_computing = false;
     m_pendingResult.reset();
     const bool first = m_shownLayer < 0;
     m_shownLayer = layer;
     m_shownHead = head;
-    m_shownMap = std::move(*probabilities);
-    if (logits)
-        m_logits = std::move(*logits);
-    else
-        m_logits.resize(0, 0);
-    m_sinkColumn = analysis::topElement(analysis::receivedShare(m_shownMap)).element;
-    recomputeValues();
+    m_bins = MapBins{};
+    m_bins.tokens = bins.tokens;
+    m_bins.q0 = bins.q0;
+    m_bins.q1 = bins.q1;
+    m_bins.k0 = bins.k0;
+    m_bins.k1 = bins.k1;
+    m_bins.binQueries = bins.binQueries;
+    m_bins.binKeys = bins.binKeys;
+    m_bins.max = std::move(bins.max);
+    m_bins.mean = std::move(bins.mean);
+    m_stats = std::move(bins);
+    m_sinkColumn = analysis::topElement(m_stats.share).element;
     if (first) {
         updateTickers();
         resetZoom(); // sets the ranges and draws the cells
@@ -635,52 +693,12 @@ void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<RowMatr
     Q_EMIT mapShown();
 }
 
-void AttentionHeatmapView::recomputeValues()
+void AttentionHeatmapView::applyWindow(MapBins bins)
 {
-    const int T = tokenCount();
-    const bool logits = m_quantity == Quantity::Logits;
-    const RowMatrixXf& src = logits ? m_logits : m_shownMap;
-    m_values.resize(T, T);
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    // The visible keys of row q are one interval [first, last] (causal mask and sliding window,
-    // as isMasked() says): no per-cell test.
-    bool causal = m_result->model.attention == "causal";
-    int window = 0;
-    if (size_t(m_shownLayer) < m_result->recipes.size()) {
-        causal = m_result->recipes[size_t(m_shownLayer)].causal;
-        window = m_result->recipes[size_t(m_shownLayer)].window;
-    }
-    for (int q = 0; q < T; ++q) {
-        const int first = window > 0 ? std::max(0, q - window + 1) : 0;
-        const int last = causal ? q : T - 1;
-        const float* in = src.data() + int64_t(q) * T;
-        float* out = m_values.data() + int64_t(q) * T;
-        std::fill(out, out + first, nan);
-        std::fill(out + std::max(last + 1, first), out + T, nan);
-        float lo = std::numeric_limits<float>::infinity();
-        float hi = -lo;
-        for (int k = first; k <= last; ++k) {
-            const float v = in[k];
-            out[k] = v;
-            if (std::isfinite(v)) {
-                lo = std::min(lo, v);
-                hi = std::max(hi, v);
-            } else {
-                out[k] = nan;
-            }
-        }
-        if (!m_rowNormalised || !(hi >= lo))
-            continue;
-        for (int k = first; k <= last; ++k) {
-            float& v = out[k];
-            if (!std::isfinite(v))
-                continue;
-            if (logits)
-                v = hi > lo ? (v - lo) / (hi - lo) : 1.0f;
-            else
-                v = hi > 0 ? v / hi : 0.0f;
-        }
-    }
+    m_windowPending = false;
+    m_bins = std::move(bins);
+    updateDisplay(); // draws these bins, or asks again if the window moved meanwhile
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void AttentionHeatmapView::scheduleDisplay()
@@ -700,8 +718,48 @@ void AttentionHeatmapView::scheduleDisplay()
 void AttentionHeatmapView::updateDisplay()
 {
     m_displayPending = false;
-    if (!hasFigure())
-        return;
+    if (!hasFigure() || m_computing)
+        return; // a head's map on its way redraws when it arrives
+    const MapBinning want = binningFor(false, false);
+    const bool same = want.q0 == m_bins.q0 && want.q1 == m_bins.q1 && want.k0 == m_bins.k0 && want.k1 == m_bins.k1
+        && want.binQueries == m_bins.binQueries && want.binKeys == m_bins.binKeys;
+    if (!same) {
+        if (isCheap(want)) {
+            m_bins = binAttentionMap(*m_result, m_shownLayer, m_shownHead, want);
+        } else {
+            // A large window (zoomed out on a long prompt): binned on the worker; the cells on
+            // screen stay until then.
+            auto key = [](const MapBinning& b) { return std::make_tuple(b.q0, b.q1, b.k0, b.k1, b.binQueries, b.binKeys); };
+            if (m_windowPending && key(m_windowRequest) == key(want))
+                return; // already on its way
+            m_windowPending = true; // a newer window supersedes an older one still being binned
+            m_windowRequest = want;
+            const uint64_t generation = m_mapGeneration->fetch_add(1) + 1;
+            auto latest = m_mapGeneration;
+            auto result = m_result;
+            const int layer = m_shownLayer, head = m_shownHead;
+            m_mapPool.start([this, latest, generation, result, layer, head, want] {
+                if (latest->load() != generation)
+                    return;
+                auto bins = std::make_shared<MapBins>(binAttentionMap(*result, layer, head, want));
+                if (latest->load() != generation)
+                    return;
+                QMetaObject::invokeMethod(
+                    this,
+                    [this, generation, bins] {
+                        if (m_mapGeneration->load() == generation)
+                            applyWindow(std::move(*bins));
+                    },
+                    Qt::QueuedConnection);
+            });
+            return;
+        }
+    }
+    drawBins();
+}
+
+void AttentionHeatmapView::drawBins()
+{
     const int T = tokenCount();
     QCPColorMapData* data = m_map->data();
     if (T == 1) {
@@ -709,48 +767,28 @@ void AttentionHeatmapView::updateDisplay()
         // the one cell renders it (coordinate look-ups still return the single value).
         data->setSize(2, 2);
         data->setRange(QCPRange(-0.25, 0.25), QCPRange(-0.25, 0.25));
-        data->fill(double(m_values(0, 0)));
+        data->fill(m_bins.max.size() > 0 ? double(m_bins.max(0, 0)) : kNaN);
         m_block[0] = m_block[1] = 1;
         return;
     }
-    // The visible cells, and how many pixels there are to draw them on.
-    const QCPRange xr = m_plot->xAxis->range();
-    const QCPRange yr = m_plot->yAxis->range();
-    const int k0 = std::clamp(int(std::floor(xr.lower + 0.5)), 0, T - 1);
-    const int k1 = std::clamp(int(std::ceil(xr.upper - 0.5)), k0, T - 1);
-    const int q0 = std::clamp(int(std::floor(yr.lower + 0.5)), 0, T - 1);
-    const int q1 = std::clamp(int(std::ceil(yr.upper - 0.5)), q0, T - 1);
-    const int nk = k1 - k0 + 1;
-    const int nq = q1 - q0 + 1;
-    const int pw = std::max(m_plot->axisRect()->width(), kMinPixelBudget);
-    const int ph = std::max(m_plot->axisRect()->height(), kMinPixelBudget);
-    const int bk = std::max(1, (nk + pw - 1) / pw);
-    const int bq = std::max(1, (nq + ph - 1) / ph);
+    const int bk = m_bins.binKeys;
+    const int bq = m_bins.binQueries;
     m_block[0] = bk;
     m_block[1] = bq;
-    // At least two cells per axis: QCustomPlot gives a one-cell axis no extent.
-    const int gk = std::max(2, (nk + bk - 1) / bk);
-    const int gq = std::max(2, (nq + bq - 1) / bq);
+    const int k0 = int(m_bins.k0);
+    const int q0 = int(m_bins.q0);
+    // As many cells as binningFor asked for (a bin past the end of the map stays empty).
+    const int gk = std::max(2, int(m_bins.max.cols()));
+    const int gq = std::max(2, int(m_bins.max.rows()));
     data->setSize(gk, gq);
     data->setRange(QCPRange(k0 + (bk - 1) / 2.0, k0 + (gk - 1) * bk + (bk - 1) / 2.0),
                    QCPRange(q0 + (bq - 1) / 2.0, q0 + (gq - 1) * bq + (bq - 1) / 2.0));
-    for (int j = 0; j < gq; ++j) {
-        const int qa = q0 + j * bq;
-        const int qb = std::min(qa + bq, T);
+    // The block maximum: a sink column keeps its colour at any zoom level.
+    for (int j = 0; j < gq; ++j)
         for (int i = 0; i < gk; ++i) {
-            const int ka = k0 + i * bk;
-            const int kb = std::min(ka + bk, T);
-            // The block maximum: a sink column keeps its colour at any zoom level.
-            float best = -std::numeric_limits<float>::infinity();
-            for (int q = qa; q < qb; ++q) {
-                const float* row = m_values.data() + int64_t(q) * T;
-                for (int k = ka; k < kb; ++k)
-                    if (row[k] > best) // NaN compares false: masked cells never win
-                        best = row[k];
-            }
-            data->setCell(i, j, std::isfinite(best) ? double(best) : kNaN);
+            const float v = j < m_bins.max.rows() && i < m_bins.max.cols() ? m_bins.max(j, i) : std::nanf("");
+            data->setCell(i, j, std::isfinite(v) ? double(v) : kNaN);
         }
-    }
 }
 
 void AttentionHeatmapView::updateColorRange()
@@ -780,23 +818,21 @@ void AttentionHeatmapView::updateColorRange()
         m_map->setDataRange(QCPRange(0.0, 1.0));
         return;
     }
+    // From the whole-map statistics of the core's pass: per key extremes, and an even sample of
+    // the cells for the percentile.
     const int T = tokenCount();
     const int skip = m_excludeSink ? m_sinkColumn : -1;
     double lo = std::numeric_limits<double>::infinity();
     double hi = -lo;
     double minPositive = lo;
-    for (int q = 0; q < T; ++q) {
-        const float* row = m_values.data() + int64_t(q) * T;
+    if (m_stats.hasWholeMap)
         for (int k = 0; k < T; ++k) {
-            const double v = row[k];
-            if (k == skip || !std::isfinite(v))
+            if (k == skip || std::isnan(m_stats.columnMax[k]))
                 continue;
-            lo = std::min(lo, v);
-            hi = std::max(hi, v);
-            if (v > 0)
-                minPositive = std::min(minPositive, v);
+            lo = std::min(lo, double(m_stats.columnMin[k]));
+            hi = std::max(hi, double(m_stats.columnMax[k]));
+            minPositive = std::min(minPositive, double(m_stats.columnMinPositive[k]));
         }
-    }
     if (!std::isfinite(lo)) { // nothing visible (e.g. T = 1 with the sink excluded)
         lo = 0.0;
         hi = 1.0;
@@ -807,15 +843,10 @@ void AttentionHeatmapView::updateColorRange()
     } else if (m_clipPercentile < 100.0) {
         // The percentile of the cells that count, estimated on an even sample of a large map.
         std::vector<float> sample;
-        const int64_t cells = int64_t(T) * T;
-        const int64_t stride = std::max<int64_t>(1, cells / kPercentileSample);
-        sample.reserve(size_t(std::min(cells, kPercentileSample) + 1));
-        for (int64_t c = 0; c < cells; c += stride) {
-            const int k = int(c % T);
-            const float v = m_values.data()[c];
-            if (k != skip && std::isfinite(v))
-                sample.push_back(v);
-        }
+        sample.reserve(m_stats.sample.size());
+        for (size_t i = 0; i < m_stats.sample.size(); ++i)
+            if (m_stats.sampleKey[i] != skip)
+                sample.push_back(m_stats.sample[i]);
         if (!sample.empty()) {
             const size_t n = size_t(std::llround((m_clipPercentile / 100.0) * double(sample.size() - 1)));
             std::nth_element(sample.begin(), sample.begin() + ptrdiff_t(n), sample.end());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "sinkscope/mapbins.h"
 #include "sinkscope/runresult.h"
 #include "viewregistry.h"
 
@@ -33,12 +34,14 @@ namespace sinkscope {
 /// column (the key receiving the largest share, analysis::topElement) excluded from the colour
 /// range (X), per-row normalisation (R: probabilities divided by the row maximum, logits scaled
 /// to the row's min..max), auto range. Zoom and pan with the mouse (wheel, drag) or keys (+, -,
-/// Shift+arrows, 0 resets). When a cell would be smaller than a pixel, each drawn cell is the
-/// maximum of a block of cells (so a sink stripe stays visible); zoomed in far enough the cells
-/// are exact. Hover text always gives the exact value of the cell under the mouse. For prompts
-/// longer than asyncTokens() the head's map is recomputed on a worker thread: the window stays
-/// responsive, the previous map stays on screen until the new one is drawn (mapShown()), and a
-/// newer selection supersedes a map still being computed.
+/// Shift+arrows, 0 resets). The view never holds a T x T map: it asks the core for the visible
+/// window at screen resolution (binAttentionMap). When a cell would be smaller than a pixel, each
+/// drawn cell is the maximum of a block of cells (so a sink stripe stays visible); zoomed in far
+/// enough the cells are exact. The colour range, the sink column and the percentile come from the
+/// same pass over the whole map. Hover text always gives the exact value of the cell under the
+/// mouse. For prompts longer than asyncTokens() the head's map is binned on a worker thread (so are
+/// large zoom windows): the window stays responsive, the previous map stays on screen until the
+/// new one is drawn (mapShown()), and a newer selection supersedes a map still being computed.
 ///
 /// Shows the layer/head of the shared Selection; spin boxes and the keyboard (Left/Right: head,
 /// Up/Down and PageUp/PageDown: layer, Home/End: first/last head) change it. Clicking a cell picks
@@ -146,8 +149,11 @@ protected:
 private:
     void buildActions();
     void rebuildMap();
-    void applyMap(int layer, int head, std::shared_ptr<RowMatrixXf> probabilities, std::shared_ptr<RowMatrixXf> logits);
-    void recomputeValues();
+    void applyMap(int layer, int head, MapBins bins);
+    void applyWindow(MapBins bins);
+    MapBinning binningFor(bool wholeMap, bool fullWindow) const;
+    bool isCheap(const MapBinning& binning) const;
+    void drawBins();
     void updateDisplay();
     void scheduleDisplay();
     void updateSelectionMarker();
@@ -177,9 +183,8 @@ private:
     int m_block[2] = {1, 1};
     bool m_displayPending = false;
     bool m_settingRange = false;
-    RowMatrixXf m_shownMap; ///< the shown head's probabilities (row = query)
-    RowMatrixXf m_logits;   ///< its logits, when shown
-    RowMatrixXf m_values;   ///< what the colours encode: quantity, row-normalised, NaN where masked
+    MapBins m_stats; ///< the shown head's whole-map statistics (colour range, sink column, percentile)
+    MapBins m_bins;  ///< the drawn window's bins (no statistics)
     int m_hovered[2] = {-1, -1};
 
     QSpinBox* m_layerSpin = nullptr;
@@ -203,6 +208,8 @@ private:
     QCPItemRect* m_marker = nullptr;
 
     bool m_computing = false;
+    bool m_windowPending = false; ///< a zoom window is being binned on the worker
+    MapBinning m_windowRequest;   ///< that window
     int m_pending[2] = {-1, -1};
     bool m_pendingLogits = false;
     std::shared_ptr<const RunResult> m_pendingResult;

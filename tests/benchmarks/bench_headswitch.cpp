@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Head-switch latency of the heatmap, offscreen: the time from "select layer l, head h" to the new
-// map drawn, i.e. the head's map recomputed from the kept Q and K (RunResult::attentionMap), the
-// colour cells built at screen resolution (block maxima when cells are smaller than a pixel) and
-// the plot replotted. Synthetic Q/K with a Llama-like head size; no model needed.
+// map drawn, i.e. the head's map binned at screen resolution straight from the kept Q and K
+// (binAttentionMap: block maxima when cells are smaller than a pixel, plus the whole-map colour
+// statistics), the colour cells filled and the plot replotted. Synthetic Q/K with a Llama-like
+// head size; no model needed.
 //
 //   bench_headswitch [T ...]        (default: 512 2048 8192)
 #include "attentionheatmapview.h"
 #include "currentresult.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
+#include "sinkscope/mapbins.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -82,9 +85,12 @@ int main(int argc, char** argv)
     if (sizes.empty())
         sizes = {512, 2048, 8192};
     const int layers = 2, heads = 4, headDim = 64;
-    std::printf("head switch, heatmap %s, %d x %d px window, head dim %d\n", "probabilities", 1000, 800, headDim);
+    std::string load;
+    std::getline(std::ifstream("/proc/loadavg"), load);
+    std::printf("head switch, heatmap %s, %d x %d px window, head dim %d, load average %s\n", "probabilities", 1000, 800,
+                headDim, load.c_str());
     std::printf("%8s %10s %12s %12s %12s %14s %14s %8s\n", "T", "switches", "median ms", "min ms", "max ms", "median cpu ms",
-                "map cpu ms", "block");
+                "bins cpu ms", "block");
     for (int T : sizes) {
         Selection selection;
         CurrentResult current(&selection);
@@ -115,14 +121,18 @@ int main(int argc, char** argv)
             ms.push_back(double(timer.nsecsElapsed()) / 1e6);
             cpu.push_back(processCpuMs() - cpu0);
         }
-        // The share of the core's map recomputation (RunResult::attentionMap from Q/K) alone.
+        // The share of the core's binning (binAttentionMap at the view's block size, with the
+        // whole-map statistics) alone.
         const auto run = current.result();
         std::vector<double> mapCpu;
+        MapBinning binning;
+        binning.binKeys = view.blockKeys();
+        binning.binQueries = view.blockQueries();
         for (int i = 0; i < 3; ++i) {
             const double c0 = processCpuMs();
-            const RowMatrixXf map = run->attentionMap(i % layers, i % heads);
+            const MapBins bins = binAttentionMap(*run, i % layers, i % heads, binning);
             mapCpu.push_back(processCpuMs() - c0);
-            if (map.rows() != T)
+            if (bins.share.size() != T)
                 return 1;
         }
         std::printf("%8d %10d %12.1f %12.1f %12.1f %14.1f %14.1f %5dx%d\n", T, switches, median(ms),

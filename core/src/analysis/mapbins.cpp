@@ -13,6 +13,10 @@
 #include <mutex>
 #include <thread>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 namespace sinkscope {
 
 namespace {
@@ -24,6 +28,93 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 inline bool finite(float v)
 {
     return v - v == 0.0f;
+}
+
+// The per-cell accumulations (most of a pass's work after the product): scalar for the baseline
+// ISA, AVX2 intrinsics on x86-64 (chosen at run time like the map kernel). NaN values (cells that
+// are not shown) lose every comparison, so they never become a maximum or minimum.
+inline void statsCell(float p, float v, float& share, float& cmax, float& cmin, float& cpos)
+{
+    share += p;
+    cmax = cmax < v ? v : cmax;
+    cmin = v < cmin ? v : cmin;
+    cpos = (v > 0.0f && v < cpos) ? v : cpos;
+}
+
+inline void binsCell(float v, float& bmax, float& bsum, float& bcnt)
+{
+    const bool f = v - v == 0.0f;
+    bmax = bmax < v ? v : bmax;
+    bsum += f ? v : 0.0f;
+    bcnt += f ? 1.0f : 0.0f;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SINKSCOPE_MAPBINS_AVX2 1
+__attribute__((target("avx2,fma"))) void statsLoopAvx2(const float* P, const float* V, int64_t s0, int64_t s1, float* share,
+                                                       float* cmax, float* cmin, float* cpos)
+{
+    int64_t s = s0;
+    const __m256 zero = _mm256_setzero_ps();
+    for (; s + 8 <= s1; s += 8) {
+        const __m256 v = _mm256_loadu_ps(V + s);
+        _mm256_storeu_ps(share + s, _mm256_add_ps(_mm256_loadu_ps(share + s), _mm256_loadu_ps(P + s)));
+        // max/min return the second operand when either is NaN: the kept value.
+        _mm256_storeu_ps(cmax + s, _mm256_max_ps(v, _mm256_loadu_ps(cmax + s)));
+        _mm256_storeu_ps(cmin + s, _mm256_min_ps(v, _mm256_loadu_ps(cmin + s)));
+        const __m256 c = _mm256_loadu_ps(cpos + s);
+        const __m256 take = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ), _mm256_cmp_ps(v, c, _CMP_LT_OQ));
+        _mm256_storeu_ps(cpos + s, _mm256_blendv_ps(c, v, take));
+    }
+    for (; s < s1; ++s)
+        statsCell(P[s], V[s], share[s], cmax[s], cmin[s], cpos[s]);
+}
+
+__attribute__((target("avx2,fma"))) void binsLoopAvx2(const float* V, int64_t a, int64_t e, float* bmax, float* bsum, float* bcnt)
+{
+    int64_t s = a;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; s + 8 <= e; s += 8) {
+        const __m256 v = _mm256_loadu_ps(V + s);
+        const __m256 f = _mm256_cmp_ps(v, v, _CMP_ORD_Q); // not NaN (shown values are never inf)
+        _mm256_storeu_ps(bmax + s, _mm256_max_ps(v, _mm256_loadu_ps(bmax + s)));
+        _mm256_storeu_ps(bsum + s, _mm256_add_ps(_mm256_loadu_ps(bsum + s), _mm256_and_ps(f, v)));
+        _mm256_storeu_ps(bcnt + s, _mm256_add_ps(_mm256_loadu_ps(bcnt + s), _mm256_and_ps(f, one)));
+    }
+    for (; s < e; ++s)
+        binsCell(V[s], bmax[s], bsum[s], bcnt[s]);
+}
+
+bool haveAvx2()
+{
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+}
+#else
+bool haveAvx2()
+{
+    return false;
+}
+#endif
+
+void statsLoop(const float* P, const float* V, int64_t s0, int64_t s1, float* share, float* cmax, float* cmin, float* cpos)
+{
+#ifdef SINKSCOPE_MAPBINS_AVX2
+    if (haveAvx2())
+        return statsLoopAvx2(P, V, s0, s1, share, cmax, cmin, cpos);
+#endif
+    for (int64_t s = s0; s < s1; ++s)
+        statsCell(P[s], V[s], share[s], cmax[s], cmin[s], cpos[s]);
+}
+
+void binsLoop(const float* V, int64_t a, int64_t e, float* bmax, float* bsum, float* bcnt)
+{
+#ifdef SINKSCOPE_MAPBINS_AVX2
+    if (haveAvx2())
+        return binsLoopAvx2(V, a, e, bmax, bsum, bcnt);
+#endif
+    for (int64_t s = a; s < e; ++s)
+        binsCell(V[s], bmax[s], bsum[s], bcnt[s]);
 }
 
 struct Plan {
@@ -42,6 +133,8 @@ struct Plan {
 // One thread's share of the whole-map statistics (merged at the end) and its scratch rows.
 struct Worker {
     std::vector<double> share;
+    std::vector<float> unitShare; // one unit's column sums in float, added to `share` per unit
+    int64_t shareEnd = 0;
     std::vector<float> colMax, colMin, colPos;
     std::vector<float> sample;
     std::vector<int32_t> sampleKey;
@@ -52,6 +145,7 @@ struct Worker {
     {
         if (p.b.wholeMap) {
             share.assign(size_t(p.T), 0.0);
+            unitShare.assign(size_t(p.T), 0.0f);
             colMax.assign(size_t(p.T), -kInf);
             colMin.assign(size_t(p.T), kInf);
             colPos.assign(size_t(p.T), kInf);
@@ -80,6 +174,13 @@ struct Worker {
             for (int64_t i = 0; i < n; ++i)
                 row(p, c0 + i, logits.data() + i * ld);
         }
+        // Column sums over a few dozen rows in float, then in double: as exact as summing in
+        // double throughout, at float speed.
+        for (int64_t s = 0; s < shareEnd; ++s) {
+            share[size_t(s)] += double(unitShare[size_t(s)]);
+            unitShare[size_t(s)] = 0.0f;
+        }
+        shareEnd = 0;
     }
 
     void row(const Plan& p, int64_t t, float* L)
@@ -126,17 +227,8 @@ struct Worker {
             V = W;
         }
         if (p.b.wholeMap) {
-            double* share_ = share.data();
-            float* cmax = colMax.data();
-            float* cmin = colMin.data();
-            float* cpos = colPos.data();
-            for (int64_t s = s0; s < s1; ++s) {
-                share_[s] += double(P[s]);
-                const float v = V[s];
-                cmax[s] = cmax[s] < v ? v : cmax[s];
-                cmin[s] = v < cmin[s] ? v : cmin[s];
-                cpos[s] = (v > 0.0f && v < cpos[s]) ? v : cpos[s];
-            }
+            statsLoop(P, V, s0, s1, unitShare.data(), colMax.data(), colMin.data(), colPos.data());
+            shareEnd = std::max(shareEnd, s1);
             // Keys s >= s0 with (t*T + s) % stride == 0.
             const int64_t stride = p.out->sampleStride;
             int64_t s = (stride - (t * T) % stride) % stride;
@@ -152,16 +244,7 @@ struct Worker {
         if (t < b.q0 || t >= b.q1)
             return;
         const int64_t a = std::max(s0, b.k0), e = std::min(s1, b.k1);
-        float* bmax = binMax.data() - b.k0;
-        float* bsum = binSum.data() - b.k0;
-        float* bcnt = binCount.data() - b.k0;
-        for (int64_t s = a; s < e; ++s) {
-            const float v = V[s];
-            const bool f = finite(v);
-            bmax[s] = f && bmax[s] < v ? v : bmax[s];
-            bsum[s] += f ? v : 0.0f;
-            bcnt[s] += f ? 1.0f : 0.0f;
-        }
+        binsLoop(V, a, e, binMax.data() - b.k0, binSum.data() - b.k0, binCount.data() - b.k0);
         if ((t - b.q0) % b.binQueries == b.binQueries - 1 || t == b.q1 - 1)
             flushBins(p, (t - b.q0) / b.binQueries);
     }
