@@ -4,6 +4,7 @@
 #include "widgetstests.h"
 
 #include "attentionheatmapview.h"
+#include "sinkscope/analysis.h"
 #include "currentresult.h"
 #include "hiddenview.h"
 #include "overviewview.h"
@@ -295,6 +296,92 @@ void TestWidgets::heatmapAggregatesLongPrompts()
     QVERIFY(view.isZoomed());
     QTest::keyClick(&view, Qt::Key_0);
     QVERIFY(!view.isZoomed());
+}
+
+void TestWidgets::heatmapLongPromptFromQueriesAndKeys()
+{
+    // A long prompt with Q/K kept and no stored maps (how the GUI runs long prompts): what the view
+    // draws and its colour range are checked against an independent aggregation of the full map.
+    const int T = 1500, hd = 16;
+    auto run = test::makeCannedRun({1, 1, T, "causal", false, true});
+    run->model.headDim = hd;
+    run->queries.shape = {1, 1, T, hd};
+    run->keys.shape = {1, 1, T, hd};
+    run->queries.data.resize(size_t(T * hd));
+    run->keys.data.resize(size_t(T * hd));
+    for (int t = 0; t < T; ++t)
+        for (int d = 0; d < hd; ++d) {
+            run->queries.data[size_t(t * hd + d)] = float(std::sin(0.37 * t + d)) + 0.5f;
+            run->keys.data[size_t(t * hd + d)] = t == 0 ? 1.5f : float(std::cos(0.11 * t * (d + 1)));
+        }
+    AttentionRecipe recipe;
+    recipe.scale = 0.25;
+    run->recipes = {recipe};
+    Selection selection;
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    view.resize(700, 600);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy shown(&view, &AttentionHeatmapView::mapShown);
+    current.setResult(run);
+    QVERIFY(view.isComputing());
+    QVERIFY(shown.wait(20000));
+    QTest::qWait(0);
+    const RowMatrixXf a = run->attentionMap(0, 0);
+    auto checkBlocks = [&](bool rowNormalised) {
+        const int bk = view.blockKeys(), bq = view.blockQueries();
+        QVERIFY(bk > 1 && bq > 1);
+        QCPColorMapData* data = view.colorMap()->data();
+        QCOMPARE(data->keySize(), (T + bk - 1) / bk);
+        QCOMPARE(data->valueSize(), (T + bq - 1) / bq);
+        for (int j = 0; j < data->valueSize(); ++j)
+            for (int i = 0; i < data->keySize(); ++i) {
+                float best = -INFINITY;
+                for (int q = j * bq; q < std::min(T, (j + 1) * bq); ++q) {
+                    const float rowMax = a.row(q).head(q + 1).maxCoeff();
+                    for (int k = i * bk; k < std::min(q + 1, (i + 1) * bk); ++k)
+                        best = std::max(best, rowNormalised ? a(q, k) / rowMax : a(q, k));
+                }
+                const double cell = data->cell(i, j);
+                if (std::isinf(best))
+                    QVERIFY2(std::isnan(cell), qPrintable(QStringLiteral("cell %1,%2").arg(i).arg(j)));
+                else
+                    QVERIFY2(cell == double(best), qPrintable(QStringLiteral("cell %1,%2: %3, want %4").arg(i).arg(j).arg(cell).arg(best)));
+            }
+    };
+    checkBlocks(false);
+    // The sink column and the range without it, from the whole map (not only what is drawn).
+    const int sink = analysis::topElement(analysis::receivedShare(a)).element;
+    QCOMPARE(view.sinkColumn(), sink);
+    QCOMPARE(sink, 0);
+    view.setExcludeSink(true);
+    double otherMax = 0, visibleMin = INFINITY;
+    for (int q = 0; q < T; ++q)
+        for (int k = 0; k <= q; ++k) {
+            if (k != sink)
+                otherMax = std::max(otherMax, double(a(q, k)));
+            visibleMin = std::min(visibleMin, double(a(q, k)));
+        }
+    QCOMPARE(view.colorMap()->dataRange().upper, otherMax);
+    QVERIFY(otherMax < 0.5 * a.col(0).tail(T - 1).maxCoeff());
+    view.setExcludeSink(false);
+    view.setAutoRange(true);
+    QCOMPARE(view.colorMap()->dataRange().lower, visibleMin);
+    view.setAutoRange(false);
+    // Per-row normalisation is binned again by the core.
+    shown.clear();
+    view.setRowNormalised(true);
+    QVERIFY(shown.count() == 1 || shown.wait(20000));
+    QTest::qWait(0);
+    checkBlocks(true);
+    view.setRowNormalised(false);
+    QVERIFY(shown.count() == 2 || shown.wait(20000));
+    // Zoomed in: exact cells, from the same floats as the full map.
+    view.zoomTo(700, 739, 1200, 1239);
+    QCOMPARE(view.blockKeys(), 1);
+    QCOMPARE(view.colorMap()->data()->data(720, 1230), double(a(1230, 720)));
+    QCOMPARE(view.cellValue(1230, 720), double(a(1230, 720)));
 }
 
 void TestWidgets::heatmapGqaTitleAndHomeEnd()

@@ -66,6 +66,7 @@ private Q_SLOTS:
     void heatmapRowNormalisation();
     void heatmapLogits();
     void heatmapAggregatesLongPrompts();
+    void heatmapLongPromptFromQueriesAndKeys();
     void heatmapGqaTitleAndHomeEnd();
     void sinksShowsLastQueryAndOverlays();
     void valuesWaiverBarsAreTheWaiverElements();
