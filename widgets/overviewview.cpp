@@ -56,16 +56,7 @@ std::vector<OverviewMetric> builtinMetrics()
                    {}, true, true});
     out.push_back({QStringLiteral("entropy"), QObject::tr("Mean row entropy (nats)"),
                    [](const analysis::RunMetrics& m) { return !m.entropy.empty(); },
-                   [](const analysis::RunMetrics& m, int l, int h, int) {
-                       // Mean over the queries that have a choice: in a causal map row 0 can
-                       // only look at itself (entropy 0), as in the first-element mass.
-                       const int T = int(m.tokens);
-                       const int first = m.causal && T > 1 ? 1 : 0;
-                       double sum = 0;
-                       for (int t = first; t < T; ++t)
-                           sum += tensorAt(m.entropy, l, h, t);
-                       return T > first ? sum / double(T - first) : kNaN;
-                   },
+                   [](const analysis::RunMetrics& m, int l, int h, int) { return analysis::meanRowEntropy(m.entropy, l, h, m.causal); },
                    {}, false, false});
     out.push_back({QStringLiteral("waiver_score"), QObject::tr("Waiver score (top element)"),
                    [](const analysis::RunMetrics& m) { return !m.waiver.empty(); },

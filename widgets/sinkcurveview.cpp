@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace sinkscope {
 
@@ -268,23 +269,25 @@ void SinkCurveView::rebuildWaiver()
         return;
     }
     m_waiverElement = w;
+    if (m.importance.shape.size() != 3 || w < 0 || w >= m.importance.size(2)) {
+        // No α in these metrics (nothing to draw for the waiver), said in the legend.
+        m_waiverGraph->setName(tr("α of the waiver element (not in this analysis)"));
+        m_waiverGraph->data()->clear();
+        m_waiverErrors->data()->clear();
+        m_waiverMean.assign(size_t(m.layers), std::numeric_limits<double>::quiet_NaN());
+        m_waiverStd.assign(size_t(m.layers), std::numeric_limits<double>::quiet_NaN());
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+        Q_EMIT figureChanged();
+        return;
+    }
     // Mean and population std over heads of α_w (the same form as the first-element curve).
-    const int64_t T = m.tokens;
-    m_waiverMean.assign(size_t(m.layers), 0.0);
-    m_waiverStd.assign(size_t(m.layers), 0.0);
+    const analysis::OverHeads alpha = analysis::overHeadsAt(m.importance, w);
+    m_waiverMean.assign(alpha.mean.data(), alpha.mean.data() + alpha.mean.size());
+    m_waiverStd.assign(alpha.std.data(), alpha.std.data() + alpha.std.size());
     QVector<double> xs, means, stds;
     for (int layer = 0; layer < m.layers; ++layer) {
-        double sum = 0;
-        for (int head = 0; head < m.heads; ++head)
-            sum += double(m.importance.data[size_t((int64_t(layer) * m.heads + head) * T + w)]);
-        const double mean = sum / double(m.heads);
-        double sq = 0;
-        for (int head = 0; head < m.heads; ++head)
-            sq += std::pow(double(m.importance.data[size_t((int64_t(layer) * m.heads + head) * T + w)]) - mean, 2);
-        m_waiverMean[size_t(layer)] = mean;
-        m_waiverStd[size_t(layer)] = std::sqrt(sq / double(m.heads));
         xs << layer;
-        means << mean;
+        means << m_waiverMean[size_t(layer)];
         stds << m_waiverStd[size_t(layer)];
     }
     m_waiverGraph->setData(xs, means, true);

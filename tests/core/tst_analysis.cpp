@@ -68,6 +68,8 @@ class TestAnalysis : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    void overHeadsOfOneElement();
+    void meanEntropyPerHead();
     void importanceScores_data();
     void importanceScores();
     void uniformBaseline_data();
@@ -259,6 +261,43 @@ void TestAnalysis::sinkCurveOverHeads()
     compareVector(c.std, {0.225f});
     compareVector(c.lastMean, {0.45f});
     compareVector(c.lastStd, {0.25f});
+}
+
+void TestAnalysis::overHeadsOfOneElement()
+{
+    // alpha [2 layers, 3 heads, T = 2]; element 1:
+    // layer 0: heads 0.1, 0.4, 0.7 -> mean 0.4, std sqrt((0.09 + 0 + 0.09) / 3) = sqrt(0.06)
+    // layer 1: heads 0.5, 0.5, 0.5 -> mean 0.5, std 0
+    const Tensor alpha = tensor({2, 3, 2}, {9, 0.1f, 9, 0.4f, 9, 0.7f, 0, 0.5f, 0, 0.5f, 0, 0.5f});
+    const OverHeads o = overHeadsAt(alpha, 1);
+    QCOMPARE(o.mean.size(), Eigen::Index(2));
+    QVERIFY(std::abs(o.mean[0] - 0.4) < 1e-7);
+    QVERIFY(std::abs(o.std[0] - std::sqrt(0.06)) < 1e-7);
+    QVERIFY(std::abs(o.mean[1] - 0.5) < 1e-7);
+    QVERIFY(std::abs(o.std[1]) < 1e-7);
+    // Element 0: layer 0 all 9 -> mean 9, std 0.
+    QVERIFY(std::abs(overHeadsAt(alpha, 0).mean[0] - 9.0) < 1e-6);
+    QVERIFY_THROWS_EXCEPTION(Error, overHeadsAt(alpha, 2));
+    QVERIFY_THROWS_EXCEPTION(Error, overHeadsAt(alpha, -1));
+    QVERIFY_THROWS_EXCEPTION(Error, overHeadsAt(tensor({6}, {0, 0, 0, 0, 0, 0}), 0));
+}
+
+void TestAnalysis::meanEntropyPerHead()
+{
+    // entropy [1 layer, 2 heads, T = 3]: head 0: 0, ln 2, 1.5; head 1: 0, 0.2, 0.4.
+    const Tensor h = tensor({1, 2, 3}, {0, float(std::log(2.0)), 1.5f, 0, 0.2f, 0.4f});
+    // Causal: row 0 has no choice, mean over t = 1, 2: (ln 2 + 1.5) / 2; (0.2 + 0.4) / 2 = 0.3.
+    QVERIFY(std::abs(meanRowEntropy(h, 0, 0, true) - (std::log(2.0) + 1.5) / 2) < 1e-6);
+    QVERIFY(std::abs(meanRowEntropy(h, 0, 1, true) - 0.3) < 1e-6);
+    // Bidirectional: every row, (0 + 0.2 + 0.4) / 3 = 0.2.
+    QVERIFY(std::abs(meanRowEntropy(h, 0, 1, false) - 0.2) < 1e-6);
+    // One token: its own row (entropy 0); no tokens: no value.
+    QCOMPARE(meanRowEntropy(tensor({1, 1, 1}, {0}), 0, 0, true), 0.0);
+    Tensor empty;
+    empty.shape = {1, 1, 0};
+    QVERIFY(std::isnan(meanRowEntropy(empty, 0, 0, true)));
+    QVERIFY_THROWS_EXCEPTION(Error, meanRowEntropy(h, 0, 2, true));
+    QVERIFY_THROWS_EXCEPTION(Error, meanRowEntropy(h, 1, 0, true));
 }
 
 void TestAnalysis::norms_data()

@@ -74,6 +74,21 @@ struct SinkCurve {
 /// Sink curve from the first-element mass per query [L, H, T] (A[l, h, t, 0]).
 SinkCurve sinkCurve(const Tensor& firstMassPerQuery, bool causal);
 
+/// Per layer, the mean and population std over heads of a per-head number.
+struct OverHeads {
+    Eigen::VectorXd mean, std; ///< [L]
+};
+/// Mean and population std over heads of x[l, h, element] for a per-element tensor [L, H, T]
+/// (e.g. importance: the sink curve of alpha of one element, such as a head's waiver).
+/// Throws Error(InvalidArgument) for another shape or an element outside 0..T-1.
+OverHeads overHeadsAt(const Tensor& perElement, int64_t element);
+
+/// Mean row entropy of one head from the entropies [L, H, T] (RunMetrics::entropy): the mean over
+/// the queries that have a choice, t >= 1 when `causal` and T > 1 (row 0 of a causal map can only
+/// look at itself), every t otherwise; NaN when T = 0. Throws Error(InvalidArgument) for another
+/// shape or a head outside it.
+double meanRowEntropy(const Tensor& entropy, int layer, int head, bool causal);
+
 // ---------------------------------------------------------------------------------------------
 // Waiver metrics (norm-based view, Kobayashi et al. 2020)
 // ---------------------------------------------------------------------------------------------

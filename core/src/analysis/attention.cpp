@@ -8,11 +8,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace sinkscope::analysis {
 
 namespace {
+
+// Mean and population std of v (false, nothing written, for an empty v).
+bool meanAndStd(const std::vector<double>& v, double* mean, double* sd)
+{
+    if (v.empty())
+        return false;
+    double m = 0.0;
+    for (double x : v)
+        m += x;
+    m /= double(v.size());
+    double var = 0.0;
+    for (double x : v)
+        var += (x - m) * (x - m);
+    *mean = m;
+    *sd = std::sqrt(var / double(v.size()));
+    return true;
+}
+
 
 void requireSquare(const MatrixRef& map)
 {
@@ -157,23 +176,52 @@ SinkCurve sinkCurve(const Tensor& mass, bool causal)
             avg[size_t(h)] = T > first ? sum / double(T - first) : 0.0;
             last[size_t(h)] = T > 0 ? row[T - 1] : 0.0;
         }
-        auto meanStd = [H](const std::vector<double>& v, float& mean, float& sd) {
-            if (H == 0)
-                return;
-            double m = 0.0;
-            for (double x : v)
-                m += x;
-            m /= double(H);
-            double var = 0.0;
-            for (double x : v)
-                var += (x - m) * (x - m);
-            mean = float(m);
-            sd = float(std::sqrt(var / double(H)));
+        auto meanStd = [](const std::vector<double>& v, float& mean, float& sd) {
+            double m = 0.0, s = 0.0;
+            if (meanAndStd(v, &m, &s)) {
+                mean = float(m);
+                sd = float(s);
+            }
         };
         meanStd(avg, c.mean[l], c.std[l]);
         meanStd(last, c.lastMean[l], c.lastStd[l]);
     }
     return c;
+}
+
+OverHeads overHeadsAt(const Tensor& x, int64_t element)
+{
+    if (x.shape.size() != 3)
+        throw Error(ErrorCode::InvalidArgument, "A per-head curve needs values shaped [layers, heads, T].");
+    const int64_t L = x.size(0), H = x.size(1), T = x.size(2);
+    if (element < 0 || element >= T)
+        throw Error(ErrorCode::InvalidArgument, "Element " + std::to_string(element) + " is outside the "
+                                                    + std::to_string(T) + " elements.");
+    OverHeads o;
+    o.mean.setZero(L);
+    o.std.setZero(L);
+    std::vector<double> v(static_cast<size_t>(H));
+    for (int64_t l = 0; l < L; ++l) {
+        for (int64_t h = 0; h < H; ++h)
+            v[size_t(h)] = double(x.data[size_t((l * H + h) * T + element)]);
+        meanAndStd(v, &o.mean[l], &o.std[l]);
+    }
+    return o;
+}
+
+double meanRowEntropy(const Tensor& entropy, int layer, int head, bool causal)
+{
+    if (entropy.shape.size() != 3)
+        throw Error(ErrorCode::InvalidArgument, "Row entropies must be shaped [layers, heads, T].");
+    const int64_t T = entropy.size(2);
+    const float* row = entropy.at({layer, head}); // throws for a head outside
+    const int64_t first = causal && T > 1 ? 1 : 0;
+    if (T <= first)
+        return std::numeric_limits<double>::quiet_NaN();
+    double sum = 0.0;
+    for (int64_t t = first; t < T; ++t)
+        sum += double(row[t]);
+    return sum / double(T - first);
 }
 
 Eigen::VectorXf rowNorms(const MatrixRef& rows)
