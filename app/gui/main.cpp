@@ -80,23 +80,27 @@ int main(int argc, char** argv)
         window.showView(parser.value(viewOpt));
     window.show();
 
-    // --layer / --head against the model: an error naming the valid range, never a clamp.
+    // --layer / --head against the model: an error naming the valid range, never a clamp. A
+    // screenshot cannot show the head asked for, so it fails; the interactive window says what is
+    // wrong, keeps what it can select, and stays open.
     bool selected = false; // only the first result gets --layer / --head; later runs keep the user's choice
     auto selectAsked = [&]() -> bool {
         if (selected)
             return true;
         selected = true;
-        const sinkscope::ModelInfo& info = window.engine()->modelInfo();
-        for (const auto& [name, value, count] : {std::tuple{"layer", wantLayer, info.layers}, std::tuple{"head", wantHead, info.heads}})
-            if (value >= count) {
-                std::fprintf(stderr, "error: --%s %d is outside the model: it has %d %ss (0 to %d).\n", name, value, count, name,
-                             count - 1);
-                QApplication::exit(2);
-                return false;
-            }
-        if (wantLayer >= 0 || wantHead >= 0)
-            window.selection()->setLayerHead(wantLayer >= 0 ? wantLayer : std::max(window.selection()->layer(), 0),
-                                             wantHead >= 0 ? wantHead : std::max(window.selection()->head(), 0));
+        if (!shot.isEmpty()) {
+            const sinkscope::ModelInfo& info = window.engine()->modelInfo();
+            for (const auto& [name, value, count] : {std::tuple{"layer", wantLayer, info.layers}, std::tuple{"head", wantHead, info.heads}})
+                if (value >= count) {
+                    std::fprintf(stderr, "error: --%s %d is outside the model: it has %d %ss (0 to %d).\n", name, value, count, name,
+                                 count - 1);
+                    QApplication::exit(2);
+                    return false;
+                }
+        }
+        const QString problem = window.selectAsked(wantLayer, wantHead);
+        if (!problem.isEmpty())
+            std::fprintf(stderr, "warning: %s\n", qPrintable(problem));
         return true;
     };
     auto finishShot = [&] {

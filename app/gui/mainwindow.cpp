@@ -43,6 +43,8 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <tuple>
+
 using namespace sinkscope;
 
 namespace {
@@ -601,6 +603,26 @@ void MainWindow::onRunFailed(const QString& message)
     m_progress->hide();
     showMessage(message, true);
     updateActions();
+}
+
+QString MainWindow::selectAsked(int layer, int head)
+{
+    const sinkscope::ModelInfo& info = m_engine->modelInfo();
+    QStringList problems;
+    for (const auto& [name, value, count] : {std::tuple{"layer", &layer, info.layers}, std::tuple{"head", &head, info.heads}})
+        if (*value >= count) {
+            problems << tr("--%1 %2 is outside the model: it has %3 %1s (0 to %4).").arg(QLatin1String(name)).arg(*value).arg(count).arg(count - 1);
+            *value = -1; // keep the current one
+        }
+    if (layer >= 0 || head >= 0)
+        m_selection->setLayerHead(layer >= 0 ? layer : std::max(m_selection->layer(), 0),
+                                  head >= 0 ? head : std::max(m_selection->head(), 0));
+    if (problems.isEmpty())
+        return {};
+    const QString text = problems.join(QLatin1Char(' '))
+        + tr(" Showing layer %1, head %2.").arg(std::max(m_selection->layer(), 0)).arg(std::max(m_selection->head(), 0));
+    showMessage(text, true);
+    return text;
 }
 
 void MainWindow::showMessage(const QString& text, bool error)

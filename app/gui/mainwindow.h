@@ -51,6 +51,11 @@ public:
 
     EngineClient* engine() const { return m_engine; }
     sinkscope::Selection* selection() const { return m_selection; }
+    /// Selects the layer and head asked for on the command line (-1: keep the current one) in the
+    /// open model. Returns "" when both exist; otherwise selects the part that exists and returns
+    /// (and shows in the window, as an error) e.g. "--layer 9 is outside the model: it has 4
+    /// layers (0 to 3)." followed by what stays selected. The window stays usable.
+    QString selectAsked(int layer, int head);
     sinkscope::CurrentResult* currentResult() const { return m_current; }
     sinkscope::TokenStrip* tokenStrip() const { return m_tokenStrip; }
     std::shared_ptr<const sinkscope::RunResult> result() const;

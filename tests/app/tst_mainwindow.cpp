@@ -92,6 +92,7 @@ private Q_SLOTS:
     void folderWithoutTokenizerIsRefused();
     void startPageShowsErrorsInFull();
     void ctrlArrowsStepHeadsFromThePromptEditor();
+    void askedHeadOutsideModelIsSaid();
     void dtypeAndMemoryAreSaid();
     void layoutAndOptionsPersist();
     void keptRunIsOverlaid();
@@ -420,6 +421,34 @@ void TestMainWindow::ctrlArrowsStepHeadsFromThePromptEditor()
     QTest::keyClicks(editor, "!");
     QVERIFY(editor->toPlainText().endsWith("!"));
     QCOMPARE(w.selection()->layer(), 1);
+}
+
+void TestMainWindow::askedHeadOutsideModelIsSaid()
+{
+    // --layer/--head of an interactive start: an explicit message in the window, the valid part
+    // selected, and the window goes on working (a screenshot run exits instead: tst_gui_cli).
+    MainWindow w;
+    w.show();
+    QVERIFY(openTiny(w));
+    QVERIFY(runPrompt(w, "hello world"));
+    const int heads = w.result()->model.heads;
+    w.selection()->setLayerHead(1, 0);
+    QCOMPARE(w.selectAsked(2, heads - 1), QString());
+    QCOMPARE(w.selection()->layer(), 2);
+    QCOMPARE(w.selection()->head(), heads - 1);
+    QSignalSpy errors(&w, &MainWindow::errorShown);
+    const QString text = w.selectAsked(9, 0);
+    QCOMPARE(text, QStringLiteral("--layer 9 is outside the model: it has 4 layers (0 to 3). Showing layer 2, head 0."));
+    QCOMPARE(w.message(), text);
+    QCOMPARE(errors.count(), 1);
+    QCOMPARE(w.selection()->layer(), 2);
+    QCOMPARE(w.selection()->head(), 0);
+    const QString both = w.selectAsked(4, heads);
+    QVERIFY2(both.startsWith(QStringLiteral("--layer 4 is outside the model: it has 4 layers (0 to 3). --head %1 is outside the model: it has %1 heads (0 to %2).")
+                                 .arg(heads).arg(heads - 1)),
+             qPrintable(both));
+    QVERIFY(w.isVisible());
+    QVERIFY(runPrompt(w, "still working"));
 }
 
 void TestMainWindow::dtypeAndMemoryAreSaid()
