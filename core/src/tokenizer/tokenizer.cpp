@@ -197,7 +197,8 @@ struct Tokenizer::Impl {
 void Tokenizer::Impl::load(const std::string& json, const std::string& configJson)
 {
     sequenceStepsLoaded() = 0;
-    const Json root = Json::parse(json, "tokenizer.json", true);
+    const json::Document doc = json::parse(json, {"Malformed tokenizer.json: not valid JSON (", ").", {}});
+    const json::Value root = doc.root();
     if (!root.isObject())
         throw Error(ErrorCode::Format, "Malformed tokenizer.json: the top level must be a JSON object.");
     if (!root.contains("model"))
@@ -210,14 +211,14 @@ void Tokenizer::Impl::load(const std::string& json, const std::string& configJso
     decoder = makeDecoder(root.find("decoder"), "decoder");
     vocabEnd = model->vocabEnd();
 
-    const Json* addedValue = root.find("added_tokens");
+    json::Value addedValue = root.find("added_tokens");
     if (!absent(addedValue)) {
-        if (!addedValue->isArray())
+        if (!addedValue.isArray())
             malformed("added_tokens", "must be an array");
-        const auto& arr = addedValue->array();
+        const std::vector<json::Value> arr = addedValue.array();
         for (size_t i = 0; i < arr.size(); ++i) {
             const std::string c = "added_tokens[" + std::to_string(i) + "]";
-            const Json& o = requireObject(&arr[i], c);
+            json::Value o = requireObject(arr[i], c);
             AddedToken t;
             t.id = int32_t(requireInt(o, "id", c));
             t.content = requireString(o, "content", c);
@@ -281,24 +282,26 @@ void Tokenizer::Impl::loadConfig(const std::string& configJson, std::optional<in
 {
     bool bosNamed = false, eosNamed = false;
     if (!configJson.empty()) {
-        const Json o = Json::parse(configJson, "tokenizer_config.json");
+        const json::Document doc =
+            json::parse(configJson, {"Malformed tokenizer_config.json: not valid JSON (", ").", {}});
+        const json::Value o = doc.root();
         if (!o.isObject())
             throw Error(ErrorCode::Format, "Malformed tokenizer_config.json: the top level must be a JSON object.");
-        const Json* addBos = o.find("add_bos_token");
-        if (addBos && addBos->isBool())
-            configAddBos = addBos->boolean();
+        json::Value addBos = o.find("add_bos_token");
+        if (addBos && addBos.isBool())
+            configAddBos = addBos.boolean();
         else if (!absent(addBos))
             throw Error(ErrorCode::Format, "Malformed tokenizer_config.json: \"add_bos_token\" must be true or false.");
         auto tokenName = [&](const char* key, bool& named) -> std::optional<int32_t> {
-            const Json* v = o.find(key);
-            if (v == nullptr)
+            json::Value v = o.find(key);
+            if (!v)
                 return std::nullopt;
             named = true;
             std::string name;
-            if (v->isString())
-                name = v->string();
-            else if (const Json* content = v->isObject() ? v->find("content") : nullptr; content && content->isString())
-                name = content->string();
+            if (v.isString())
+                name = v.str();
+            else if (json::Value content = v.find("content"); content.isString())
+                name = content.str();
             if (name.empty())
                 return std::nullopt;
             return idOf(name);
