@@ -63,4 +63,8 @@ private:
     std::unique_ptr<Impl> d;
 };
 
+/// Test hook: the regex time one encode may spend (0: the built-in 10 s), so a test can check the
+/// refusal of a pathological tokenizer.json without waiting for it.
+void setRegexTimeBudgetForTesting(double seconds);
+
 } // namespace sinkscope

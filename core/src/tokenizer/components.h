@@ -43,6 +43,15 @@ constexpr size_t kMaxSequenceSteps = 64;
 /// Counts the Sequence steps of the tokenizer being loaded on this thread (reset by the loader).
 size_t& sequenceStepsLoaded();
 
+/// Seconds of regular-expression matching one encode may spend over all its Split/Replace passes
+/// (a look-ahead pattern on a long word costs time growing with the square of its length); past
+/// it the encode stops with Error(InvalidArgument). Real tokenizers need well under 1 s for the
+/// 4 MiB prompt limit.
+constexpr double kRegexSecondsPerEncode = 10.0;
+/// Adds `seconds` of matching by `component`'s regex to the encode running on this thread and
+/// throws Error(InvalidArgument) naming the component once the encode's budget is spent.
+void chargeRegexTime(double seconds, const std::string& component);
+
 /// Throws Error(Cancelled) when the cancel flag of the encode running on this thread is set.
 /// Pipeline stages call it between passes, so a long tokenization stops when asked.
 void throwIfCancelled();

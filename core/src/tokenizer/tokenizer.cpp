@@ -12,6 +12,7 @@
 
 #include <unordered_map>
 #include <unordered_set>
+#include <cstdio>
 
 namespace sinkscope {
 
@@ -554,7 +555,23 @@ namespace tok {
 namespace {
 thread_local const std::atomic<bool>* t_cancel = nullptr;
 thread_local size_t t_sequenceSteps = 0;
+thread_local double t_regexSeconds = 0; // regex time spent by the encode running on this thread
+double g_regexBudgetForTesting = 0;
 } // namespace
+
+void chargeRegexTime(double seconds, const std::string& component)
+{
+    t_regexSeconds += seconds;
+    const double budget = g_regexBudgetForTesting > 0 ? g_regexBudgetForTesting : kRegexSecondsPerEncode;
+    if (t_regexSeconds <= budget)
+        return;
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g", budget);
+    throw Error(ErrorCode::InvalidArgument,
+                "Tokenizing stopped: the regular expressions of " + component + " have run for more than "
+                    + std::string(limit) + " s on this prompt (a look-ahead pattern costs time growing with the square "
+                    "of a long word). Shorten the prompt, break up its long words, or use another tokenizer.");
+}
 
 size_t& sequenceStepsLoaded()
 {
@@ -576,11 +593,21 @@ Encoding Tokenizer::encode(const std::string& utf8Text, BosPolicy bos, const Enc
                     "The prompt is " + std::to_string(utf8Text.size()) + " bytes; a prompt may have at most "
                         + std::to_string(limits::kPromptBytes) + " bytes (" + std::to_string(limits::kPromptBytes >> 20)
                         + " MiB).");
-    // The pipeline's stages check the flag between passes (tok::throwIfCancelled).
-    struct CancelScope {
+    // The pipeline's stages check the flag between passes (tok::throwIfCancelled), and the regex
+    // passes charge their time to this encode (tok::chargeRegexTime).
+    struct EncodeScope {
         const std::atomic<bool>* saved = tok::t_cancel;
-        explicit CancelScope(const std::atomic<bool>* c) { tok::t_cancel = c; }
-        ~CancelScope() { tok::t_cancel = saved; }
+        double savedRegexSeconds = tok::t_regexSeconds;
+        explicit EncodeScope(const std::atomic<bool>* c)
+        {
+            tok::t_cancel = c;
+            tok::t_regexSeconds = 0;
+        }
+        ~EncodeScope()
+        {
+            tok::t_cancel = saved;
+            tok::t_regexSeconds = savedRegexSeconds;
+        }
     } scope(limits.cancel);
     const std::u32string text = decodeUtf8(utf8Text);
     std::vector<EncToken> enc = d->run(text, limits);
@@ -673,6 +700,11 @@ std::optional<int32_t> Tokenizer::tokenToId(const std::string& piece) const
 int32_t Tokenizer::vocabSize() const
 {
     return d->vocabEnd;
+}
+
+void setRegexTimeBudgetForTesting(double seconds)
+{
+    tok::g_regexBudgetForTesting = seconds;
 }
 
 } // namespace sinkscope
