@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Work bounds of the tokenizer: WordPiece's per-word work (a 4,000-character word under a huge
 // max_input_chars_per_word took 43 s), the number of chained Sequence passes, the prompt size
-// limit, stopping once the result would be refused, cancellation, and the regex passes' time
-// budget and backtracking limit. Expected token ids come
+// limit, stopping once the result would be refused (also before a huge word), cancellation, and
+// the regex passes' time budget and backtracking limit. Expected token ids come
 // from the constructed vocabularies (and an independent greedy longest-match in the test).
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
@@ -70,6 +70,7 @@ private Q_SLOTS:
     void cancellable();
     void regexTimeBudget();
     void regexEngineGivesUp();
+    void hugeWordNotTokenizedWhenRefused();
 };
 
 void TestTokenizerBounds::wordPieceLongWordIsFast()
@@ -253,6 +254,34 @@ void TestTokenizerBounds::regexEngineGivesUp()
                  "character 0 of a piece (the regex engine's backtracking limit). Shorten the prompt, break up its "
                  "long words, or use another tokenizer.");
     }
+}
+
+void TestTokenizerBounds::hugeWordNotTokenizedWhenRefused()
+{
+    // BPE without a pre-tokenizer: the whole prompt is one word. The longest piece has 2
+    // characters, so n characters give at least ceil(n / 2) tokens ("aa" x n/2 exactly here).
+    const auto tok = Tokenizer::fromJson(R"({"model":{"type":"BPE","vocab":{"a":0,"aa":1},"merges":["a a"]}})");
+    bool stopped = false;
+    EncodeLimits lim;
+    lim.stopAfter = 10;
+    lim.stoppedEarly = &stopped;
+    lim.refuseBeyond = true;
+    // 20 characters: at least 10 tokens, which is not past the limit, so the word is tokenized.
+    QCOMPARE(ids(tok->encode(std::string(20, 'a'), BosPolicy::Auto, lim)), std::vector<int32_t>(10, 1));
+    QVERIFY(!stopped);
+    // 21 characters: at least 11 tokens (in fact 10 x "aa" + "a"), past the limit: not tokenized.
+    QCOMPARE(tok->encode(std::string(21, 'a'), BosPolicy::Auto, lim).tokens.size(), size_t(0));
+    QVERIFY(stopped);
+    // A 4 MiB word is refused the same way, without the merges over 4 million symbols.
+    stopped = false;
+    QCOMPARE(tok->encode(std::string(limits::kPromptBytes, 'a'), BosPolicy::Auto, lim).tokens.size(), size_t(0));
+    QVERIFY(stopped);
+    // A caller that keeps the first tokens gets them exactly, from the whole word.
+    stopped = false;
+    lim.refuseBeyond = false;
+    QCOMPARE(ids(tok->encode(std::string(21, 'a'), BosPolicy::Auto, lim)),
+             (std::vector<int32_t>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0}));
+    QVERIFY(stopped);
 }
 
 QTEST_GUILESS_MAIN(TestTokenizerBounds)

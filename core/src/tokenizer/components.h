@@ -113,6 +113,9 @@ class Model {
 public:
     virtual ~Model() = default;
     virtual void tokenize(const NormalizedText& piece, std::vector<ModelToken>& out, WordCache& cache) const = 0;
+    /// A lower bound on the number of tokens tokenize() gives for a piece of `chars` characters,
+    /// so that a word whose tokens alone pass the caller's limit need not be tokenized at all.
+    virtual size_t minTokens(size_t chars) const { return chars > 0 ? 1 : 0; }
     std::optional<int32_t> tokenToId(const std::string& piece) const;
     /// Vocabulary string of `id`, nullptr when the model has no such id.
     const std::string* idToToken(int32_t id) const;

@@ -3,6 +3,7 @@
 #include "tokenizer/components.h"
 #include "tokenizer/unicodeutil.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <queue>
 
@@ -80,6 +81,13 @@ public:
             m_unkId = id ? *id : -2; // -2: named but missing; an error only if it is ever needed
             m_unkName = unk;
         }
+        // No token covers more characters than its piece has (a prefix or suffix only adds some).
+        for (size_t k = 0; k < m_vocab.size(); ++k) {
+            const std::string& piece = m_vocab.keyAt(k);
+            m_maxPieceChars = std::max<size_t>(m_maxPieceChars, size_t(std::count_if(piece.begin(), piece.end(), [](char ch) {
+                                                                   return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+                                                               })));
+        }
         if (m_prefix.empty() && m_suffix.empty()) {
             for (size_t k = 0; k < m_vocab.size(); ++k) {
                 const std::string& piece = m_vocab.keyAt(k);
@@ -96,6 +104,18 @@ public:
                 m_byteIds[size_t(b)] = id ? *id : -1;
             }
         readMerges(o, c);
+    }
+
+    size_t minTokens(size_t chars) const override
+    {
+        // Every token covers at most m_maxPieceChars characters, except a fused run of unknown
+        // characters, which may cover any number.
+        if (chars == 0)
+            return 0;
+        if (m_fuseUnk)
+            return 1;
+        const size_t most = std::max<size_t>(m_maxPieceChars, 1);
+        return (chars + most - 1) / most;
     }
 
     void tokenize(const NormalizedText& piece, std::vector<ModelToken>& out, WordCache& cache) const override
@@ -307,6 +327,7 @@ private:
 
     std::string m_prefix, m_suffix, m_unkName;
     bool m_fuseUnk = false, m_byteFallback = false, m_ignoreMerges = false;
+    size_t m_maxPieceChars = 0; // code points of the longest vocabulary piece
     int32_t m_unkId = -1;
     std::unordered_map<char32_t, int32_t> m_charIds;
     int32_t m_byteIds[256] = {};

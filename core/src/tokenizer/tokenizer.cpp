@@ -418,6 +418,14 @@ std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text, const Enc
             enc.push_back(std::move(t));
             continue;
         }
+        // A word whose tokens alone would pass a limit the caller refuses beyond (a 4 MiB word
+        // without a pre-tokenizer) is not tokenized at all: the result is refused either way.
+        if (limits.stopAfter > 0 && limits.refuseBeyond
+            && int64_t(model->minTokens(s.n.size())) > limits.stopAfter - int64_t(enc.size())) {
+            if (limits.stoppedEarly)
+                *limits.stoppedEarly = true;
+            break;
+        }
         mtoks.clear();
         model->tokenize(s.n, mtoks, cache);
         for (const ModelToken& m : mtoks) {

@@ -445,6 +445,7 @@ Encoding Model::encode(const std::string& text, BosPolicy bos, int64_t truncateT
     EncodeLimits lim;
     lim.stopAfter = truncateTo > 0 ? truncateTo : 2 * positions;
     lim.stoppedEarly = &stopped;
+    lim.refuseBeyond = truncateTo <= 0;
     lim.cancel = cancel;
     Encoding enc = d->tokenizer->encode(text, bos, lim);
     if (truncateTo > 0) {
