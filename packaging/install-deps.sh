@@ -10,6 +10,7 @@ PACKAGES=(
   libqcustomplot-dev
   libtorch-dev libopenblas0-openmp
   libeigen3-dev
+  libsimdjson-dev
   fonts-dejavu-core
   help2man
   desktop-file-utils appstream poppler-utils

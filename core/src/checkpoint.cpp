@@ -3,13 +3,12 @@
 // sharded. Pickle weights are refused by design: loading them would run code from the file.
 #include "sinkscope/checkpoint.h"
 
-#include "jsonutil.h"
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 
 #include <QDir>
 #include <QFileInfo>
-#include <QJsonObject>
 #include <QProcessEnvironment>
 
 #include <sys/stat.h>
@@ -41,38 +40,37 @@ std::string joined(const std::vector<std::string>& items)
 
 std::string filePath(const QDir& dir, const QString& name)
 {
-    return detail::toStd(QDir::cleanPath(dir.absoluteFilePath(name)));
+    return (QDir::cleanPath(dir.absoluteFilePath(name))).toStdString();
 }
 
 // The weight_map of a sharded index: tensor name -> shard file name (relative to the folder).
 std::map<std::string, std::string> readWeightMap(const std::string& indexPath)
 {
-    const std::string shown = detail::toStd(QFileInfo(QString::fromStdString(indexPath)).fileName());
-    const QJsonObject root = detail::parseJsonObject(QByteArray::fromStdString(readFile(indexPath, files::kIndex)), shown);
-    const QJsonValue wm = root.value(QLatin1String("weight_map"));
+    const std::string shown = (QFileInfo(QString::fromStdString(indexPath)).fileName()).toStdString();
+    const json::Document doc = json::parseObject(readFile(indexPath, files::kIndex), shown);
+    const json::Value wm = doc.root().find("weight_map");
     if (!wm.isObject())
         throw Error(ErrorCode::Format, shown + " has no \"weight_map\" object mapping tensor names to shard files.",
                     indexPath);
     std::map<std::string, std::string> out;
-    const QJsonObject map = wm.toObject();
-    for (auto it = map.begin(); it != map.end(); ++it) {
-        const std::string name = detail::toStd(it.key());
-        if (!it.value().isString()) {
+    for (const auto& [key, value] : wm.uniqueMembers()) {
+        const std::string name(key);
+        if (!value.isString()) {
             throw Error(ErrorCode::Format,
-                        shown + " maps tensor " + inQuotes(name) + " to " + detail::jsonKindName(it.value()) +
+                        shown + " maps tensor " + inQuotes(name) + " to " + value.kindName() +
                             " instead of a shard file name.",
                         indexPath);
         }
-        const QString file = it.value().toString();
+        const std::string file = value.str();
         // Shards live beside the index; a name with a path in it would reach outside the folder.
-        if (file.isEmpty() || file.contains(QLatin1Char('/')) || file.contains(QLatin1Char('\\')) ||
-            file == QLatin1String(".") || file == QLatin1String("..")) {
+        if (file.empty() || file.find('/') != std::string::npos || file.find('\\') != std::string::npos
+            || file == "." || file == "..") {
             throw Error(ErrorCode::Format,
-                        shown + " maps tensor " + inQuotes(name) + " to " + inQuotes(detail::toStd(file)) +
+                        shown + " maps tensor " + inQuotes(name) + " to " + inQuotes(file) +
                             ", which is not a file name in the model folder.",
                         indexPath);
         }
-        out.emplace(name, detail::toStd(file));
+        out.emplace(name, file);
     }
     if (out.empty())
         throw Error(ErrorCode::Format, shown + " has an empty \"weight_map\".", indexPath);
@@ -87,7 +85,7 @@ QDir resolveCacheEntry(const QDir& dir)
     const QDir snapshots(dir.filePath(QStringLiteral("snapshots")));
     if (!snapshots.exists())
         return dir;
-    const std::string ref = detail::toStd(dir.filePath(QStringLiteral("refs/main")));
+    const std::string ref = (dir.filePath(QStringLiteral("refs/main"))).toStdString();
     if (pathExists(ref)) {
         // Through the checked open: a refs/main that is a FIFO or a device is an error, not a hang.
         const QString revision = QString::fromStdString(readFile(ref, files::kRef)).trimmed();
@@ -114,10 +112,10 @@ std::string huggingFaceCacheDir()
 {
     const QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     if (env.contains(QStringLiteral("HF_HUB_CACHE")))
-        return detail::toStd(env.value(QStringLiteral("HF_HUB_CACHE")));
+        return (env.value(QStringLiteral("HF_HUB_CACHE"))).toStdString();
     if (env.contains(QStringLiteral("HF_HOME")))
-        return detail::toStd(QDir(env.value(QStringLiteral("HF_HOME"))).filePath(QStringLiteral("hub")));
-    return detail::toStd(QDir::home().filePath(QStringLiteral(".cache/huggingface/hub")));
+        return (QDir(env.value(QStringLiteral("HF_HOME"))).filePath(QStringLiteral("hub"))).toStdString();
+    return (QDir::home().filePath(QStringLiteral(".cache/huggingface/hub"))).toStdString();
 }
 
 std::vector<CachedModel> findCachedModels(const std::string& cacheDir)
@@ -125,12 +123,12 @@ std::vector<CachedModel> findCachedModels(const std::string& cacheDir)
     std::vector<CachedModel> out;
     const QDir cache(QString::fromStdString(cacheDir));
     for (const QFileInfo& entry : cache.entryInfoList({QStringLiteral("models--*")}, QDir::Dirs | QDir::NoDotAndDotDot)) {
-        const std::string repo = detail::toStd(repoFromEntryName(entry.fileName()));
+        const std::string repo = (repoFromEntryName(entry.fileName())).toStdString();
         const QFileInfoList snaps = QDir(entry.filePath() + QStringLiteral("/snapshots"))
                                         .entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time);
         for (const QFileInfo& snap : snaps) {
             if (QFileInfo::exists(QDir(snap.filePath()).filePath(QStringLiteral("config.json"))))
-                out.push_back({repo, detail::toStd(snap.fileName()), detail::toStd(snap.filePath())});
+                out.push_back({repo, (snap.fileName()).toStdString(), (snap.filePath()).toStdString()});
         }
     }
     std::stable_sort(out.begin(), out.end(), [](const CachedModel& a, const CachedModel& b) { return a.repo < b.repo; });
@@ -146,7 +144,7 @@ std::string cachedRepoName(const std::string& dirPath)
         if (up.cdUp() && up.dirName() == QLatin1String("snapshots") && up.cdUp())
             repo = repoFromEntryName(up.dirName());
     }
-    return detail::toStd(repo);
+    return (repo).toStdString();
 }
 
 ModelDirectory ModelDirectory::locate(const std::string& dirPath)
@@ -159,10 +157,10 @@ ModelDirectory ModelDirectory::locate(const std::string& dirPath)
     const QDir dir = resolveCacheEntry(QDir(dirInfo.absoluteFilePath()));
 
     ModelDirectory out;
-    out.dir = detail::toStd(QDir::cleanPath(dir.absolutePath()));
+    out.dir = (QDir::cleanPath(dir.absolutePath())).toStdString();
     out.name = cachedRepoName(out.dir);
     if (out.name.empty()) // the folder the user named, not a snapshot it resolved to
-        out.name = detail::toStd(QDir(QDir::cleanPath(dirInfo.absoluteFilePath())).dirName());
+        out.name = (QDir(QDir::cleanPath(dirInfo.absoluteFilePath())).dirName()).toStdString();
     // Present files go through the checked open's type test, so a config.json that is a FIFO, a
     // folder or a symbolic link loop is named as such instead of being reported missing.
     const std::string config = filePath(dir, QStringLiteral("config.json"));
@@ -225,7 +223,7 @@ ModelDirectory ModelDirectory::locate(const std::string& dirPath)
     if (!pickles.isEmpty()) {
         std::vector<std::string> names;
         for (const QString& p : pickles)
-            names.push_back(detail::toStd(p));
+            names.push_back((p).toStdString());
         throw Error(ErrorCode::Unsupported,
                     "The model folder " + out.dir + " has its weights only as PyTorch pickle files (" + joined(names) +
                         "). SinkScope never loads pickle checkpoints, because unpickling can execute code hidden in "
@@ -261,13 +259,13 @@ Checkpoint Checkpoint::open(const ModelDirectory& dir)
     for (const std::string& path : dir.weightFiles) {
         impl->files.push_back(SafetensorsFile::open(path));
         const std::size_t fi = impl->files.size() - 1;
-        const std::string shown = detail::toStd(QFileInfo(QString::fromStdString(path)).fileName());
+        const std::string shown = (QFileInfo(QString::fromStdString(path)).fileName()).toStdString();
         fileIndex[shown] = fi;
         for (const TensorInfo& t : impl->files.back().header().tensors) {
             const auto [it, inserted] = impl->owner.emplace(t.name, fi);
             if (!inserted) {
                 const std::string other =
-                    detail::toStd(QFileInfo(QString::fromStdString(impl->files[it->second].path())).fileName());
+                    (QFileInfo(QString::fromStdString(impl->files[it->second].path())).fileName()).toStdString();
                 throw Error(ErrorCode::Format,
                             "Tensor " + inQuotes(t.name) + " appears in two weight files, " + other + " and " + shown +
                                 "; the checkpoint is ambiguous.",

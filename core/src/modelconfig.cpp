@@ -4,12 +4,9 @@
 #include "sinkscope/modelconfig.h"
 
 #include "familyspec.h"
-#include "jsonutil.h"
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
-
-#include <QJsonArray>
-#include <QJsonObject>
 
 #include <cmath>
 #include <cstdio>
@@ -43,19 +40,19 @@ std::string numberText(double v)
 
 class ConfigReader {
 public:
-    ConfigReader(QJsonObject root, std::string source) : m_root(std::move(root)), m_source(std::move(source)) {}
+    ConfigReader(json::Document doc, std::string source)
+        : m_doc(std::move(doc)), m_root(m_doc.root()), m_source(std::move(source))
+    {
+    }
 
     [[noreturn]] void fail(ErrorCode code, const std::string& what, const std::string& key = {}) const
     {
         throw Error(code, m_source + ": " + what, key.empty() ? m_source : key);
     }
 
-    bool has(const char* key) const { return m_root.contains(QLatin1String(key)); }
-    bool isNullOrAbsent(const char* key) const
-    {
-        return !has(key) || m_root.value(QLatin1String(key)).isNull();
-    }
-    QJsonValue value(const char* key) const { return m_root.value(QLatin1String(key)); }
+    bool has(const char* key) const { return m_root.contains(key); }
+    bool isNullOrAbsent(const char* key) const { return m_root.find(key).isAbsentOrNull(); }
+    json::Value value(const char* key) const { return m_root.find(key); }
 
     int requiredInt(const char* key) const
     {
@@ -69,9 +66,9 @@ public:
         return isNullOrAbsent(key) ? fallback : intFrom(value(key), key);
     }
 
-    int intFrom(const QJsonValue& v, const std::string& key) const
+    int intFrom(json::Value v, const std::string& key) const
     {
-        const auto i = detail::jsonInteger(v);
+        const auto i = v.integer();
         if (!i) {
             fail(ErrorCode::Format,
                  "\"" + key + "\" must be an integer, but it is " + describe(v) + ".", key);
@@ -81,11 +78,11 @@ public:
         return static_cast<int>(*i);
     }
 
-    double numberFrom(const QJsonValue& v, const std::string& key) const
+    double numberFrom(json::Value v, const std::string& key) const
     {
-        if (!v.isDouble() || !std::isfinite(v.toDouble()))
+        if (!v.isNumber() || !std::isfinite(v.number()))
             fail(ErrorCode::Format, "\"" + key + "\" must be a number, but it is " + describe(v) + ".", key);
-        return v.toDouble();
+        return v.number();
     }
 
     double optionalNumber(const char* key, double fallback) const
@@ -97,21 +94,21 @@ public:
     {
         if (isNullOrAbsent(key))
             return fallback;
-        const QJsonValue v = value(key);
+        const json::Value v = value(key);
         if (!v.isBool())
             fail(ErrorCode::Format, std::string("\"") + key + "\" must be true or false, but it is " + describe(v) + ".",
                  key);
-        return v.toBool();
+        return v.boolean();
     }
 
     std::string optionalString(const char* key, const std::string& fallback) const
     {
         if (isNullOrAbsent(key))
             return fallback;
-        const QJsonValue v = value(key);
+        const json::Value v = value(key);
         if (!v.isString())
             fail(ErrorCode::Format, std::string("\"") + key + "\" must be a string, but it is " + describe(v) + ".", key);
-        return detail::toStd(v.toString());
+        return v.str();
     }
 
     // A token id, possibly given as a list (Llama 3 lists several eos ids): the first one.
@@ -119,14 +116,14 @@ public:
     {
         if (!has(key))
             return fallback;
-        const QJsonValue v = value(key);
+        const json::Value v = value(key);
         if (v.isNull())
             return std::nullopt;
         if (v.isArray()) {
-            const QJsonArray a = v.toArray();
-            if (a.isEmpty())
+            const std::vector<json::Value> a = v.array();
+            if (a.empty())
                 return std::nullopt;
-            return intFrom(a.at(0), key);
+            return intFrom(a.front(), key);
         }
         return intFrom(v, key);
     }
@@ -138,38 +135,45 @@ public:
                  key);
     }
 
-    static std::string describe(const QJsonValue& v)
+    static std::string describe(json::Value v)
     {
         if (v.isString())
-            return "the string \"" + detail::toStd(v.toString()) + "\"";
-        if (v.isDouble())
-            return numberText(v.toDouble());
+            return "the string \"" + v.str() + "\"";
+        if (v.isNumber())
+            return numberText(v.number());
         if (v.isBool())
-            return v.toBool() ? "true" : "false";
-        return detail::jsonKindName(v);
+            return v.boolean() ? "true" : "false";
+        return v.kindName();
     }
 
-    const QJsonObject& root() const { return m_root; }
+    json::Value root() const { return m_root; }
     const std::string& source() const { return m_source; }
 
 private:
-    QJsonObject m_root;
+    json::Document m_doc;
+    json::Value m_root;
     std::string m_source;
 };
 
-RopeScaling parseRopeScaling(const ConfigReader& cfg, const QJsonObject& rs, const std::string& key,
-                             int maxPositionEmbeddings, const std::vector<std::string>& kinds)
+// `defaultType`, when given, is the type of an object that has neither "rope_type" nor "type".
+RopeScaling parseRopeScaling(const ConfigReader& cfg, json::Value rs, const std::string& key,
+                             int maxPositionEmbeddings, const std::vector<std::string>& kinds,
+                             const char* defaultType = nullptr)
 {
     RopeScaling out;
     // "rope_type" is the current spelling; "type" is the legacy one.
-    QJsonValue typeValue = rs.value(QLatin1String("rope_type"));
-    if (typeValue.isUndefined() || typeValue.isNull())
-        typeValue = rs.value(QLatin1String("type"));
-    if (typeValue.isUndefined() || typeValue.isNull())
-        cfg.fail(ErrorCode::Format, "\"" + key + "\" has no \"rope_type\" (or legacy \"type\").", key);
-    if (!typeValue.isString())
-        cfg.fail(ErrorCode::Format, "\"" + key + "\".rope_type must be a string.", key);
-    out.type = detail::toStd(typeValue.toString());
+    json::Value typeValue = rs.find("rope_type");
+    if (defaultType != nullptr && !typeValue && !rs.contains("type")) {
+        out.type = defaultType;
+    } else {
+        if (typeValue.isAbsentOrNull())
+            typeValue = rs.find("type");
+        if (typeValue.isAbsentOrNull())
+            cfg.fail(ErrorCode::Format, "\"" + key + "\" has no \"rope_type\" (or legacy \"type\").", key);
+        if (!typeValue.isString())
+            cfg.fail(ErrorCode::Format, "\"" + key + "\".rope_type must be a string.", key);
+        out.type = typeValue.str();
+    }
 
     bool known = false;
     for (const std::string& k : kinds)
@@ -183,8 +187,8 @@ RopeScaling parseRopeScaling(const ConfigReader& cfg, const QJsonObject& rs, con
     }
 
     auto number = [&](const char* name) -> double {
-        const QJsonValue v = rs.value(QLatin1String(name));
-        if (v.isUndefined() || v.isNull()) {
+        const json::Value v = rs.find(name);
+        if (v.isAbsentOrNull()) {
             cfg.fail(ErrorCode::Format,
                      "\"" + key + "\" of type '" + out.type + "' is missing \"" + name + "\".", key);
         }
@@ -201,8 +205,8 @@ RopeScaling parseRopeScaling(const ConfigReader& cfg, const QJsonObject& rs, con
         positive("factor", out.factor);
     }
     if (out.type == "dynamic") {
-        const QJsonValue v = rs.value(QLatin1String("original_max_position_embeddings"));
-        out.originalMaxPositionEmbeddings = (v.isUndefined() || v.isNull())
+        const json::Value v = rs.find("original_max_position_embeddings");
+        out.originalMaxPositionEmbeddings = v.isAbsentOrNull()
                                                 ? maxPositionEmbeddings
                                                 : cfg.intFrom(v, key + ".original_max_position_embeddings");
         positive("original_max_position_embeddings", out.originalMaxPositionEmbeddings);
@@ -211,7 +215,7 @@ RopeScaling parseRopeScaling(const ConfigReader& cfg, const QJsonObject& rs, con
         out.lowFreqFactor = number("low_freq_factor");
         out.highFreqFactor = number("high_freq_factor");
         number("original_max_position_embeddings"); // present and numeric; must also be whole:
-        out.originalMaxPositionEmbeddings = cfg.intFrom(rs.value(QLatin1String("original_max_position_embeddings")),
+        out.originalMaxPositionEmbeddings = cfg.intFrom(rs.find("original_max_position_embeddings"),
                                                         key + ".original_max_position_embeddings");
         positive("low_freq_factor", out.lowFreqFactor);
         positive("original_max_position_embeddings", out.originalMaxPositionEmbeddings);
@@ -308,18 +312,18 @@ std::vector<bool> layerTypes(const ConfigReader& cfg, int layers)
 {
     if (cfg.isNullOrAbsent("layer_types"))
         return {};
-    const QJsonValue v = cfg.value("layer_types");
+    const json::Value v = cfg.value("layer_types");
     if (!v.isArray())
         cfg.fail(ErrorCode::Format, "\"layer_types\" must be a list of strings.", "layer_types");
-    const QJsonArray a = v.toArray();
-    if (a.size() != layers)
+    const std::vector<json::Value> a = v.array();
+    if (a.size() != std::size_t(layers))
         cfg.fail(ErrorCode::Format,
                  "\"layer_types\" lists " + std::to_string(a.size()) + " layers but num_hidden_layers is "
                      + std::to_string(layers) + ".",
                  "layer_types");
     std::vector<bool> out;
-    for (const QJsonValue& t : a) {
-        const std::string name = t.isString() ? detail::toStd(t.toString()) : std::string();
+    for (const json::Value t : a) {
+        const std::string name = t.isString() ? t.str() : std::string();
         if (name == "sliding_attention")
             out.push_back(true);
         else if (name == "full_attention")
@@ -337,7 +341,7 @@ std::vector<bool> layerTypes(const ConfigReader& cfg, int layers)
 
 ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string& source)
 {
-    const ConfigReader cfg(detail::parseJsonObject(QByteArray::fromStdString(jsonText), source), source);
+    const ConfigReader cfg(json::parseObject(jsonText, source), source);
     ModelConfig c;
 
     if (cfg.isNullOrAbsent("model_type"))
@@ -438,25 +442,21 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
         if (!f.rotaryKey.empty())
             c.rotaryFraction = cfg.optionalNumber(f.rotaryKey.c_str(), f.rotaryDefault);
         if (!cfg.isNullOrAbsent("rope_parameters")) {
-            const QJsonValue rp = cfg.value("rope_parameters");
+            const json::Value rp = cfg.value("rope_parameters");
             if (!rp.isObject())
                 cfg.fail(ErrorCode::Format, "\"rope_parameters\" must be an object.", "rope_parameters");
-            const QJsonObject o = rp.toObject();
-            const QJsonValue theta = o.value(QLatin1String("rope_theta"));
-            if (!theta.isUndefined() && !theta.isNull())
+            const json::Value theta = rp.find("rope_theta");
+            if (!theta.isAbsentOrNull())
                 c.ropeTheta = cfg.numberFrom(theta, "rope_parameters.rope_theta");
-            const QJsonValue partial = o.value(QLatin1String("partial_rotary_factor"));
-            if (!f.rotaryKey.empty() && !partial.isUndefined() && !partial.isNull())
+            const json::Value partial = rp.find("partial_rotary_factor");
+            if (!f.rotaryKey.empty() && !partial.isAbsentOrNull())
                 c.rotaryFraction = cfg.numberFrom(partial, "rope_parameters.partial_rotary_factor");
-            QJsonObject withType = o;
-            if (!withType.contains(QLatin1String("rope_type")) && !withType.contains(QLatin1String("type")))
-                withType.insert(QLatin1String("rope_type"), QLatin1String("default"));
-            c.ropeScaling = parseRopeScaling(cfg, withType, "rope_parameters", c.maxPositionEmbeddings, kinds);
+            c.ropeScaling = parseRopeScaling(cfg, rp, "rope_parameters", c.maxPositionEmbeddings, kinds, "default");
         } else if (!cfg.isNullOrAbsent("rope_scaling")) {
-            const QJsonValue rs = cfg.value("rope_scaling");
+            const json::Value rs = cfg.value("rope_scaling");
             if (!rs.isObject())
                 cfg.fail(ErrorCode::Format, "\"rope_scaling\" must be an object or null.", "rope_scaling");
-            c.ropeScaling = parseRopeScaling(cfg, rs.toObject(), "rope_scaling", c.maxPositionEmbeddings, kinds);
+            c.ropeScaling = parseRopeScaling(cfg, rs, "rope_scaling", c.maxPositionEmbeddings, kinds);
         }
         if (!(c.ropeTheta > 0))
             cfg.fail(ErrorCode::Format, "\"" + thetaKey + "\" must be positive, but it is " + numberText(c.ropeTheta) + ".",
@@ -595,8 +595,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     c.torchDtype = cfg.optionalString("torch_dtype", cfg.optionalString("dtype", "float32"));
 
     // The demo generator's marker (any kind or version): ModelInfo::synthetic.
-    const QJsonValue demo = cfg.value("sinkscope_demo");
-    c.syntheticDemo = demo.isObject() && demo.toObject().value(QLatin1String("synthetic")).toBool();
+    c.syntheticDemo = cfg.value("sinkscope_demo").find("synthetic").boolean();
     return c;
 }
 

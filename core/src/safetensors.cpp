@@ -3,7 +3,7 @@
 // checked before it is used, so a bad file is an Error, never an out-of-bounds read.
 #include "sinkscope/safetensors.h"
 
-#include "jsonutil.h"
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/text.h"
 #include "sinkscope/fileio.h"
@@ -278,52 +278,48 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* prefix, std::size_t pr
     const auto* text = reinterpret_cast<const char*>(prefix + 8);
     if (!isValidUtf8(std::string_view(text, static_cast<std::size_t>(headerLen))))
         throw fail(ErrorCode::Format, "the header is not valid UTF-8.");
-    // Writers pad the header with trailing spaces to align the data; QJsonDocument accepts those.
-    const detail::JsonParse parsed = detail::parseJsonText(text, static_cast<std::size_t>(headerLen));
-    if (!parsed.error.empty()) {
-        throw fail(ErrorCode::Format, "the header is not valid JSON (" + parsed.error + " at byte " +
-                                          std::to_string(parsed.offset) + ").");
-    }
-    if (!parsed.document.isObject())
+    // Writers pad the header with trailing spaces to align the data; JSON allows those.
+    const json::Document parsed = json::parse(std::string_view(text, static_cast<std::size_t>(headerLen)),
+                                              {file + ": the header is not valid JSON (", ").", file});
+    const json::Value root = parsed.root();
+    if (!root.isObject())
         throw fail(ErrorCode::Format, "the header is not a JSON object.");
-    const QJsonObject root = parsed.document.object();
 
     SafetensorsHeader header;
     header.dataOffset = 8 + headerLen;
     const uint64_t dataSize = fileSize - header.dataOffset;
 
-    for (auto it = root.begin(); it != root.end(); ++it) {
-        const std::string name = detail::toStd(it.key());
-        const QJsonValue value = it.value();
+    // Each name once, its last entry winning: a repeated name cannot describe two tensors.
+    for (const auto& [key, value] : root.uniqueMembers()) {
+        const std::string name(key);
         if (name == "__metadata__") {
             if (!value.isObject())
                 throw fail(ErrorCode::Format, "\"__metadata__\" must be an object mapping strings to strings.");
-            const QJsonObject meta = value.toObject();
-            for (auto m = meta.begin(); m != meta.end(); ++m) {
-                if (!m.value().isString()) {
-                    throw fail(ErrorCode::Format, "\"__metadata__\" value for " + inQuotes(detail::toStd(m.key())) +
-                                                      " is " + detail::jsonKindName(m.value()) +
+            for (const auto& [metaKey, metaValue] : value.uniqueMembers()) {
+                if (!metaValue.isString()) {
+                    throw fail(ErrorCode::Format, "\"__metadata__\" value for " + inQuotes(std::string(metaKey)) +
+                                                      " is " + metaValue.kindName() +
                                                       ", but metadata values must be strings.");
                 }
-                header.metadata[detail::toStd(m.key())] = detail::toStd(m.value().toString());
+                header.metadata[std::string(metaKey)] = metaValue.str();
             }
             continue;
         }
         if (!value.isObject())
             throw fail(ErrorCode::Format, "the entry for tensor " + inQuotes(name) + " is not an object.", name);
-        const QJsonObject entry = value.toObject();
+        const json::Value entry = value;
         for (const char* key : {"dtype", "shape", "data_offsets"}) {
-            if (!entry.contains(QLatin1String(key)))
+            if (!entry.contains(key))
                 throw fail(ErrorCode::Format, "tensor " + inQuotes(name) + " has no \"" + key + "\".", name);
         }
 
         TensorInfo info;
         info.name = name;
 
-        const QJsonValue dtypeValue = entry.value(QLatin1String("dtype"));
+        const json::Value dtypeValue = entry.find("dtype");
         if (!dtypeValue.isString())
             throw fail(ErrorCode::Format, "tensor " + inQuotes(name) + " has a dtype that is not a string.", name);
-        const std::string dtypeText = detail::toStd(dtypeValue.toString());
+        const std::string dtypeText = dtypeValue.str();
         const auto dtype = dtypeFromName(dtypeText);
         if (!dtype) {
             const bool known = knownOtherDtypes().count(dtypeText) != 0;
@@ -334,11 +330,11 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* prefix, std::size_t pr
         }
         info.dtype = *dtype;
 
-        const QJsonValue shapeValue = entry.value(QLatin1String("shape"));
+        const json::Value shapeValue = entry.find("shape");
         if (!shapeValue.isArray())
             throw fail(ErrorCode::Format, "tensor " + inQuotes(name) + " has a shape that is not an array.", name);
-        for (const QJsonValue& d : shapeValue.toArray()) {
-            const auto dim = detail::jsonInteger(d);
+        for (const json::Value d : shapeValue.elements()) {
+            const auto dim = d.integer();
             if (!dim || *dim < 0) {
                 throw fail(ErrorCode::Format,
                            "tensor " + inQuotes(name) + " has a shape entry that is not a non-negative integer.", name);
@@ -346,13 +342,12 @@ SafetensorsHeader parseSafetensorsHeader(const std::byte* prefix, std::size_t pr
             info.shape.push_back(*dim);
         }
 
-        const QJsonValue offValue = entry.value(QLatin1String("data_offsets"));
-        const QJsonArray off = offValue.toArray();
+        const std::vector<json::Value> off = entry.find("data_offsets").array();
         std::optional<int64_t> b;
         std::optional<int64_t> e;
-        if (offValue.isArray() && off.size() == 2) {
-            b = detail::jsonInteger(off.at(0));
-            e = detail::jsonInteger(off.at(1));
+        if (off.size() == 2) {
+            b = off[0].integer();
+            e = off[1].integer();
         }
         if (!b || !e || *b < 0 || *e < 0) {
             throw fail(ErrorCode::Format,
@@ -453,7 +448,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path)
     const int fd = openRegularFile(path, files::kWeights);
     if (!impl->file.open(fd, QIODevice::ReadOnly, QFileDevice::AutoCloseHandle)) {
         ::close(fd);
-        throw Error(ErrorCode::Io, "Could not open " + path + ": " + detail::toStd(impl->file.errorString()) + ".",
+        throw Error(ErrorCode::Io, "Could not open " + path + ": " + (impl->file.errorString()).toStdString() + ".",
                     path);
     }
     struct stat st {};
@@ -461,7 +456,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path)
         throw Error(ErrorCode::Io, "Could not read the size of " + path + ".", path);
     impl->size = static_cast<uint64_t>(st.st_size);
     impl->mtime = st.st_mtim;
-    const std::string shownName = detail::toStd(info.fileName());
+    const std::string shownName = (info.fileName()).toStdString();
     if (impl->size < 8) {
         // Let the parser phrase the message; it needs no bytes for this.
         const std::byte none[8] = {};
@@ -470,7 +465,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path)
     uchar* mapped = impl->file.map(0, static_cast<qint64>(impl->size));
     if (!mapped) {
         throw Error(ErrorCode::Io,
-                    "Could not memory-map " + path + ": " + detail::toStd(impl->file.errorString()) + ".", path);
+                    "Could not memory-map " + path + ": " + (impl->file.errorString()).toStdString() + ".", path);
     }
     impl->map = reinterpret_cast<const std::byte*>(mapped);
     impl->header = parseSafetensorsHeader(impl->map, static_cast<std::size_t>(impl->size), impl->size, shownName);

@@ -5,7 +5,7 @@
 // model dimensions imply, and its bytes must lie inside the data block, before anything is copied.
 #include "sinkscope/session.h"
 
-#include "jsonutil.h"
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 #include "sinkscope/version.h"
@@ -169,8 +169,12 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
     if (session.runs.empty())
         throw Error(ErrorCode::InvalidArgument, "There is no run to save in a session.");
     {
-        const QJsonDocument settings = QJsonDocument::fromJson(QByteArray::fromStdString(session.settingsJson));
-        if (!settings.isObject())
+        bool isObject = false;
+        try {
+            isObject = json::parse(session.settingsJson, {}).root().isObject();
+        } catch (const Error&) {
+        }
+        if (!isObject)
             throw Error(ErrorCode::InvalidArgument, "The session's settings are not a JSON object.");
     }
 
@@ -278,6 +282,7 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
     root["created"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
     root["view"] = QString::fromStdString(session.view);
     root["selection"] = selection;
+    // The writer is Qt's (see ARCHITECTURE.md): the settings, checked above, become its object.
     root["settings"] = QJsonDocument::fromJson(QByteArray::fromStdString(session.settingsJson)).object();
     root["runs"] = runs;
     const QByteArray manifest = QJsonDocument(root).toJson(QJsonDocument::Indented);
@@ -312,61 +317,60 @@ public:
     {
         throw Error(ErrorCode::Format, "The session file " + m_source + " is damaged: " + what + ".", m_source);
     }
-    QJsonValue field(const QJsonObject& o, const char* key, const std::string& where) const
+    json::Value field(json::Value o, const char* key, const std::string& where) const
     {
-        const QJsonValue v = o.value(QLatin1String(key));
-        if (v.isUndefined())
+        const json::Value v = o.find(key);
+        if (v.isAbsent())
             fail(where + " has no \"" + key + "\"");
         return v;
     }
-    std::string str(const QJsonObject& o, const char* key, const std::string& where) const
+    std::string str(json::Value o, const char* key, const std::string& where) const
     {
-        const QJsonValue v = field(o, key, where);
+        const json::Value v = field(o, key, where);
         if (!v.isString())
-            fail(where + "\"" + key + "\" is " + detail::jsonKindName(v) + ", not a string");
-        return v.toString().toStdString();
+            fail(where + "\"" + key + "\" is " + v.kindName() + ", not a string");
+        return v.str();
     }
-    bool boolean(const QJsonObject& o, const char* key, const std::string& where) const
+    bool boolean(json::Value o, const char* key, const std::string& where) const
     {
-        const QJsonValue v = field(o, key, where);
+        const json::Value v = field(o, key, where);
         if (!v.isBool())
-            fail(where + "\"" + key + "\" is " + detail::jsonKindName(v) + ", not true or false");
-        return v.toBool();
+            fail(where + "\"" + key + "\" is " + v.kindName() + ", not true or false");
+        return v.boolean();
     }
-    int64_t integer(const QJsonObject& o, const char* key, const std::string& where, int64_t lo, int64_t hi) const
+    int64_t integer(json::Value o, const char* key, const std::string& where, int64_t lo, int64_t hi) const
     {
-        const QJsonValue v = field(o, key, where);
-        const auto i = detail::jsonInteger(v);
+        const auto i = field(o, key, where).integer();
         if (!i || *i < lo || *i > hi)
             fail(where + "\"" + key + "\" must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
         return *i;
     }
-    double number(const QJsonObject& o, const char* key, const std::string& where) const
+    double number(json::Value o, const char* key, const std::string& where) const
     {
-        const QJsonValue v = field(o, key, where);
-        if (!v.isDouble() || !std::isfinite(v.toDouble()))
+        const json::Value v = field(o, key, where);
+        if (!v.isNumber() || !std::isfinite(v.number()))
             fail(where + "\"" + key + "\" is not a finite number");
-        return v.toDouble();
+        return v.number();
     }
-    QJsonObject object(const QJsonObject& o, const char* key, const std::string& where) const
+    json::Value object(json::Value o, const char* key, const std::string& where) const
     {
-        const QJsonValue v = field(o, key, where);
+        const json::Value v = field(o, key, where);
         if (!v.isObject())
-            fail(where + "\"" + key + "\" is " + detail::jsonKindName(v) + ", not an object");
-        return v.toObject();
+            fail(where + "\"" + key + "\" is " + v.kindName() + ", not an object");
+        return v;
     }
-    QJsonArray array(const QJsonObject& o, const char* key, const std::string& where) const
+    std::vector<json::Value> array(json::Value o, const char* key, const std::string& where) const
     {
-        const QJsonValue v = field(o, key, where);
+        const json::Value v = field(o, key, where);
         if (!v.isArray())
-            fail(where + "\"" + key + "\" is " + detail::jsonKindName(v) + ", not an array");
-        return v.toArray();
+            fail(where + "\"" + key + "\" is " + v.kindName() + ", not an array");
+        return v.array();
     }
-    QJsonObject element(const QJsonArray& a, qsizetype i, const std::string& where) const
+    json::Value element(const std::vector<json::Value>& a, std::size_t i, const std::string& where) const
     {
         if (!a[i].isObject())
             fail(where + " entry " + std::to_string(i) + " is not an object");
-        return a[i].toObject();
+        return a[i];
     }
 
 private:
@@ -413,8 +417,9 @@ Session decodeSession(const std::string& bytes, const std::string& source)
     if (fnv1a64(data, size_t(dataBytes)) != checksum)
         rd.fail("its data does not match its checksum");
 
-    const QJsonObject root = detail::parseJsonObject(QByteArray(bytes.data() + kHeaderBytes, qsizetype(manifestBytes)),
-                                                     "The manifest of " + source);
+    const json::Document manifest = json::parseObject(std::string_view(bytes.data() + kHeaderBytes, size_t(manifestBytes)),
+                                                      "The manifest of " + source);
+    const json::Value root = manifest.root();
     if (rd.str(root, "format", "the manifest") != "sinkscope-session")
         rd.fail("its manifest is not a session manifest");
     if (uint64_t(rd.integer(root, "version", "the manifest", 1, 1 << 30)) != version)
@@ -424,23 +429,23 @@ Session decodeSession(const std::string& bytes, const std::string& source)
     s.appVersion = rd.str(root, "app_version", "the manifest");
     s.created = rd.str(root, "created", "the manifest");
     s.view = rd.str(root, "view", "the manifest");
-    const QJsonObject sel = rd.object(root, "selection", "the manifest");
+    const json::Value sel = rd.object(root, "selection", "the manifest");
     s.layer = int(rd.integer(sel, "layer", "the selection ", 0, kMaxDim));
     s.head = int(rd.integer(sel, "head", "the selection ", 0, kMaxDim));
     s.query = int(rd.integer(sel, "query", "the selection ", -1, kMaxDim));
     s.key = int(rd.integer(sel, "key", "the selection ", -1, kMaxDim));
-    s.settingsJson = QJsonDocument(rd.object(root, "settings", "the manifest")).toJson(QJsonDocument::Compact).toStdString();
+    s.settingsJson = rd.object(root, "settings", "the manifest").toJson();
 
-    const QJsonArray runs = rd.array(root, "runs", "the manifest");
-    if (runs.isEmpty())
+    const std::vector<json::Value> runs = rd.array(root, "runs", "the manifest");
+    if (runs.empty())
         rd.fail("it holds no run");
-    for (qsizetype i = 0; i < runs.size(); ++i) {
+    for (std::size_t i = 0; i < runs.size(); ++i) {
         const std::string where = "run " + std::to_string(i) + " ";
-        const QJsonObject o = rd.element(runs, i, "the run list");
+        const json::Value o = rd.element(runs, i, "the run list");
         auto r = std::make_shared<RunResult>();
         SessionRun run;
         run.label = rd.str(o, "label", where);
-        const QJsonObject ref = rd.object(o, "model_ref", where);
+        const json::Value ref = rd.object(o, "model_ref", where);
         run.model.path = rd.str(ref, "path", where + "model_ref ");
         run.model.hfRepo = rd.str(ref, "hf_repo", where + "model_ref ");
         run.model.hfRevision = rd.str(ref, "hf_revision", where + "model_ref ");
@@ -451,7 +456,7 @@ Session decodeSession(const std::string& bytes, const std::string& source)
             rd.fail(where + "\"bos_policy\" is not auto, on or off");
         }
 
-        const QJsonObject m = rd.object(o, "model", where);
+        const json::Value m = rd.object(o, "model", where);
         const std::string mw = where + "model ";
         ModelInfo& info = r->model;
         info.name = rd.str(m, "name", mw);
@@ -469,10 +474,10 @@ Session decodeSession(const std::string& bytes, const std::string& source)
         info.position = rd.str(m, "position", mw);
         info.attention = rd.str(m, "attention", mw);
         info.synthetic = rd.boolean(m, "synthetic", mw);
-        for (const QJsonValue& n : rd.array(m, "notes", mw)) {
+        for (const json::Value n : rd.array(m, "notes", mw)) {
             if (!n.isString())
                 rd.fail(mw + "notes holds something that is not a string");
-            info.notes.push_back(n.toString().toStdString());
+            info.notes.push_back(n.str());
         }
 
         r->device = rd.str(o, "device", where);
@@ -480,11 +485,11 @@ Session decodeSession(const std::string& bytes, const std::string& source)
         r->runMs = rd.number(o, "run_ms", where);
         r->tokens = rd.integer(o, "T", where, 1, 1 << 24);
         r->encoding.bosAdded = rd.boolean(o, "bos_added", where);
-        const QJsonArray tokens = rd.array(o, "tokens", where);
-        if (tokens.size() != r->tokens)
+        const std::vector<json::Value> tokens = rd.array(o, "tokens", where);
+        if (int64_t(tokens.size()) != r->tokens)
             rd.fail(where + "has " + std::to_string(tokens.size()) + " tokens, not T = " + std::to_string(r->tokens));
-        for (qsizetype t = 0; t < tokens.size(); ++t) {
-            const QJsonObject to = rd.element(tokens, t, where + "tokens");
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+            const json::Value to = rd.element(tokens, t, where + "tokens");
             const std::string tw = where + "token " + std::to_string(t) + " ";
             Token tk;
             tk.id = int32_t(rd.integer(to, "id", tw, 0, info.vocabSize - 1));
@@ -495,12 +500,12 @@ Session decodeSession(const std::string& bytes, const std::string& source)
             tk.special = rd.boolean(to, "special", tw);
             r->encoding.tokens.push_back(std::move(tk));
         }
-        const QJsonArray recipes = rd.array(o, "recipes", where);
-        if (!recipes.isEmpty() && recipes.size() != info.layers)
+        const std::vector<json::Value> recipes = rd.array(o, "recipes", where);
+        if (!recipes.empty() && recipes.size() != std::size_t(info.layers))
             rd.fail(where + "has " + std::to_string(recipes.size()) + " attention recipes for "
                     + std::to_string(info.layers) + " layers");
-        for (qsizetype l = 0; l < recipes.size(); ++l) {
-            const QJsonObject ro = rd.element(recipes, l, where + "recipes");
+        for (std::size_t l = 0; l < recipes.size(); ++l) {
+            const json::Value ro = rd.element(recipes, l, where + "recipes");
             const std::string rw = where + "recipe " + std::to_string(l) + " ";
             AttentionRecipe rc;
             rc.scale = rd.number(ro, "scale", rw);
@@ -510,21 +515,20 @@ Session decodeSession(const std::string& bytes, const std::string& source)
             r->recipes.push_back(rc);
         }
 
-        const QJsonObject tensors = rd.object(o, "tensors", where);
+        const json::Value tensors = rd.object(o, "tensors", where);
         const std::vector<TensorSlot> table = slots(*r, r.get());
-        for (auto it = tensors.begin(); it != tensors.end(); ++it) {
-            const std::string name = it.key().toStdString();
+        for (const auto& [key, value] : tensors.uniqueMembers()) {
+            const std::string name(key);
             const auto slot = std::find_if(table.begin(), table.end(), [&](const TensorSlot& ts) { return name == ts.name; });
             if (slot == table.end())
                 rd.fail(where + "holds an unknown array \"" + name + "\"");
-            if (!it.value().isObject())
+            if (!value.isObject())
                 rd.fail(where + "array \"" + name + "\" is not described by an object");
-            const QJsonObject to = it.value().toObject();
+            const json::Value to = value;
             const std::string tw = where + "array \"" + name + "\" ";
-            const QJsonArray shapeArray = rd.array(to, "shape", tw);
             std::vector<int64_t> shape;
-            for (const QJsonValue& d : shapeArray) {
-                const auto v = detail::jsonInteger(d);
+            for (const json::Value d : rd.array(to, "shape", tw)) {
+                const auto v = d.integer();
                 if (!v || *v < 0 || *v > kMaxDim)
                     rd.fail(tw + "has a bad dimension");
                 shape.push_back(*v);

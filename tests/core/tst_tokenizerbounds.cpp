@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Work bounds of the tokenizer: WordPiece's per-word work (a 4,000-character word under a huge
 // max_input_chars_per_word took 43 s), the number of chained Sequence passes, the prompt size
-// limit, stopping once the result would be refused, and cancellation. Expected token ids come
+// limit, stopping once the result would be refused (also before a huge word), cancellation, and
+// the regex passes' time budget and backtracking limit. Expected token ids come
 // from the constructed vocabularies (and an independent greedy longest-match in the test).
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
@@ -67,6 +68,9 @@ private Q_SLOTS:
     void promptSizeLimit();
     void stopsOnceRefused();
     void cancellable();
+    void regexTimeBudget();
+    void regexEngineGivesUp();
+    void hugeWordNotTokenizedWhenRefused();
 };
 
 void TestTokenizerBounds::wordPieceLongWordIsFast()
@@ -193,6 +197,91 @@ void TestTokenizerBounds::cancellable()
     }
     cancel = false;
     QCOMPARE(tok->encode("a a a", BosPolicy::Auto, lim).tokens.size(), size_t(3));
+}
+
+namespace {
+
+// A Split whose look-ahead scans to the end of the word for every character: n^2 / 2 steps.
+std::string lookAheadJson(const std::string& regex)
+{
+    return R"({"pre_tokenizer":{"type":"Split","pattern":{"Regex":")" + regex
+           + R"("},"behavior":"Isolated","invert":false},"model":{"type":"WordLevel","unk_token":"[UNK]",)"
+             R"("vocab":{"[UNK]":0,"a":1,"1":2,"b":3}}})";
+}
+
+} // namespace
+
+void TestTokenizerBounds::regexTimeBudget()
+{
+    const auto tok = Tokenizer::fromJson(lookAheadJson(R"(\\w(?=\\w*\\d))"));
+    // On a short text the pattern isolates every character followed (anywhere later) by a digit.
+    QCOMPARE(ids(tok->encode("aaa1")), (std::vector<int32_t>{1, 1, 1, 2}));
+    // 200,000 characters would take about 2 * 10^10 steps; with a 50 ms budget the encode stops
+    // within a few checks (every 256 matches) instead.
+    setRegexTimeBudgetForTesting(0.05);
+    QElapsedTimer timer;
+    timer.start();
+    try {
+        tok->encode(std::string(200000, 'a') + "1");
+        setRegexTimeBudgetForTesting(0);
+        QFAIL("the pathological pass ran to its end");
+    } catch (const Error& e) {
+        setRegexTimeBudgetForTesting(0);
+        QCOMPARE(e.code(), ErrorCode::InvalidArgument);
+        QCOMPARE(QString(e.what()),
+                 "Tokenizing stopped: the regular expressions of pre_tokenizer Split have run for more than 0.05 s on "
+                 "this prompt (a look-ahead pattern costs time growing with the square of a long word). Shorten the "
+                 "prompt, break up its long words, or use another tokenizer.");
+    }
+    QVERIFY2(timer.elapsed() < 5000, qPrintable(QString::number(timer.elapsed()) + " ms"));
+    // The budget belongs to one encode: the next one starts from nothing.
+    QCOMPARE(ids(tok->encode("aa1")), (std::vector<int32_t>{1, 1, 2}));
+}
+
+void TestTokenizerBounds::regexEngineGivesUp()
+{
+    // Nested quantifiers that can never match "a...ab": exponential backtracking, which the
+    // regex engine abandons at its match limit. Before, that silently meant "no match".
+    const auto tok = Tokenizer::fromJson(lookAheadJson(R"((a+)+$)"));
+    QCOMPARE(ids(tok->encode("aab")), (std::vector<int32_t>{0})); // no match: the piece "aab" is unknown
+    try {
+        tok->encode(std::string(40, 'a') + "b");
+        QFAIL("an abandoned match passed as no match");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::InvalidArgument);
+        QCOMPARE(QString(e.what()),
+                 "Tokenizing stopped: the regular expression of pre_tokenizer Split gave up on this prompt after "
+                 "character 0 of a piece (the regex engine's backtracking limit). Shorten the prompt, break up its "
+                 "long words, or use another tokenizer.");
+    }
+}
+
+void TestTokenizerBounds::hugeWordNotTokenizedWhenRefused()
+{
+    // BPE without a pre-tokenizer: the whole prompt is one word. The longest piece has 2
+    // characters, so n characters give at least ceil(n / 2) tokens ("aa" x n/2 exactly here).
+    const auto tok = Tokenizer::fromJson(R"({"model":{"type":"BPE","vocab":{"a":0,"aa":1},"merges":["a a"]}})");
+    bool stopped = false;
+    EncodeLimits lim;
+    lim.stopAfter = 10;
+    lim.stoppedEarly = &stopped;
+    lim.refuseBeyond = true;
+    // 20 characters: at least 10 tokens, which is not past the limit, so the word is tokenized.
+    QCOMPARE(ids(tok->encode(std::string(20, 'a'), BosPolicy::Auto, lim)), std::vector<int32_t>(10, 1));
+    QVERIFY(!stopped);
+    // 21 characters: at least 11 tokens (in fact 10 x "aa" + "a"), past the limit: not tokenized.
+    QCOMPARE(tok->encode(std::string(21, 'a'), BosPolicy::Auto, lim).tokens.size(), size_t(0));
+    QVERIFY(stopped);
+    // A 4 MiB word is refused the same way, without the merges over 4 million symbols.
+    stopped = false;
+    QCOMPARE(tok->encode(std::string(limits::kPromptBytes, 'a'), BosPolicy::Auto, lim).tokens.size(), size_t(0));
+    QVERIFY(stopped);
+    // A caller that keeps the first tokens gets them exactly, from the whole word.
+    stopped = false;
+    lim.refuseBeyond = false;
+    QCOMPARE(ids(tok->encode(std::string(21, 'a'), BosPolicy::Auto, lim)),
+             (std::vector<int32_t>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0}));
+    QVERIFY(stopped);
 }
 
 QTEST_GUILESS_MAIN(TestTokenizerBounds)

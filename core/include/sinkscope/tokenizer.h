@@ -19,6 +19,10 @@ struct EncodeLimits {
     /// encoding then holds the first tokens only and `*stoppedEarly` is set.
     int64_t stopAfter = 0;
     bool* stoppedEarly = nullptr;
+    /// The caller refuses an encoding longer than `stopAfter` (rather than cutting it): then a word
+    /// certain to pass the limit on its own is not tokenized, and the encoding may end before it
+    /// (`*stoppedEarly` set). Leave false when the first `stopAfter` tokens are used.
+    bool refuseBeyond = false;
     /// Checked between passes and words; when set, encode throws Error(Cancelled).
     const std::atomic<bool>* cancel = nullptr;
 };
@@ -62,5 +66,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> d;
 };
+
+/// Test hook: the regex time one encode may spend (0: the built-in 10 s), so a test can check the
+/// refusal of a pathological tokenizer.json without waiting for it.
+void setRegexTimeBudgetForTesting(double seconds);
 
 } // namespace sinkscope

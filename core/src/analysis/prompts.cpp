@@ -3,13 +3,11 @@
 // reported with its number and the rest of the file is still used.
 #include "sinkscope/analysis.h"
 
-#include "jsonutil.h"
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/text.h"
 #include "sinkscope/fileio.h"
 
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QString>
 
 namespace sinkscope::analysis {
@@ -71,26 +69,27 @@ PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
             set.prompts.push_back({number, line});
             continue;
         }
-        const detail::JsonParse parsed = detail::parseJsonText(line.data(), line.size());
-        if (!parsed.error.empty()) {
-            set.issues.push_back({number, "not valid JSON: " + parsed.error + " at offset " + std::to_string(parsed.offset)});
+        json::Document doc;
+        try {
+            doc = json::parse(line, {"not valid JSON: ", "", {}});
+        } catch (const Error& e) {
+            set.issues.push_back({number, e.what()});
             continue;
         }
-        const QJsonDocument& doc = parsed.document;
-        if (!doc.isObject()) {
+        if (!doc.root().isObject()) {
             set.issues.push_back({number, "not a JSON object"});
             continue;
         }
-        const QJsonValue text = doc.object().value(QStringLiteral("text"));
+        const json::Value text = doc.root().find("text");
         if (!text.isString()) {
-            set.issues.push_back({number, text.isUndefined() ? "no \"text\" field" : "\"text\" is not a string"});
+            set.issues.push_back({number, text.isAbsent() ? "no \"text\" field" : "\"text\" is not a string"});
             continue;
         }
-        if (text.toString().isEmpty()) {
+        if (text.string().empty()) {
             set.issues.push_back({number, "\"text\" is empty"});
             continue;
         }
-        set.prompts.push_back({number, text.toString().toStdString()});
+        set.prompts.push_back({number, text.str()});
     }
     return set;
 }

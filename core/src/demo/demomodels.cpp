@@ -5,6 +5,7 @@
 #include "sinkscope/demomodels.h"
 
 #include "demo/demobuild.h"
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 #include "sinkscope/safetensors.h"
@@ -154,11 +155,6 @@ std::string readme(DemoKind kind)
     return s;
 }
 
-std::string describeVersion(const QJsonObject& m)
-{
-    return m.value(QLatin1String("version")).toString().toStdString();
-}
-
 } // namespace
 
 const char* demoKindName(DemoKind kind)
@@ -221,18 +217,23 @@ bool isDemoModelDir(DemoKind kind, const std::string& dirPath)
     QFile cfg(dir.filePath(QStringLiteral("config.json")));
     if (!cfg.open(QIODevice::ReadOnly) || cfg.size() > (1 << 20))
         return false;
-    const QJsonDocument doc = QJsonDocument::fromJson(cfg.readAll());
-    const QJsonObject m = doc.object().value(QLatin1String("sinkscope_demo")).toObject();
-    if (m.value(QLatin1String("kind")).toString() != QLatin1String(demoKindName(kind)) ||
-        describeVersion(m) != kVersion)
+    // Anything unreadable or different means "not (this version of) the demo model": it is rebuilt.
+    try {
+        const QByteArray cfgBytes = cfg.readAll();
+        const json::Document doc = json::parse(std::string_view(cfgBytes.constData(), size_t(cfgBytes.size())), {});
+        const json::Value m = doc.root().find("sinkscope_demo");
+        if (m.find("kind").string() != demoKindName(kind) || m.find("version").string() != kVersion)
+            return false;
+        if (fileSha256(dir.filePath(QStringLiteral("model.safetensors"))).toStdString() != m.find("weights_sha256").string())
+            return false;
+        QFile tok(dir.filePath(QStringLiteral("tokenizer.json")));
+        if (!tok.open(QIODevice::ReadOnly))
+            return false;
+        const QByteArray tokBytes = tok.readAll();
+        return json::parse(std::string_view(tokBytes.constData(), size_t(tokBytes.size())), {}).root().isObject();
+    } catch (const Error&) {
         return false;
-    if (fileSha256(dir.filePath(QStringLiteral("model.safetensors"))) !=
-        m.value(QLatin1String("weights_sha256")).toString().toLatin1())
-        return false;
-    QFile tok(dir.filePath(QStringLiteral("tokenizer.json")));
-    if (!tok.open(QIODevice::ReadOnly))
-        return false;
-    return QJsonDocument::fromJson(tok.readAll()).isObject();
+    }
 }
 
 std::vector<PlantedHead> plantedHeads(DemoKind kind)

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "tokenizer/flatmap.h"
-#include "tokenizer/json.h"
+#include "json.h"
 #include "tokenizer/normalizedtext.h"
 
 #include <cstdint>
@@ -23,18 +23,18 @@ namespace sinkscope::tok {
 /// Throws Error(Unsupported) "Unsupported tokenizer.json: <component>: <problem>".
 [[noreturn]] void unsupported(const std::string& component, const std::string& problem);
 /// `v` itself when it is an object (a null `v` counts as missing).
-const Json& requireObject(const Json* v, const std::string& component);
-std::string requireString(const Json& o, const char* key, const std::string& component);
-std::string optString(const Json& o, const char* key, const std::string& component, const std::string& fallback = {});
-bool optBool(const Json& o, const char* key, const std::string& component, bool fallback);
-int64_t requireInt(const Json& o, const char* key, const std::string& component);
-const std::vector<Json>& requireArray(const Json& o, const char* key, const std::string& component);
+json::Value requireObject(json::Value v, const std::string& component);
+std::string requireString(json::Value o, const char* key, const std::string& component);
+std::string optString(json::Value o, const char* key, const std::string& component, const std::string& fallback = {});
+bool optBool(json::Value o, const char* key, const std::string& component, bool fallback);
+int64_t requireInt(json::Value o, const char* key, const std::string& component);
+std::vector<json::Value> requireArray(json::Value o, const char* key, const std::string& component);
 /// A single character given as a JSON string (Metaspace replacement, Strip content).
-char32_t requireChar(const Json& o, const char* key, const std::string& component);
+char32_t requireChar(json::Value o, const char* key, const std::string& component);
 /// A {"String": s} / {"Regex": r} pattern object.
-Pattern readPattern(const Json* v, const std::string& component);
+Pattern readPattern(json::Value v, const std::string& component);
 /// Null or absent -> true (the stage is not configured).
-inline bool absent(const Json* v) { return v == nullptr || v->isNull(); }
+inline bool absent(json::Value v) { return !v || v.isNull(); }
 
 /// Steps one tokenizer may chain in all its Sequence components together. Each step is a pass
 /// over the whole prompt (a look-ahead regex costs seconds per pass on 100k characters), so a
@@ -43,6 +43,15 @@ constexpr size_t kMaxSequenceSteps = 64;
 /// Counts the Sequence steps of the tokenizer being loaded on this thread (reset by the loader).
 size_t& sequenceStepsLoaded();
 
+/// Seconds of regular-expression matching one encode may spend over all its Split/Replace passes
+/// (a look-ahead pattern on a long word costs time growing with the square of its length); past
+/// it the encode stops with Error(InvalidArgument). Real tokenizers need well under 1 s for the
+/// 4 MiB prompt limit.
+constexpr double kRegexSecondsPerEncode = 10.0;
+/// Adds `seconds` of matching by `component`'s regex to the encode running on this thread and
+/// throws Error(InvalidArgument) naming the component once the encode's budget is spent.
+void chargeRegexTime(double seconds, const std::string& component);
+
 /// Throws Error(Cancelled) when the cancel flag of the encode running on this thread is set.
 /// Pipeline stages call it between passes, so a long tokenization stops when asked.
 void throwIfCancelled();
@@ -50,7 +59,7 @@ void throwIfCancelled();
 /// Builds a "Sequence" component: each entry of the array `key` through `make` (a component's own
 /// factory), skipping null entries, into `Seq::parts`. Entries are named "<component>[i]" in errors.
 template <class Seq, class Make>
-std::unique_ptr<Seq> makeSequence(const Json& o, const char* key, const std::string& component, Make make)
+std::unique_ptr<Seq> makeSequence(json::Value o, const char* key, const std::string& component, Make make)
 {
     auto seq = std::make_unique<Seq>();
     const auto& parts = requireArray(o, key, component);
@@ -59,7 +68,7 @@ std::unique_ptr<Seq> makeSequence(const Json& o, const char* key, const std::str
         unsupported(component, "the Sequence components chain more than " + std::to_string(kMaxSequenceSteps)
                                    + " steps; each is a pass over the whole prompt");
     for (size_t i = 0; i < parts.size(); ++i) {
-        auto part = make(&parts[i], component + "[" + std::to_string(i) + "]");
+        auto part = make(parts[i], component + "[" + std::to_string(i) + "]");
         if (part)
             seq->parts.push_back(std::move(part));
     }
@@ -81,7 +90,7 @@ public:
     virtual ~Normalizer() = default;
     virtual void normalize(NormalizedText& text) const = 0;
 };
-std::unique_ptr<Normalizer> makeNormalizer(const Json* v, const std::string& component);
+std::unique_ptr<Normalizer> makeNormalizer(json::Value v, const std::string& component);
 
 class PreTokenizer {
 public:
@@ -90,7 +99,7 @@ public:
     /// True for the ByteLevel pre-tokenizer (alone or in a sequence): pieces are byte characters.
     virtual bool isByteLevel() const { return false; }
 };
-std::unique_ptr<PreTokenizer> makePreTokenizer(const Json* v, const std::string& component);
+std::unique_ptr<PreTokenizer> makePreTokenizer(json::Value v, const std::string& component);
 
 /// A token produced by the model for one piece: [start, end) are character indices in the piece.
 struct ModelToken {
@@ -104,19 +113,22 @@ class Model {
 public:
     virtual ~Model() = default;
     virtual void tokenize(const NormalizedText& piece, std::vector<ModelToken>& out, WordCache& cache) const = 0;
+    /// A lower bound on the number of tokens tokenize() gives for a piece of `chars` characters,
+    /// so that a word whose tokens alone pass the caller's limit need not be tokenized at all.
+    virtual size_t minTokens(size_t chars) const { return chars > 0 ? 1 : 0; }
     std::optional<int32_t> tokenToId(const std::string& piece) const;
     /// Vocabulary string of `id`, nullptr when the model has no such id.
     const std::string* idToToken(int32_t id) const;
     int32_t vocabEnd() const { return int32_t(m_idToPiece.size()); }
     /// Reads {"piece": id, ...}; fills the two maps and checks for duplicate ids.
-    void readVocab(const Json& vocab, const std::string& component);
+    void readVocab(json::Value vocab, const std::string& component);
 
 protected:
     StringIdMap m_vocab;
     std::vector<std::string> m_idToPiece;
     std::vector<bool> m_hasId;
 };
-std::unique_ptr<Model> makeModel(const Json* v, const std::string& component);
+std::unique_ptr<Model> makeModel(json::Value v, const std::string& component);
 
 /// One token of an encoding under construction.
 struct EncToken {
@@ -134,7 +146,7 @@ public:
     /// Adjusts offsets and, when `addSpecial`, wraps the sequence in its special tokens.
     virtual void process(std::vector<EncToken>& tokens, bool addSpecial) const = 0;
 };
-std::unique_ptr<PostProcessor> makePostProcessor(const Json* v, const std::string& component);
+std::unique_ptr<PostProcessor> makePostProcessor(json::Value v, const std::string& component);
 
 /// How decoders run: for text (as the reference) or for showing one token alone (keep raw bytes,
 /// keep leading spaces).
@@ -146,7 +158,7 @@ public:
     virtual void decodeChain(std::vector<std::string>& tokens, DecodeMode mode) const = 0;
     virtual bool isByteLevel() const { return false; }
 };
-std::unique_ptr<Decoder> makeDecoder(const Json* v, const std::string& component);
+std::unique_ptr<Decoder> makeDecoder(json::Value v, const std::string& component);
 
 /// GPT-2's byte <-> printable character table.
 char32_t byteToChar(uint8_t b);

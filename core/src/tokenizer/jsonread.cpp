@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// JSON accessors that turn every surprise in tokenizer.json into an Error naming the component,
+// The tokenizer's messages over the core's JSON values (json.h): every surprise in tokenizer.json
+// becomes an Error naming the component,
 // plus small tables shared by several components.
 #include "sinkscope/error.h"
 #include "tokenizer/components.h"
@@ -19,68 +20,67 @@ void unsupported(const std::string& component, const std::string& problem)
     throw Error(ErrorCode::Unsupported, "Unsupported tokenizer.json: " + component + ": " + problem + ".");
 }
 
-const Json& requireObject(const Json* v, const std::string& component)
+json::Value requireObject(json::Value v, const std::string& component)
 {
-    if (v == nullptr)
+    if (!v)
         malformed(component, "missing");
-    if (!v->isObject())
+    if (!v.isObject())
         malformed(component, "expected a JSON object");
-    return *v;
+    return v;
 }
 
-std::string requireString(const Json& o, const char* key, const std::string& component)
+std::string requireString(json::Value o, const char* key, const std::string& component)
 {
-    const Json* v = o.find(key);
-    if (v == nullptr)
+    json::Value v = o.find(key);
+    if (!v)
         malformed(component, std::string("missing \"") + key + "\"");
-    if (!v->isString())
+    if (!v.isString())
         malformed(component, std::string("\"") + key + "\" must be a string");
-    return v->string();
+    return v.str();
 }
 
-std::string optString(const Json& o, const char* key, const std::string& component, const std::string& fallback)
+std::string optString(json::Value o, const char* key, const std::string& component, const std::string& fallback)
 {
-    const Json* v = o.find(key);
+    json::Value v = o.find(key);
     if (absent(v))
         return fallback;
-    if (!v->isString())
+    if (!v.isString())
         malformed(component, std::string("\"") + key + "\" must be a string");
-    return v->string();
+    return v.str();
 }
 
-bool optBool(const Json& o, const char* key, const std::string& component, bool fallback)
+bool optBool(json::Value o, const char* key, const std::string& component, bool fallback)
 {
-    const Json* v = o.find(key);
+    json::Value v = o.find(key);
     if (absent(v))
         return fallback;
-    if (!v->isBool())
+    if (!v.isBool())
         malformed(component, std::string("\"") + key + "\" must be true or false");
-    return v->boolean();
+    return v.boolean();
 }
 
-int64_t requireInt(const Json& o, const char* key, const std::string& component)
+int64_t requireInt(json::Value o, const char* key, const std::string& component)
 {
-    const Json* v = o.find(key);
-    if (v == nullptr)
+    json::Value v = o.find(key);
+    if (!v)
         malformed(component, std::string("missing \"") + key + "\"");
-    const double d = v->isNumber() ? v->number() : -1.5;
-    // Range first: converting a double outside int64's range is undefined behaviour.
-    if (!(d >= 0 && d <= 2147483647.0) || d != double(int64_t(d)))
+    const std::optional<int64_t> i = v.integer();
+    if (!i || *i < 0 || *i > 2147483647)
         malformed(component, std::string("\"") + key + "\" must be a non-negative integer");
-    return int64_t(d);
+    return *i;
 }
 
-const std::vector<Json>& requireArray(const Json& o, const char* key, const std::string& component)
+std::vector<json::Value> requireArray(json::Value o, const char* key, const std::string& component)
 {
-    const Json* v = o.find(key);
-    if (v == nullptr)
+    json::Value v = o.find(key);
+    if (!v)
         malformed(component, std::string("missing \"") + key + "\"");
-    if (!v->isArray())
+    if (!v.isArray())
         malformed(component, std::string("\"") + key + "\" must be an array");
-    return v->array();
+    return v.array();
 }
 
-char32_t requireChar(const Json& o, const char* key, const std::string& component)
+char32_t requireChar(json::Value o, const char* key, const std::string& component)
 {
     const std::u32string s = decodeUtf8Trusted(requireString(o, key, component));
     if (s.size() != 1)
@@ -88,9 +88,9 @@ char32_t requireChar(const Json& o, const char* key, const std::string& componen
     return s[0];
 }
 
-Pattern readPattern(const Json* v, const std::string& component)
+Pattern readPattern(json::Value v, const std::string& component)
 {
-    const Json& o = requireObject(v, component + " pattern");
+    json::Value o = requireObject(v, component + " pattern");
     if (o.contains("String"))
         return Pattern::literal(decodeUtf8Trusted(requireString(o, "String", component + " pattern")));
     if (o.contains("Regex"))

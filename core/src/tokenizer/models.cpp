@@ -3,6 +3,7 @@
 #include "tokenizer/components.h"
 #include "tokenizer/unicodeutil.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <queue>
 
@@ -23,36 +24,19 @@ const std::string* Model::idToToken(int32_t id) const
     return &m_idToPiece[size_t(id)];
 }
 
-void Model::readVocab(const Json& vocab, const std::string& component)
+void Model::readVocab(json::Value vocab, const std::string& component)
 {
     const char* notObject = "\"vocab\" must be an object mapping pieces to ids";
     std::vector<std::pair<std::string, int32_t>> entries;
-    auto add = [&](std::string key, const Json::Type type, double d) {
-        // Range first: converting a double outside int64's range is undefined behaviour.
-        if (type != Json::Type::Number || !(d >= 0 && d <= 16.0 * 1024 * 1024) || d != double(int64_t(d)))
-            malformed(component, "vocabulary entry '" + key + "' must map to a non-negative integer id");
-        entries.emplace_back(std::move(key), int32_t(d));
-    };
-    if (vocab.isObject()) {
-        entries.reserve(vocab.members().size());
-        for (const auto& [key, v] : vocab.members())
-            add(key, v.type(), v.isNumber() ? v.number() : 0);
-    } else if (vocab.isRaw()) {
-        JsonStream st(vocab.raw(), "tokenizer.json");
-        if (st.peek() != Json::Type::Object)
-            malformed(component, notObject);
-        st.enterObject();
-        entries.reserve(vocab.raw().size() / 16);
-        std::string key;
-        while (st.nextMember(key)) {
-            const Json::Type t = st.peek();
-            if (t == Json::Type::Number)
-                add(key, t, st.readNumber());
-            else
-                add(key, t, 0);
-        }
-    } else {
+    if (!vocab.isObject())
         malformed(component, notObject);
+    for (const auto [key, v] : vocab.members()) {
+        // integer() is nullopt for anything but a whole number in int64's range, so the range
+        // check below never meets an undefined conversion.
+        const std::optional<int64_t> id = v.integer();
+        if (!id || *id < 0 || *id > 16 * 1024 * 1024)
+            malformed(component, "vocabulary entry '" + std::string(key) + "' must map to a non-negative integer id");
+        entries.emplace_back(std::string(key), int32_t(*id));
     }
     int32_t maxId = -1;
     for (const auto& e : entries)
@@ -80,12 +64,12 @@ std::string byteToken(uint8_t b)
 
 class BpeModel final : public Model {
 public:
-    BpeModel(const Json& o, const std::string& c)
+    BpeModel(json::Value o, const std::string& c)
     {
-        const Json* vocab = o.find("vocab");
-        if (vocab == nullptr)
+        json::Value vocab = o.find("vocab");
+        if (!vocab)
             malformed(c, "missing \"vocab\"");
-        readVocab(*vocab, c);
+        readVocab(vocab, c);
         m_prefix = optString(o, "continuing_subword_prefix", c);
         m_suffix = optString(o, "end_of_word_suffix", c);
         m_fuseUnk = optBool(o, "fuse_unk", c, false);
@@ -96,6 +80,13 @@ public:
             auto id = tokenToId(unk);
             m_unkId = id ? *id : -2; // -2: named but missing; an error only if it is ever needed
             m_unkName = unk;
+        }
+        // No token covers more characters than its piece has (a prefix or suffix only adds some).
+        for (size_t k = 0; k < m_vocab.size(); ++k) {
+            const std::string& piece = m_vocab.keyAt(k);
+            m_maxPieceChars = std::max<size_t>(m_maxPieceChars, size_t(std::count_if(piece.begin(), piece.end(), [](char ch) {
+                                                                   return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+                                                               })));
         }
         if (m_prefix.empty() && m_suffix.empty()) {
             for (size_t k = 0; k < m_vocab.size(); ++k) {
@@ -113,6 +104,18 @@ public:
                 m_byteIds[size_t(b)] = id ? *id : -1;
             }
         readMerges(o, c);
+    }
+
+    size_t minTokens(size_t chars) const override
+    {
+        // Every token covers at most m_maxPieceChars characters, except a fused run of unknown
+        // characters, which may cover any number.
+        if (chars == 0)
+            return 0;
+        if (m_fuseUnk)
+            return 1;
+        const size_t most = std::max<size_t>(m_maxPieceChars, 1);
+        return (chars + most - 1) / most;
     }
 
     void tokenize(const NormalizedText& piece, std::vector<ModelToken>& out, WordCache& cache) const override
@@ -170,9 +173,9 @@ private:
         return m_unkId;
     }
 
-    void readMerges(const Json& o, const std::string& c)
+    void readMerges(json::Value o, const std::string& c)
     {
-        const Json* mv = o.find("merges");
+        json::Value mv = o.find("merges");
         if (absent(mv))
             return;
         const size_t prefixLen = m_prefix.size();
@@ -200,45 +203,17 @@ private:
         auto badShape = [&](size_t i) {
             malformed(c, "merge " + std::to_string(i) + " must be \"a b\" or [\"a\", \"b\"]");
         };
-        if (mv->isArray()) {
-            const auto& merges = mv->array();
-            m_merges.reserve(merges.size());
-            for (size_t i = 0; i < merges.size(); ++i) {
-                const Json& m = merges[i];
-                if (m.isString())
-                    splitMerge(i, m.string());
-                else if (m.isArray() && m.array().size() == 2 && m.array()[0].isString() && m.array()[1].isString())
-                    addMerge(i, m.array()[0].string(), m.array()[1].string());
-                else
-                    badShape(i);
-            }
-            return;
-        }
-        if (!mv->isRaw())
+        if (!mv.isArray())
             malformed(c, "\"merges\" must be an array");
-        JsonStream st(mv->raw(), "tokenizer.json");
-        if (st.peek() != Json::Type::Array)
-            malformed(c, "\"merges\" must be an array");
-        st.enterArray();
-        m_merges.reserve(mv->raw().size() / 12);
         size_t i = 0;
-        while (st.nextElement()) {
-            const Json::Type t = st.peek();
-            if (t == Json::Type::String) {
-                splitMerge(i, st.readString());
-            } else if (t == Json::Type::Array) {
-                st.enterArray();
-                if (!st.nextElement() || st.peek() != Json::Type::String)
-                    badShape(i);
-                const std::string a = st.readString();
-                if (!st.nextElement() || st.peek() != Json::Type::String)
-                    badShape(i);
-                const std::string b = st.readString();
-                if (st.nextElement())
-                    badShape(i);
-                addMerge(i, a, b);
+        for (const json::Value m : mv.elements()) {
+            if (m.isString()) {
+                splitMerge(i, m.str());
             } else {
-                badShape(i);
+                const std::vector<json::Value> pair = m.array();
+                if (pair.size() != 2 || !pair[0].isString() || !pair[1].isString())
+                    badShape(i);
+                addMerge(i, pair[0].str(), pair[1].str());
             }
             ++i;
         }
@@ -352,6 +327,7 @@ private:
 
     std::string m_prefix, m_suffix, m_unkName;
     bool m_fuseUnk = false, m_byteFallback = false, m_ignoreMerges = false;
+    size_t m_maxPieceChars = 0; // code points of the longest vocabulary piece
     int32_t m_unkId = -1;
     std::unordered_map<char32_t, int32_t> m_charIds;
     int32_t m_byteIds[256] = {};
@@ -360,12 +336,12 @@ private:
 
 class WordPieceModel final : public Model {
 public:
-    WordPieceModel(const Json& o, const std::string& c)
+    WordPieceModel(json::Value o, const std::string& c)
     {
-        const Json* vocab = o.find("vocab");
-        if (vocab == nullptr)
+        json::Value vocab = o.find("vocab");
+        if (!vocab)
             malformed(c, "missing \"vocab\"");
-        readVocab(*vocab, c);
+        readVocab(vocab, c);
         m_unkName = optString(o, "unk_token", c, "[UNK]");
         m_prefix = optString(o, "continuing_subword_prefix", c, "##");
         if (!absent(o.find("max_input_chars_per_word")))
@@ -432,12 +408,12 @@ private:
 
 class WordLevelModel final : public Model {
 public:
-    WordLevelModel(const Json& o, const std::string& c)
+    WordLevelModel(json::Value o, const std::string& c)
     {
-        const Json* vocab = o.find("vocab");
-        if (vocab == nullptr)
+        json::Value vocab = o.find("vocab");
+        if (!vocab)
             malformed(c, "missing \"vocab\"");
-        readVocab(*vocab, c);
+        readVocab(vocab, c);
         m_unkName = optString(o, "unk_token", c, "<unk>");
         auto id = tokenToId(m_unkName);
         m_unkId = id ? *id : -1;
@@ -463,9 +439,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<Model> makeModel(const Json* v, const std::string& component)
+std::unique_ptr<Model> makeModel(json::Value v, const std::string& component)
 {
-    const Json& o = requireObject(v, component);
+    json::Value o = requireObject(v, component);
     std::string type = optString(o, "type", component);
     if (type.empty()) {
         // Older files leave the model untyped; the fields tell which one it is.

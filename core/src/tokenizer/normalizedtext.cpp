@@ -2,9 +2,11 @@
 #include "tokenizer/normalizedtext.h"
 
 #include "sinkscope/error.h"
+#include "tokenizer/components.h"
 #include "tokenizer/unicodeutil.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace sinkscope::tok {
 
@@ -151,6 +153,7 @@ Pattern Pattern::regex(const QString& pattern, const char* component)
                         + pattern.toStdString() + "' does not compile (" + p.m_regex->errorString().toStdString()
                         + " at offset " + std::to_string(p.m_regex->patternErrorOffset()) + ").");
     p.m_regex->optimize();
+    p.m_component = component;
     return p;
 }
 
@@ -210,11 +213,36 @@ std::vector<PatternMatch> Pattern::findMatches(const std::u32string& text) const
             cpIndex[size_t(q.size())] = cp;
         }
         auto toCp = [&](qsizetype i) { return cpIndex.empty() ? size_t(i) : cpIndex[size_t(i)]; };
+        // The pass charges its time to the encode's regex budget every 256 matches and at its end,
+        // and stops when the encode is cancelled.
+        using Clock = std::chrono::steady_clock;
+        Clock::time_point last = Clock::now();
+        auto charge = [&] {
+            const Clock::time_point now = Clock::now();
+            chargeRegexTime(std::chrono::duration<double>(now - last).count(), m_component);
+            last = now;
+        };
         auto it = m_regex->globalMatch(q);
+        qsizetype lastEnd = 0;
+        size_t count = 0;
         while (it.hasNext()) {
             const QRegularExpressionMatch m = it.next();
             addMatch(toCp(m.capturedStart()), toCp(m.capturedEnd()));
+            lastEnd = m.capturedEnd();
+            if ((++count & 255) == 0) {
+                throwIfCancelled();
+                charge();
+            }
         }
+        // globalMatch ends silently when the regex engine gives up (its backtracking limit), which
+        // would tokenize the rest as if nothing matched: ask once more from where it ended.
+        if (!m_regex->match(q, lastEnd).isValid())
+            throw Error(ErrorCode::InvalidArgument,
+                        "Tokenizing stopped: the regular expression of " + m_component
+                            + " gave up on this prompt after character " + std::to_string(toCp(lastEnd))
+                            + " of a piece (the regex engine's backtracking limit). Shorten the prompt, break up its "
+                              "long words, or use another tokenizer.");
+        charge();
         break;
     }
     }

@@ -74,6 +74,7 @@ private:
     enum class Kind { Literal, Regex, Predicate } m_kind = Kind::Literal;
     std::u32string m_literal;
     std::shared_ptr<QRegularExpression> m_regex;
+    std::string m_component; ///< who owns the regex, for messages ("pre_tokenizer Split")
     std::function<bool(char32_t)> m_pred;
 };
 

@@ -137,11 +137,11 @@ public:
 
 } // namespace
 
-std::unique_ptr<Normalizer> makeNormalizer(const Json* v, const std::string& component)
+std::unique_ptr<Normalizer> makeNormalizer(json::Value v, const std::string& component)
 {
     if (absent(v))
         return nullptr;
-    const Json& o = requireObject(v, component);
+    json::Value o = requireObject(v, component);
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "Sequence") {

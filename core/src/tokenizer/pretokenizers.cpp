@@ -226,11 +226,11 @@ public:
 
 } // namespace
 
-std::unique_ptr<PreTokenizer> makePreTokenizer(const Json* v, const std::string& component)
+std::unique_ptr<PreTokenizer> makePreTokenizer(json::Value v, const std::string& component)
 {
     if (absent(v))
         return nullptr;
-    const Json& o = requireObject(v, component);
+    json::Value o = requireObject(v, component);
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "Sequence") {

@@ -120,29 +120,30 @@ public:
     }
 };
 
-SpecialPiece readPair(const Json& o, const char* key, const std::string& c)
+SpecialPiece readPair(json::Value o, const char* key, const std::string& c)
 {
     const auto& a = requireArray(o, key, c);
     if (a.size() != 2 || !a[0].isString() || !a[1].isNumber() || a[1].number() < 0 || a[1].number() > 2147483647.0)
         malformed(c, std::string("\"") + key + "\" must be [token, id]");
-    return SpecialPiece{{int32_t(a[1].number())}, {a[0].string()}};
+    return SpecialPiece{{int32_t(a[1].number())}, {a[0].str()}};
 }
 
 } // namespace
 
-std::unique_ptr<PostProcessor> makePostProcessor(const Json* v, const std::string& component)
+std::unique_ptr<PostProcessor> makePostProcessor(json::Value v, const std::string& component)
 {
     if (absent(v))
         return nullptr;
-    const Json& o = requireObject(v, component);
+    json::Value o = requireObject(v, component);
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "TemplateProcessing") {
         auto p = std::make_unique<TemplateProcessor>();
-        const Json& specials = requireObject(o.find("special_tokens"), c + " special_tokens");
-        for (const auto& [name, value] : specials.members()) {
+        json::Value specials = requireObject(o.find("special_tokens"), c + " special_tokens");
+        for (const auto [key, value] : specials.members()) {
+            const std::string name(key);
             const std::string sc = c + " special token '" + name + "'";
-            const Json& so = requireObject(&value, sc);
+            json::Value so = requireObject(value, sc);
             const auto& ids = requireArray(so, "ids", sc);
             const auto& toks = requireArray(so, "tokens", sc);
             if (ids.size() != toks.size())
@@ -152,17 +153,17 @@ std::unique_ptr<PostProcessor> makePostProcessor(const Json* v, const std::strin
                 if (!ids[i].isNumber() || ids[i].number() < 0 || ids[i].number() > 2147483647.0 || !toks[i].isString())
                     malformed(sc, "ids must be non-negative integers and tokens strings");
                 piece.ids.push_back(int32_t(ids[i].number()));
-                piece.tokens.push_back(toks[i].string());
+                piece.tokens.push_back(toks[i].str());
             }
             p->specials[name] = std::move(piece);
         }
-        const auto& single = requireArray(o, "single", c);
+        const std::vector<json::Value> single = requireArray(o, "single", c);
         for (size_t i = 0; i < single.size(); ++i) {
-            const Json& item = requireObject(&single[i], c + " single[" + std::to_string(i) + "]");
+            json::Value item = requireObject(single[i], c + " single[" + std::to_string(i) + "]");
             if (item.contains("Sequence")) {
                 p->single.push_back({true, {}});
             } else if (item.contains("SpecialToken")) {
-                const Json& st = requireObject(item.find("SpecialToken"), c);
+                json::Value st = requireObject(item.find("SpecialToken"), c);
                 const std::string id = requireString(st, "id", c);
                 if (!p->specials.count(id))
                     malformed(c, "the template uses '" + id + "', which is not among its special_tokens");
@@ -423,11 +424,11 @@ public:
 
 } // namespace
 
-std::unique_ptr<Decoder> makeDecoder(const Json* v, const std::string& component)
+std::unique_ptr<Decoder> makeDecoder(json::Value v, const std::string& component)
 {
     if (absent(v))
         return nullptr;
-    const Json& o = requireObject(v, component);
+    json::Value o = requireObject(v, component);
     const std::string type = requireString(o, "type", component);
     const std::string c = component + " " + type;
     if (type == "Sequence") {

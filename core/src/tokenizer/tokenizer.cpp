@@ -12,6 +12,7 @@
 
 #include <unordered_map>
 #include <unordered_set>
+#include <cstdio>
 
 namespace sinkscope {
 
@@ -197,7 +198,8 @@ struct Tokenizer::Impl {
 void Tokenizer::Impl::load(const std::string& json, const std::string& configJson)
 {
     sequenceStepsLoaded() = 0;
-    const Json root = Json::parse(json, "tokenizer.json", true);
+    const json::Document doc = json::parse(json, {"Malformed tokenizer.json: not valid JSON (", ").", {}});
+    const json::Value root = doc.root();
     if (!root.isObject())
         throw Error(ErrorCode::Format, "Malformed tokenizer.json: the top level must be a JSON object.");
     if (!root.contains("model"))
@@ -210,14 +212,14 @@ void Tokenizer::Impl::load(const std::string& json, const std::string& configJso
     decoder = makeDecoder(root.find("decoder"), "decoder");
     vocabEnd = model->vocabEnd();
 
-    const Json* addedValue = root.find("added_tokens");
+    json::Value addedValue = root.find("added_tokens");
     if (!absent(addedValue)) {
-        if (!addedValue->isArray())
+        if (!addedValue.isArray())
             malformed("added_tokens", "must be an array");
-        const auto& arr = addedValue->array();
+        const std::vector<json::Value> arr = addedValue.array();
         for (size_t i = 0; i < arr.size(); ++i) {
             const std::string c = "added_tokens[" + std::to_string(i) + "]";
-            const Json& o = requireObject(&arr[i], c);
+            json::Value o = requireObject(arr[i], c);
             AddedToken t;
             t.id = int32_t(requireInt(o, "id", c));
             t.content = requireString(o, "content", c);
@@ -281,24 +283,26 @@ void Tokenizer::Impl::loadConfig(const std::string& configJson, std::optional<in
 {
     bool bosNamed = false, eosNamed = false;
     if (!configJson.empty()) {
-        const Json o = Json::parse(configJson, "tokenizer_config.json");
+        const json::Document doc =
+            json::parse(configJson, {"Malformed tokenizer_config.json: not valid JSON (", ").", {}});
+        const json::Value o = doc.root();
         if (!o.isObject())
             throw Error(ErrorCode::Format, "Malformed tokenizer_config.json: the top level must be a JSON object.");
-        const Json* addBos = o.find("add_bos_token");
-        if (addBos && addBos->isBool())
-            configAddBos = addBos->boolean();
+        json::Value addBos = o.find("add_bos_token");
+        if (addBos && addBos.isBool())
+            configAddBos = addBos.boolean();
         else if (!absent(addBos))
             throw Error(ErrorCode::Format, "Malformed tokenizer_config.json: \"add_bos_token\" must be true or false.");
         auto tokenName = [&](const char* key, bool& named) -> std::optional<int32_t> {
-            const Json* v = o.find(key);
-            if (v == nullptr)
+            json::Value v = o.find(key);
+            if (!v)
                 return std::nullopt;
             named = true;
             std::string name;
-            if (v->isString())
-                name = v->string();
-            else if (const Json* content = v->isObject() ? v->find("content") : nullptr; content && content->isString())
-                name = content->string();
+            if (v.isString())
+                name = v.str();
+            else if (json::Value content = v.find("content"); content.isString())
+                name = content.str();
             if (name.empty())
                 return std::nullopt;
             return idOf(name);
@@ -413,6 +417,14 @@ std::vector<EncToken> Tokenizer::Impl::run(const std::u32string& text, const Enc
             t.end = r.second;
             enc.push_back(std::move(t));
             continue;
+        }
+        // A word whose tokens alone would pass a limit the caller refuses beyond (a 4 MiB word
+        // without a pre-tokenizer) is not tokenized at all: the result is refused either way.
+        if (limits.stopAfter > 0 && limits.refuseBeyond
+            && int64_t(model->minTokens(s.n.size())) > limits.stopAfter - int64_t(enc.size())) {
+            if (limits.stoppedEarly)
+                *limits.stoppedEarly = true;
+            break;
         }
         mtoks.clear();
         model->tokenize(s.n, mtoks, cache);
@@ -551,7 +563,23 @@ namespace tok {
 namespace {
 thread_local const std::atomic<bool>* t_cancel = nullptr;
 thread_local size_t t_sequenceSteps = 0;
+thread_local double t_regexSeconds = 0; // regex time spent by the encode running on this thread
+double g_regexBudgetForTesting = 0;
 } // namespace
+
+void chargeRegexTime(double seconds, const std::string& component)
+{
+    t_regexSeconds += seconds;
+    const double budget = g_regexBudgetForTesting > 0 ? g_regexBudgetForTesting : kRegexSecondsPerEncode;
+    if (t_regexSeconds <= budget)
+        return;
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g", budget);
+    throw Error(ErrorCode::InvalidArgument,
+                "Tokenizing stopped: the regular expressions of " + component + " have run for more than "
+                    + std::string(limit) + " s on this prompt (a look-ahead pattern costs time growing with the square "
+                    "of a long word). Shorten the prompt, break up its long words, or use another tokenizer.");
+}
 
 size_t& sequenceStepsLoaded()
 {
@@ -573,11 +601,21 @@ Encoding Tokenizer::encode(const std::string& utf8Text, BosPolicy bos, const Enc
                     "The prompt is " + std::to_string(utf8Text.size()) + " bytes; a prompt may have at most "
                         + std::to_string(limits::kPromptBytes) + " bytes (" + std::to_string(limits::kPromptBytes >> 20)
                         + " MiB).");
-    // The pipeline's stages check the flag between passes (tok::throwIfCancelled).
-    struct CancelScope {
+    // The pipeline's stages check the flag between passes (tok::throwIfCancelled), and the regex
+    // passes charge their time to this encode (tok::chargeRegexTime).
+    struct EncodeScope {
         const std::atomic<bool>* saved = tok::t_cancel;
-        explicit CancelScope(const std::atomic<bool>* c) { tok::t_cancel = c; }
-        ~CancelScope() { tok::t_cancel = saved; }
+        double savedRegexSeconds = tok::t_regexSeconds;
+        explicit EncodeScope(const std::atomic<bool>* c)
+        {
+            tok::t_cancel = c;
+            tok::t_regexSeconds = 0;
+        }
+        ~EncodeScope()
+        {
+            tok::t_cancel = saved;
+            tok::t_regexSeconds = savedRegexSeconds;
+        }
     } scope(limits.cancel);
     const std::u32string text = decodeUtf8(utf8Text);
     std::vector<EncToken> enc = d->run(text, limits);
@@ -670,6 +708,11 @@ std::optional<int32_t> Tokenizer::tokenToId(const std::string& piece) const
 int32_t Tokenizer::vocabSize() const
 {
     return d->vocabEnd;
+}
+
+void setRegexTimeBudgetForTesting(double seconds)
+{
+    tok::g_regexBudgetForTesting = seconds;
 }
 
 } // namespace sinkscope

@@ -10,6 +10,11 @@
 #include "torch/transformer.h"
 
 #include <c10/core/InferenceMode.h>
+#if defined(SINKSCOPE_TORCH_CUDA) // set by core/CMakeLists.txt when libtorch is a CUDA build
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -36,12 +41,6 @@ bool onlyWhitespace(const std::string& s)
     return true;
 }
 
-std::string gib(double bytes)
-{
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
-    return buf;
-}
 
 double g_memoryLimitForTesting = 0;
 
@@ -98,17 +97,12 @@ double availableHostBytes(std::string* source = nullptr)
 /// the summaries, and the largest per-layer working set of the explicit attention (scores, mask
 /// and probabilities of one query block: about four [H, rows, T] fp32 tensors at once, plus the
 /// [rows, T] mask) and of the MLP. An estimate to refuse a run that cannot fit, not an exact account.
-struct RunEstimate {
-    double attention = 0, mlp = 0, captures = 0;
-    double total() const { return attention + mlp + captures; }
-};
-
-RunEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r)
+RunMemoryEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r)
 {
     const double L = double(c.numLayers), H = double(c.numHeads), Hkv = double(c.numKvHeads);
     const double D = double(c.hiddenSize), hd = double(c.headDim), V = double(c.vocabSize);
     const double F = double(std::max<int64_t>(c.intermediateSize, c.hiddenSize)), t = double(T);
-    RunEstimate e;
+    RunMemoryEstimate e;
     const double rows = double(r.attentionBlockRows > 0 ? std::min<int64_t>(r.attentionBlockRows, T)
                                                         : Transformer::attentionBlockRows(1, c.numHeads, T));
     e.attention = (4.0 * H + 2.0) * rows * t * 4.0;
@@ -132,24 +126,45 @@ RunEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r)
     return e;
 }
 
-/// Refuses a run whose estimated working set exceeds what the machine has, before any of it is
-/// allocated: the kernel's OOM killer must never be the one to say no.
-void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r)
+/// Free and total memory of a CUDA device in bytes, both 0 when unknown (always so with a
+/// libtorch built without CUDA). Blocks the caching allocator holds unused are handed back to the
+/// device first, so that memory a previous run left cached counts as free.
+void deviceMemory(const at::Device& device, double& freeBytes, double& totalBytes)
 {
-    const RunEstimate e = estimateRun(c, T, r);
-    std::string source;
-    double avail = availableHostBytes(&source);
-    if (g_memoryLimitForTesting > 0 && (avail <= 0 || g_memoryLimitForTesting < avail)) {
-        avail = g_memoryLimitForTesting;
-        source = "a limit set for testing";
+    freeBytes = totalBytes = 0;
+#if defined(SINKSCOPE_TORCH_CUDA)
+    c10::cuda::OptionalCUDAGuard guard;
+    if (device.has_index())
+        guard.set_index(device.index());
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    size_t f = 0, t = 0;
+    if (cudaMemGetInfo(&f, &t) == cudaSuccess) {
+        freeBytes = double(f);
+        totalBytes = double(t);
     }
-    if (avail <= 0 || e.total() <= 0.9 * avail)
-        return;
-    throw Error(ErrorCode::OutOfMemory,
-                "This run needs about " + gib(e.total()) + " of memory (" + std::to_string(T) + " tokens: attention "
-                    + gib(e.attention) + " per layer; MLP " + gib(e.mlp) + "; captures "
-                    + gib(e.captures) + ") but only " + gib(avail) + " is available (" + source
-                    + "). Use a shorter prompt, capture less, or free memory.");
+#else
+    (void)device;
+#endif
+}
+
+/// Refuses a run whose estimated working set exceeds what the machine has, before any of it is
+/// allocated: the kernel's OOM killer (or the device's allocator) must never be the one to say no.
+/// The decision itself is preflightRefusal() (preflight.cpp), tested with injected numbers.
+void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r, const at::Device& device)
+{
+    MemoryAvailable m;
+    m.hostBytes = availableHostBytes(&m.hostSource);
+    if (g_memoryLimitForTesting > 0 && (m.hostBytes <= 0 || g_memoryLimitForTesting < m.hostBytes)) {
+        m.hostBytes = g_memoryLimitForTesting;
+        m.hostSource = "a limit set for testing";
+    }
+    if (device.is_cuda()) {
+        m.onDevice = true;
+        m.deviceName = deviceText(device);
+        deviceMemory(device, m.deviceFreeBytes, m.deviceTotalBytes);
+    }
+    if (const std::optional<std::string> refusal = preflightRefusal(estimateRun(c, T, r), T, m))
+        throw Error(ErrorCode::OutOfMemory, *refusal);
 }
 
 /// Counts the layers the checkpoint holds: the numbered blocks of the largest numbered group
@@ -430,6 +445,7 @@ Encoding Model::encode(const std::string& text, BosPolicy bos, int64_t truncateT
     EncodeLimits lim;
     lim.stopAfter = truncateTo > 0 ? truncateTo : 2 * positions;
     lim.stoppedEarly = &stopped;
+    lim.refuseBeyond = truncateTo <= 0;
     lim.cancel = cancel;
     Encoding enc = d->tokenizer->encode(text, bos, lim);
     if (truncateTo > 0) {
@@ -515,12 +531,12 @@ std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::For
         const double avail = availableHostBytes();
         if (avail > 0 && mapBytes > 0.8 * avail)
             throw Error(ErrorCode::OutOfMemory,
-                        "Keeping every attention map needs " + gib(mapBytes) + " (" + std::to_string(L) + " layers x "
+                        "Keeping every attention map needs " + gibText(mapBytes) + " (" + std::to_string(L) + " layers x "
                             + std::to_string(H) + " heads x " + std::to_string(T) + "^2 tokens x 4 bytes) but only "
-                            + gib(avail) + " of memory is free. Keep maps on demand (they are recomputed per head "
+                            + gibText(avail) + " of memory is free. Keep maps on demand (they are recomputed per head "
                             "from Q and K), use a shorter prompt, or free memory.");
     }
-    preflightRun(d->config, T, request);
+    preflightRun(d->config, T, request, d->transformer->device());
     targets = ForwardTargets();
     try {
         auto alloc = [](Tensor& t, std::vector<int64_t> shape) {
@@ -564,7 +580,7 @@ std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::For
         r.maskBias = request.interventions.maskBias;
     } catch (const std::bad_alloc&) {
         throw Error(ErrorCode::OutOfMemory,
-                    "Not enough host memory for the captures of this run (all maps alone: " + gib(mapBytes)
+                    "Not enough host memory for the captures of this run (all maps alone: " + gibText(mapBytes)
                         + "). Use a shorter prompt or keep maps on demand.");
     }
 
