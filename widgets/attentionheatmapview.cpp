@@ -56,6 +56,7 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
 {
     setFocusPolicy(Qt::StrongFocus);
     m_mapPool.setMaxThreadCount(1);
+    m_prefetchPool.setMaxThreadCount(1);
 
     m_layerSpin = new QSpinBox(this);
     m_layerSpin->setPrefix(tr("Layer "));
@@ -201,8 +202,11 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
 AttentionHeatmapView::~AttentionHeatmapView()
 {
     m_mapGeneration->fetch_add(1);
+    cancelPrefetch();
     m_mapPool.clear();
+    m_prefetchPool.clear();
     m_mapPool.waitForDone();
+    m_prefetchPool.waitForDone();
 }
 
 void AttentionHeatmapView::buildActions()
@@ -261,6 +265,9 @@ void AttentionHeatmapView::syncControls()
 
 void AttentionHeatmapView::onResultChanged()
 {
+    cancelPrefetch();
+    m_prefetched.clear();
+    m_prefetchResult.reset(); // do not keep the old run alive
     m_result = current() ? current()->result() : nullptr;
     m_shownLayer = -1;
     m_shownHead = -1;
@@ -552,7 +559,9 @@ void AttentionHeatmapView::rebuildMap()
         m_placeholder->setText(placeholder);
         m_stack->setCurrentIndex(0);
         m_map->data()->clear();
-        m_stats = MapBins{};
+        m_stats.reset();
+        cancelPrefetch();
+        m_prefetched.clear();
         m_bins = MapBins{};
         m_title->setText(QString());
         m_marker->setVisible(false);
@@ -572,9 +581,15 @@ void AttentionHeatmapView::rebuildMap()
     const MapBinning binning = binningFor(true, !hasFigure());
     if (T <= asyncTokens()) {
         m_computing = false;
-        applyMap(layer, head, binAttentionMap(*m_result, layer, head, binning));
+        applyMap(layer, head, std::make_shared<const MapBins>(binAttentionMap(*m_result, layer, head, binning)));
         return;
     }
+    if (auto ready = prefetched(layer, head, binning)) {
+        m_computing = false; // binned ahead (a neighbour of the head shown before)
+        applyMap(layer, head, std::move(ready));
+        return;
+    }
+    cancelPrefetch(); // the cores are for the map asked for now
     // A long prompt: T × T × head-dim work that must not hold up the window. The map on screen
     // stays until the new one is drawn.
     m_computing = true;
@@ -594,7 +609,7 @@ void AttentionHeatmapView::rebuildMap()
     m_mapPool.start([this, latest, generation, result, layer, head, binning] {
         if (latest->load() != generation)
             return; // superseded while queued
-        auto bins = std::make_shared<MapBins>(binAttentionMap(*result, layer, head, binning));
+        auto bins = std::make_shared<const MapBins>(binAttentionMap(*result, layer, head, binning));
         if (latest->load() != generation)
             return;
         // The destructor waits for this worker, so `this` is alive; Qt drops calls queued to a
@@ -603,7 +618,7 @@ void AttentionHeatmapView::rebuildMap()
             this,
             [this, generation, layer, head, bins] {
                 if (m_mapGeneration->load() == generation)
-                    applyMap(layer, head, std::move(*bins));
+                    applyMap(layer, head, bins);
             },
             Qt::QueuedConnection);
     });
@@ -659,7 +674,7 @@ bool AttentionHeatmapView::isCheap(const MapBinning& b) const
     return rows * T <= budget;
 }
 
-void AttentionHeatmapView::applyMap(int layer, int head, MapBins bins)
+void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<const MapBins> bins)
 {
     m_computing = false;
     m_pendingResult.reset();
@@ -667,17 +682,17 @@ void AttentionHeatmapView::applyMap(int layer, int head, MapBins bins)
     m_shownLayer = layer;
     m_shownHead = head;
     m_bins = MapBins{};
-    m_bins.tokens = bins.tokens;
-    m_bins.q0 = bins.q0;
-    m_bins.q1 = bins.q1;
-    m_bins.k0 = bins.k0;
-    m_bins.k1 = bins.k1;
-    m_bins.binQueries = bins.binQueries;
-    m_bins.binKeys = bins.binKeys;
-    m_bins.max = std::move(bins.max);
-    m_bins.mean = std::move(bins.mean);
+    m_bins.tokens = bins->tokens;
+    m_bins.q0 = bins->q0;
+    m_bins.q1 = bins->q1;
+    m_bins.k0 = bins->k0;
+    m_bins.k1 = bins->k1;
+    m_bins.binQueries = bins->binQueries;
+    m_bins.binKeys = bins->binKeys;
+    m_bins.max = bins->max;
+    m_bins.mean = bins->mean;
     m_stats = std::move(bins);
-    m_sinkColumn = analysis::topElement(m_stats.share).element;
+    m_sinkColumn = analysis::topElement(m_stats->share).element;
     if (first) {
         updateTickers();
         resetZoom(); // sets the ranges and draws the cells
@@ -691,6 +706,115 @@ void AttentionHeatmapView::applyMap(int layer, int head, MapBins bins)
     updateSelectionMarker(); // replots
     Q_EMIT figureChanged();
     Q_EMIT mapShown();
+    if (tokenCount() > asyncTokens())
+        prefetchNeighbours();
+}
+
+MapBinning AttentionHeatmapView::shownBinning() const
+{
+    MapBinning b;
+    b.quantity = m_quantity == Quantity::Logits ? MapQuantity::Logits : MapQuantity::Probabilities;
+    b.rowNormalised = m_rowNormalised;
+    b.q0 = m_bins.q0;
+    b.q1 = m_bins.q1;
+    b.k0 = m_bins.k0;
+    b.k1 = m_bins.k1;
+    b.binQueries = m_bins.binQueries;
+    b.binKeys = m_bins.binKeys;
+    b.wholeMap = true;
+    b.sampleCells = kPercentileSample;
+    return b;
+}
+
+namespace {
+bool sameRequest(const MapBinning& a, const MapBinning& b)
+{
+    return a.quantity == b.quantity && a.rowNormalised == b.rowNormalised && a.q0 == b.q0 && a.q1 == b.q1 && a.k0 == b.k0
+        && a.k1 == b.k1 && a.binQueries == b.binQueries && a.binKeys == b.binKeys && a.wholeMap == b.wholeMap
+        && a.sampleCells == b.sampleCells;
+}
+} // namespace
+
+std::shared_ptr<const MapBins> AttentionHeatmapView::prefetched(int layer, int head, const MapBinning& binning) const
+{
+    if (m_prefetchResult != m_result || !sameRequest(m_prefetchBinning, binning))
+        return nullptr;
+    for (const Prefetched& p : m_prefetched)
+        if (p.layer == layer && p.head == head)
+            return p.bins;
+    return nullptr;
+}
+
+void AttentionHeatmapView::cancelPrefetch()
+{
+    if (m_prefetchCancel)
+        m_prefetchCancel->store(true);
+    m_prefetchCancel.reset();
+}
+
+void AttentionHeatmapView::prefetchNeighbours()
+{
+    // The heads an arrow key leads to (Selection's wrapping rules), binned ahead on a thread of
+    // their own at the shown window and options, so that stepping through heads of a long prompt
+    // does not wait for the arithmetic. The shown head stays cached for stepping back.
+    cancelPrefetch();
+    const MapBinning binning = shownBinning();
+    if (m_prefetchResult != m_result || !sameRequest(m_prefetchBinning, binning))
+        m_prefetched.clear();
+    m_prefetchResult = m_result;
+    m_prefetchBinning = binning;
+    const int L = m_result->model.layers, H = m_result->model.heads;
+    const int l = m_shownLayer, h = m_shownHead;
+    std::vector<std::pair<int, int>> wanted = {{l, h}};
+    if (h + 1 < H)
+        wanted.emplace_back(l, h + 1);
+    else if (l + 1 < L)
+        wanted.emplace_back(l + 1, 0);
+    if (h > 0)
+        wanted.emplace_back(l, h - 1);
+    else if (l > 0)
+        wanted.emplace_back(l - 1, H - 1);
+    if (l + 1 < L)
+        wanted.emplace_back(l + 1, h);
+    if (l > 0)
+        wanted.emplace_back(l - 1, h);
+    // Keep what is still wanted; the shown head's bins are the ones on screen.
+    std::vector<Prefetched> kept;
+    for (const Prefetched& p : m_prefetched)
+        if (std::find(wanted.begin(), wanted.end(), std::make_pair(p.layer, p.head)) != wanted.end())
+            kept.push_back(p);
+    m_prefetched = std::move(kept);
+    if (!prefetched(l, h, binning))
+        m_prefetched.push_back({l, h, m_stats});
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    m_prefetchCancel = cancel;
+    auto result = m_result;
+    for (const auto& [pl, ph] : wanted) {
+        if (prefetched(pl, ph, binning))
+            continue;
+        ++m_prefetchRunning;
+        m_prefetchPool.start([this, cancel, result, binning, pl = pl, ph = ph] {
+            std::shared_ptr<const MapBins> bins;
+            if (!cancel->load()) {
+                MapBinning b = binning;
+                b.threads = 1; // in the background: leave the other cores to the window
+                b.cancel = cancel.get();
+                try {
+                    bins = std::make_shared<const MapBins>(binAttentionMap(*result, pl, ph, b));
+                } catch (const std::exception&) {
+                    bins.reset(); // cancelled (or failed: the switch computes it, and reports)
+                }
+            }
+            QMetaObject::invokeMethod(
+                this,
+                [this, cancel, bins, pl, ph] {
+                    --m_prefetchRunning;
+                    if (bins && !cancel->load() && m_prefetchCancel == cancel)
+                        m_prefetched.push_back({pl, ph, bins});
+                },
+                Qt::QueuedConnection);
+        });
+    }
 }
 
 void AttentionHeatmapView::applyWindow(MapBins bins)
@@ -825,13 +949,13 @@ void AttentionHeatmapView::updateColorRange()
     double lo = std::numeric_limits<double>::infinity();
     double hi = -lo;
     double minPositive = lo;
-    if (m_stats.hasWholeMap)
+    if (m_stats && m_stats->hasWholeMap)
         for (int k = 0; k < T; ++k) {
-            if (k == skip || std::isnan(m_stats.columnMax[k]))
+            if (k == skip || std::isnan(m_stats->columnMax[k]))
                 continue;
-            lo = std::min(lo, double(m_stats.columnMin[k]));
-            hi = std::max(hi, double(m_stats.columnMax[k]));
-            minPositive = std::min(minPositive, double(m_stats.columnMinPositive[k]));
+            lo = std::min(lo, double(m_stats->columnMin[k]));
+            hi = std::max(hi, double(m_stats->columnMax[k]));
+            minPositive = std::min(minPositive, double(m_stats->columnMinPositive[k]));
         }
     if (!std::isfinite(lo)) { // nothing visible (e.g. T = 1 with the sink excluded)
         lo = 0.0;
@@ -843,10 +967,11 @@ void AttentionHeatmapView::updateColorRange()
     } else if (m_clipPercentile < 100.0) {
         // The percentile of the cells that count, estimated on an even sample of a large map.
         std::vector<float> sample;
-        sample.reserve(m_stats.sample.size());
-        for (size_t i = 0; i < m_stats.sample.size(); ++i)
-            if (m_stats.sampleKey[i] != skip)
-                sample.push_back(m_stats.sample[i]);
+        if (m_stats)
+            sample.reserve(m_stats->sample.size());
+        for (size_t i = 0; m_stats && i < m_stats->sample.size(); ++i)
+            if (m_stats->sampleKey[i] != skip)
+                sample.push_back(m_stats->sample[i]);
         if (!sample.empty()) {
             const size_t n = size_t(std::llround((m_clipPercentile / 100.0) * double(sample.size() - 1)));
             std::nth_element(sample.begin(), sample.begin() + ptrdiff_t(n), sample.end());

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 class QAction;
 class QCheckBox;
@@ -95,6 +96,9 @@ public:
     static int asyncTokens() { return 1024; }
     /// True while a map is being computed on the worker thread.
     bool isComputing() const { return m_computing; }
+    /// True while neighbouring heads of a long prompt (the ones the arrow keys lead to) are being
+    /// binned ahead in the background; switching to one of them afterwards needs no computation.
+    bool isPrefetching() const { return m_prefetchRunning > 0; }
     /// Cells per drawn block along keys and queries (1 × 1: exact cells).
     int blockKeys() const { return m_block[0]; }
     int blockQueries() const { return m_block[1]; }
@@ -149,7 +153,11 @@ protected:
 private:
     void buildActions();
     void rebuildMap();
-    void applyMap(int layer, int head, MapBins bins);
+    void applyMap(int layer, int head, std::shared_ptr<const MapBins> bins);
+    MapBinning shownBinning() const;
+    std::shared_ptr<const MapBins> prefetched(int layer, int head, const MapBinning& binning) const;
+    void prefetchNeighbours();
+    void cancelPrefetch();
     void applyWindow(MapBins bins);
     MapBinning binningFor(bool wholeMap, bool fullWindow) const;
     bool isCheap(const MapBinning& binning) const;
@@ -183,7 +191,7 @@ private:
     int m_block[2] = {1, 1};
     bool m_displayPending = false;
     bool m_settingRange = false;
-    MapBins m_stats; ///< the shown head's whole-map statistics (colour range, sink column, percentile)
+    std::shared_ptr<const MapBins> m_stats; ///< the shown head's whole-map pass (colour range, sink column, percentile)
     MapBins m_bins;  ///< the drawn window's bins (no statistics)
     int m_hovered[2] = {-1, -1};
 
@@ -216,6 +224,19 @@ private:
     // Bumped by every map request; a worker whose map is no longer wanted drops it.
     std::shared_ptr<std::atomic<uint64_t>> m_mapGeneration = std::make_shared<std::atomic<uint64_t>>(0);
     QThreadPool m_mapPool;
+
+    // Neighbouring heads binned ahead (long prompts), valid for one result and one request.
+    struct Prefetched {
+        int layer = -1;
+        int head = -1;
+        std::shared_ptr<const MapBins> bins;
+    };
+    std::vector<Prefetched> m_prefetched;
+    std::shared_ptr<const RunResult> m_prefetchResult;
+    MapBinning m_prefetchBinning;
+    std::shared_ptr<std::atomic<bool>> m_prefetchCancel;
+    int m_prefetchRunning = 0;
+    QThreadPool m_prefetchPool;
 };
 
 } // namespace sinkscope

@@ -5,6 +5,11 @@
 // statistics), the colour cells filled and the plot replotted. Synthetic Q/K with a Llama-like
 // head size; no model needed.
 //
+// Two kinds of switch: "cold", to a head the view has not binned yet (the layer and the head both
+// change), and "arrow", one step with the Right key's rule (Selection::nextHead) after the view
+// has binned the neighbours of the shown head in the background (long prompts only; for
+// T <= 1024 both are computed on the spot).
+//
 //   bench_headswitch [T ...]        (default: 512 2048 8192)
 #include "attentionheatmapview.h"
 #include "currentresult.h"
@@ -89,8 +94,8 @@ int main(int argc, char** argv)
     std::getline(std::ifstream("/proc/loadavg"), load);
     std::printf("head switch, heatmap %s, %d x %d px window, head dim %d, load average %s\n", "probabilities", 1000, 800,
                 headDim, load.c_str());
-    std::printf("%8s %10s %12s %12s %12s %14s %14s %8s\n", "T", "switches", "median ms", "min ms", "max ms", "median cpu ms",
-                "bins cpu ms", "block");
+    std::printf("%8s %10s %12s %12s %12s %14s %14s %8s %14s %14s\n", "T", "switches", "median ms", "min ms", "max ms",
+                "median cpu ms", "bins cpu ms", "block", "arrow ms", "arrow cpu ms");
     for (int T : sizes) {
         Selection selection;
         CurrentResult current(&selection);
@@ -135,9 +140,28 @@ int main(int argc, char** argv)
             if (bins.share.size() != T)
                 return 1;
         }
-        std::printf("%8d %10d %12.1f %12.1f %12.1f %14.1f %14.1f %5dx%d\n", T, switches, median(ms),
+        // Arrow-key steps once the neighbours are binned (the wait for them is not timed).
+        std::vector<double> arrowMs, arrowCpu;
+        selection.setLayerHead(0, 0);
+        for (int i = 0; i < switches; ++i) {
+            if (selection.layer() == layers - 1 && selection.head() == heads - 1)
+                selection.setLayerHead(0, 0); // back to the start (untimed)
+            while (view.isComputing() || view.isPrefetching())
+                QTest::qWait(2);
+            shown.clear();
+            QElapsedTimer timer;
+            const double cpu0 = processCpuMs();
+            timer.start();
+            selection.nextHead();
+            if (shown.isEmpty() && !shown.wait(120000))
+                return 1;
+            view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+            arrowMs.push_back(double(timer.nsecsElapsed()) / 1e6);
+            arrowCpu.push_back(processCpuMs() - cpu0);
+        }
+        std::printf("%8d %10d %12.1f %12.1f %12.1f %14.1f %14.1f %5dx%-2d %14.1f %14.1f\n", T, switches, median(ms),
                     *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), median(cpu), median(mapCpu),
-                    view.blockKeys(), view.blockQueries());
+                    view.blockKeys(), view.blockQueries(), median(arrowMs), median(arrowCpu));
         std::fflush(stdout);
     }
     return 0;

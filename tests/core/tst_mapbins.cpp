@@ -419,6 +419,15 @@ void TestMapBins::badRequests()
     b.binKeys = 1;
     const MapBins ok = binAttentionMap(*r, 0, 0, b);
     QCOMPARE(ok.max.rows(), Eigen::Index(10));
+    // A cancelled pass says so rather than returning partial bins.
+    const std::atomic<bool> cancelled{true};
+    b.cancel = &cancelled;
+    try {
+        binAttentionMap(*r, 0, 0, b);
+        QFAIL("a cancelled pass returned");
+    } catch (const Error& e) {
+        QCOMPARE(e.code(), ErrorCode::Cancelled);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestMapBins)

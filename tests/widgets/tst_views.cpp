@@ -384,6 +384,66 @@ void TestWidgets::heatmapLongPromptFromQueriesAndKeys()
     QCOMPARE(view.cellValue(1230, 720), double(a(1230, 720)));
 }
 
+void TestWidgets::heatmapBinsNeighboursAhead()
+{
+    // A long prompt: once the heads the arrow keys lead to are binned in the background, a step
+    // shows the next head at once (no worker round trip), with that head's own cells.
+    const int T = 1100, hd = 8, H = 3;
+    auto run = test::makeCannedRun({1, H, T, "causal", false, true});
+    run->model.headDim = hd;
+    run->model.kvHeads = H;
+    run->queries.shape = {1, H, T, hd};
+    run->keys.shape = {1, H, T, hd};
+    run->queries.data.resize(size_t(H * T * hd));
+    run->keys.data.resize(size_t(H * T * hd));
+    for (size_t i = 0; i < run->queries.data.size(); ++i) {
+        run->queries.data[i] = float(std::sin(0.013 * double(i)));
+        run->keys.data[i] = float(std::cos(0.007 * double(i) * double(1 + i % 3)));
+    }
+    AttentionRecipe recipe;
+    recipe.scale = 0.5;
+    run->recipes = {recipe};
+    Selection selection;
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    view.resize(600, 500);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy shown(&view, &AttentionHeatmapView::mapShown);
+    current.setResult(run);
+    QVERIFY(shown.wait(20000));
+    QTRY_VERIFY_WITH_TIMEOUT(!view.isPrefetching() && !view.isComputing(), 20000);
+    // A resize after the first map would change the request; wait until the drawn window is final.
+    QTest::qWait(0);
+    QTRY_VERIFY_WITH_TIMEOUT(!view.isPrefetching() && !view.isComputing(), 20000);
+    shown.clear();
+    selection.nextHead();
+    QCOMPARE(shown.count(), 1); // synchronously: it was binned ahead
+    QVERIFY(!view.isComputing());
+    QCOMPARE(view.shownHead(), 1);
+    const RowMatrixXf a = run->attentionMap(0, 1);
+    const int bk = view.blockKeys(), bq = view.blockQueries();
+    QCPColorMapData* data = view.colorMap()->data();
+    for (int j : {0, 5, data->valueSize() - 1})
+        for (int i : {0, 2, j}) {
+            float best = -INFINITY;
+            for (int q = j * bq; q < std::min(T, (j + 1) * bq); ++q)
+                for (int k = i * bk; k < std::min(q + 1, (i + 1) * bk); ++k)
+                    best = std::max(best, a(q, k));
+            if (std::isinf(best))
+                QVERIFY(std::isnan(data->cell(i, j)));
+            else
+                QCOMPARE(data->cell(i, j), double(best));
+        }
+    QCOMPARE(view.sinkColumn(), analysis::topElement(analysis::receivedShare(a)).element);
+    // Stepping back: the head shown before is kept too.
+    QTRY_VERIFY_WITH_TIMEOUT(!view.isPrefetching(), 20000);
+    shown.clear();
+    selection.previousHead();
+    QCOMPARE(shown.count(), 1);
+    QCOMPARE(view.shownHead(), 0);
+}
+
 void TestWidgets::heatmapGqaTitleAndHomeEnd()
 {
     auto run = test::makeCannedRun({2, 4, 5, "causal", true, true});

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void heatmapLogits();
     void heatmapAggregatesLongPrompts();
     void heatmapLongPromptFromQueriesAndKeys();
+    void heatmapBinsNeighboursAhead();
     void heatmapGqaTitleAndHomeEnd();
     void sinksShowsLastQueryAndOverlays();
     void valuesWaiverBarsAreTheWaiverElements();

@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -32,8 +33,11 @@ struct MapBinning {
     bool wholeMap = true;
     /// Percentile sample size: every ceil(T*T / sampleCells)-th cell in row-major order.
     int64_t sampleCells = int64_t(1) << 20;
-    /// Worker threads; 0: mapkernel default (up to 4).
+    /// Worker threads; 0: the default (up to 4, at most the hardware's).
     int threads = 0;
+    /// When set (by another thread), the pass stops after the current block of rows and
+    /// binAttentionMap throws Error(Cancelled). Null: not cancellable.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 /// A head's map binned: `max` and `mean` are [ceil((q1-q0)/binQueries), ceil((k1-k0)/binKeys)]
@@ -66,7 +70,7 @@ struct MapBins {
 /// same floats as RunResult::attentionRows. Works through query rows in blocks on `threads`
 /// threads, in memory O(threads * block * T), skipping the keys a causal recipe masks.
 /// Throws Error(InvalidArgument) for a head outside the model, a window outside 0..T, bins < 1,
-/// or a quantity the run cannot give.
+/// or a quantity the run cannot give; Error(Cancelled) when binning.cancel was set.
 MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinning& binning);
 
 } // namespace sinkscope

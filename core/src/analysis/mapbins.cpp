@@ -371,8 +371,11 @@ MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinn
     auto work = [&](Worker& w) {
         try {
             w.init(p);
-            for (size_t u = next++; u < units.size(); u = next++)
+            for (size_t u = next++; u < units.size(); u = next++) {
+                if (b.cancel && b.cancel->load(std::memory_order_relaxed))
+                    break;
                 w.run(p, units[u].first, units[u].second);
+            }
         } catch (...) {
             const std::lock_guard<std::mutex> lock(failureMutex);
             failure = std::current_exception();
@@ -387,6 +390,8 @@ MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinn
         th.join();
     if (failure)
         std::rethrow_exception(failure);
+    if (b.cancel && b.cancel->load())
+        throw Error(ErrorCode::Cancelled, "The map was no longer wanted.");
 
     if (b.wholeMap) {
         out.share.setZero(T);
