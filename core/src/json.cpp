@@ -143,6 +143,16 @@ Value Value::find(std::string_view key) const
     return found;
 }
 
+std::size_t Value::size() const
+{
+    const dom::element e = Access::element(*this);
+    if (m_kind == Kind::Array)
+        return e.get_array().value_unsafe().size();
+    if (m_kind == Kind::Object)
+        return e.get_object().value_unsafe().size();
+    return 0;
+}
+
 Members Value::members() const
 {
     if (m_kind != Kind::Object)

@@ -57,6 +57,10 @@ public:
     /// Python's json module). Absent when missing or when this is not an object.
     Value find(std::string_view key) const;
     bool contains(std::string_view key) const { return bool(find(key)); }
+    /// How many elements (array) or members (object, repeated keys counted) the value has, as
+    /// the parser counted them (no walk; saturates at 2^24 - 1); 0 for anything else. A hint for
+    /// reserving.
+    std::size_t size() const;
     /// Members in document order, repeated keys included (for the large tokenizer tables).
     Members members() const;
     /// Members with each key once (its last value), sorted by key: the view for callers that must

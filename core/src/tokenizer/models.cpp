@@ -30,6 +30,7 @@ void Model::readVocab(json::Value vocab, const std::string& component)
     std::vector<std::pair<std::string, int32_t>> entries;
     if (!vocab.isObject())
         malformed(component, notObject);
+    entries.reserve(vocab.size());
     for (const auto [key, v] : vocab.members()) {
         // integer() is nullopt for anything but a whole number in int64's range, so the range
         // check below never meets an undefined conversion.
@@ -179,25 +180,29 @@ private:
         if (absent(mv))
             return;
         const size_t prefixLen = m_prefix.size();
-        auto addMerge = [&](size_t i, const std::string& a, const std::string& b) {
+        // Views into the document and one reused buffer: no allocation per merge but the map's.
+        std::string merged;
+        auto addMerge = [&](size_t i, std::string_view a, std::string_view b) {
             const int32_t ia = m_vocab.find(a);
             const int32_t ib = m_vocab.find(b);
             if (ia < 0 || ib < 0)
-                malformed(c, "merge " + std::to_string(i) + " uses '" + (ia >= 0 ? b : a) + "', which is not in the vocabulary");
-            std::string merged = a;
+                malformed(c, "merge " + std::to_string(i) + " uses '" + std::string(ia >= 0 ? b : a)
+                                 + "', which is not in the vocabulary");
+            merged.assign(a);
             if (prefixLen > 0 && b.compare(0, prefixLen, m_prefix) == 0)
-                merged.append(b, prefixLen, std::string::npos);
+                merged.append(b.substr(prefixLen));
             else
-                merged += b;
+                merged.append(b);
             const int32_t in = m_vocab.find(merged);
             if (in < 0)
                 malformed(c, "merge " + std::to_string(i) + " produces '" + merged + "', which is not in the vocabulary");
             m_merges.insert(key(ia, ib), uint32_t(i), in);
         };
-        auto splitMerge = [&](size_t i, const std::string& s) {
+        auto splitMerge = [&](size_t i, std::string_view s) {
             const size_t sp = s.find(' ');
-            if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-                malformed(c, "merge " + std::to_string(i) + " ('" + s + "') is not two pieces separated by one space");
+            if (sp == std::string_view::npos || s.find(' ', sp + 1) != std::string_view::npos)
+                malformed(c, "merge " + std::to_string(i) + " ('" + std::string(s)
+                                 + "') is not two pieces separated by one space");
             addMerge(i, s.substr(0, sp), s.substr(sp + 1));
         };
         auto badShape = [&](size_t i) {
@@ -205,15 +210,22 @@ private:
         };
         if (!mv.isArray())
             malformed(c, "\"merges\" must be an array");
+        m_merges.reserve(mv.size());
         size_t i = 0;
         for (const json::Value m : mv.elements()) {
             if (m.isString()) {
-                splitMerge(i, m.str());
+                splitMerge(i, m.string());
             } else {
-                const std::vector<json::Value> pair = m.array();
-                if (pair.size() != 2 || !pair[0].isString() || !pair[1].isString())
+                std::string_view pair[2];
+                size_t n = 0;
+                for (const json::Value part : m.elements()) {
+                    if (n == 2 || !part.isString())
+                        badShape(i);
+                    pair[n++] = part.string();
+                }
+                if (n != 2)
                     badShape(i);
-                addMerge(i, pair[0].str(), pair[1].str());
+                addMerge(i, pair[0], pair[1]);
             }
             ++i;
         }
