@@ -401,10 +401,17 @@ struct Transformer::Pass {
     mutable std::map<std::tuple<int, int64_t, int64_t>, at::Tensor> maskCache;
 };
 
-int64_t Transformer::attentionBlockRows(int64_t batch, int64_t heads, int64_t T)
+int64_t Transformer::attentionBlockRows(int64_t batch, int64_t heads, int64_t T, bool causal)
 {
     const int64_t perRow = std::max<int64_t>(1, batch * heads * T);
-    const int64_t rows = std::max<int64_t>(16, kAttentionBlockElements / perRow);
+    int64_t rows = std::max<int64_t>(16, kAttentionBlockElements / perRow);
+    // A causal block stops at its last query, so several blocks skip most of the masked upper
+    // triangle that one block would compute and exponentiate: with four, the attention products
+    // are 5/8 of the full T x T ones. Blocks of fewer than kCausalMinRows rows would give the
+    // saving back in small, slow GEMMs. (GPT-2 small, T = 512, one thread: 1683 CPU ms with
+    // 128-row blocks against 1816-1975 with one 512-row block.)
+    if (causal)
+        rows = std::min(rows, std::max(kCausalMinRows, (T + 3) / 4));
     return std::min(rows, std::max<int64_t>(T, 1));
 }
 
@@ -490,7 +497,7 @@ Transformer::Pass Transformer::beginPass(const std::vector<std::vector<int32_t>>
     if (!iv.maskBias.empty())
         pass.bias = at::from_blob(const_cast<float*>(iv.maskBias.data()), {T, T}, at::TensorOptions().dtype(at::kFloat))
                         .to(m_device);
-    pass.blockRows = attentionBlockRows(B, m_config.numHeads, T);
+    pass.blockRows = attentionBlockRows(B, m_config.numHeads, T, m_config.causal);
     return pass;
 }
 

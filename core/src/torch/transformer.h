@@ -61,9 +61,11 @@ public:
                       const std::atomic<bool>* cancel) const;
 
     /// Query rows per attention block: no more than about kAttentionBlockElements probabilities
-    /// ([B, H, rows, T]) exist at once, whatever T is (at least 16 rows).
-    static int64_t attentionBlockRows(int64_t batch, int64_t heads, int64_t T);
+    /// ([B, H, rows, T]) exist at once, whatever T is (at least 16 rows); causal attention uses at
+    /// most max(kCausalMinRows, ceil(T / 4)) rows, so that the blocks skip the masked triangle.
+    static int64_t attentionBlockRows(int64_t batch, int64_t heads, int64_t T, bool causal = false);
     static constexpr int64_t kAttentionBlockElements = int64_t(4) << 20; // 16 MiB of fp32
+    static constexpr int64_t kCausalMinRows = 128;
 
     /// cos and sin tables [T, rotary_dim] (fp32) for the given positions, HF rotate-half layout.
     std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& positions) const;
