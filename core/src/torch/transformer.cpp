@@ -636,7 +636,13 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
                 lf = at::tanh(lf / softcap) * softcap; // gemma2 attn_logit_softcapping
             lf.add_(mask);
         }
-        at::softmax_out(lf, lf, -1); // in place: fp32 probabilities [B, H, rows, keys]
+        // fp32 probabilities [B, H, rows, keys]: in place on the host (the CPU kernel reads a row
+        // before writing it; tst_families compares against the references); a new tensor elsewhere,
+        // where that has not been checked.
+        if (m_device.is_cpu())
+            at::softmax_out(lf, lf, -1);
+        else
+            lf = at::softmax(lf, -1);
         const at::Tensor& probs = lf;
         ctx.slice(2, t0, t1).copy_(at::matmul(probs.to(m_dtype), vr.slice(2, k0, k1)));
 
