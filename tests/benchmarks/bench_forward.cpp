@@ -13,6 +13,7 @@
 //   --modes LIST    which of bare,summaries,interactive,maps to time (default: all; skipped: "-", nan)
 //   --gpt2-dir DIR  write the GPT-2-small-shaped checkpoint to DIR (kept; reused when it exists), so
 //                   that another program (tests/benchmarks/peer_eager.py) can run the same weights.
+//   --block-rows N  query rows per attention block (RunRequest::attentionBlockRows; default 0: automatic)
 //   --batches LIST  instead of the modes: 32 prompts of --batch-tokens T (default 64) tokens with
 //                   summaries, run through Model::runBatch with each batch size in LIST (e.g. 1,8,32)
 // Every measurement is also printed as one machine-readable line:
@@ -86,7 +87,7 @@ struct Modes {
 };
 
 void bench(const char* name, const Model& m, const Shape& shape, const std::vector<int>& lengths, int reps,
-           double sgemm, const Modes& modes)
+           double sgemm, const Modes& modes, int64_t blockRows)
 {
     for (int T : lengths) {
         if (T > m.info().maxPositions)
@@ -98,6 +99,7 @@ void bench(const char* name, const Model& m, const Shape& shape, const std::vect
         bare.captureAttention = bare.captureLogits = bare.captureHidden = bare.captureQK = bare.captureValues = false;
         bare.computeSummaries = false;
         bare.captureLogits = true; // every mode produces the logits
+        bare.attentionBlockRows = blockRows;
         RunRequest summaries = bare;
         summaries.computeSummaries = true;
         RunRequest interactive = summaries;
@@ -169,6 +171,7 @@ int main(int argc, char** argv)
     DevicePreference device = DevicePreference::Cpu;
     std::vector<int> lengths, batches;
     int batchTokens = 64;
+    int64_t blockRows = 0;
     QString shared = QStringLiteral(SINKSCOPE_BENCH_SHARED_DIR "/fixtures"), gpt2Dir;
     const QStringList args = app.arguments();
     for (int i = 1; i < args.size(); ++i) {
@@ -193,6 +196,8 @@ int main(int argc, char** argv)
         } else if (a == "--batches" && hasValue) {
             for (const QString& t : args[++i].split(',', Qt::SkipEmptyParts))
                 batches.push_back(t.toInt());
+        } else if (a == "--block-rows" && hasValue) {
+            blockRows = std::max(0, args[++i].toInt());
         } else if (a == "--batch-tokens" && hasValue) {
             batchTokens = args[++i].toInt();
         } else if (a == "--gpt2-dir" && hasValue) {
@@ -221,7 +226,7 @@ int main(int argc, char** argv)
         // only the GPT-2 shape
     } else if (QFileInfo::exists(QDir(stories).filePath("model.safetensors"))) {
         const auto m = Model::load(stories.toStdString(), device);
-        bench("stories260K", *m, {5, 64, 8, 4, 172, 512, 3}, {128, 512}, reps * 4, sgemm, modes);
+        bench("stories260K", *m, {5, 64, 8, 4, 172, 512, 3}, {128, 512}, reps * 4, sgemm, modes, blockRows);
     } else {
         std::printf("(stories260K skipped: %s not found)\n", qPrintable(stories));
     }
@@ -243,6 +248,6 @@ int main(int argc, char** argv)
     }
     if (lengths.empty())
         lengths = quick ? std::vector<int>{128} : std::vector<int>{128, 512};
-    bench("GPT-2 small shape (random)", *m, {12, 768, 12, 12, 3072, 50257, 2}, lengths, reps, sgemm, modes);
+    bench("GPT-2 small shape (random)", *m, {12, 768, 12, 12, 3072, 50257, 2}, lengths, reps, sgemm, modes, blockRows);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <limits>
 
 using namespace sinkscope;
 using namespace sinkscope::test;
@@ -63,6 +64,8 @@ private Q_SLOTS:
     void badRequests();
     void badCheckpoints_data();
     void badCheckpoints();
+    void nanBornInLastMlp_data();
+    void nanBornInLastMlp();
     void stories260KGreedyContinuation();
 };
 
@@ -332,6 +335,65 @@ void TestModel::badCheckpoints()
         QCOMPARE(e.code(), ErrorCode::Format);
         QCOMPARE(QString::fromStdString(e.what()), message);
     }
+}
+
+void TestModel::nanBornInLastMlp_data()
+{
+    QTest::addColumn<QString>("weight");
+    QTest::addColumn<bool>("summaries");
+    QTest::addColumn<bool>("logits");
+    QTest::addColumn<QString>("message");
+    const QString rest = " The checkpoint's weights or its config are broken there; no metric is computed from such "
+                         "values.";
+    // A NaN in the last block's MLP: the summaries of that block are formed before it, so only the
+    // check of the last layer's output sees it when neither hidden states nor logits are kept.
+    const QString lastMlp = "model.layers.1.mlp.down_proj.weight";
+    const QString located = "The forward pass produced NaN or infinite values, first in the output of layer 1 (layers "
+                            "count from 0, over 5 tokens)." + rest;
+    QTest::newRow("last MLP, summaries, no logits") << lastMlp << true << false << located;
+    // With the logits kept it is still placed in layer 1, not in the output head.
+    QTest::newRow("last MLP, summaries and logits") << lastMlp << true << true << located;
+    // Nothing per layer kept: the last output is where it was seen, not necessarily where it began.
+    QTest::newRow("last MLP, nothing kept")
+        << lastMlp << false << false
+        << "The forward pass produced NaN or infinite values by the output of layer 1, the last one (layers count from "
+           "0, over 5 tokens; the run kept no per-layer values that would say where they began)." + rest;
+    // The final norm comes after the last layer's output: only the logits show it.
+    QTest::newRow("final norm, logits") << "model.norm.weight" << true << true
+                                        << "The forward pass produced NaN or infinite values, first in the output head "
+                                           "(the logits) (layers count from 0, over 5 tokens)." + rest;
+}
+
+void TestModel::nanBornInLastMlp()
+{
+    QFETCH(QString, weight);
+    QFETCH(bool, summaries);
+    QFETCH(bool, logits);
+    QFETCH(QString, message);
+    TinyLlamaSpec spec; // 2 layers
+    TinyWeights w = makeTinyLlamaWeights(spec);
+    w.values[weight.toStdString()][3] = std::numeric_limits<float>::quiet_NaN();
+    QTemporaryDir tmp;
+    const auto model = writeAndLoad(tmp, spec, w);
+    RunRequest r = idsRequest(someIds(5, spec.vocab, 3));
+    r.computeSummaries = summaries;
+    r.captureLogits = logits;
+    r.captureAttention = r.captureHidden = r.captureQK = r.captureValues = false;
+    for (int batch : {0, 1}) { // Model::run and Model::runBatch check alike
+        try {
+            if (batch)
+                model->runBatch({r, r}, 2);
+            else
+                model->run(r);
+            QFAIL("a pass with NaN values returned a result");
+        } catch (const Error& e) {
+            QCOMPARE(e.code(), ErrorCode::Format);
+            QCOMPARE(QString::fromStdString(e.what()), message);
+        }
+    }
+    // The same request on the intact weights passes, so the check is not what fails it.
+    QTemporaryDir good;
+    QCOMPARE(writeAndLoad(good, spec, makeTinyLlamaWeights(spec))->run(r)->tokens, int64_t(5));
 }
 
 void TestModel::stories260KGreedyContinuation()

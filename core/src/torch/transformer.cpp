@@ -308,18 +308,20 @@ at::Tensor Transformer::norm(const at::Tensor& x, const Norm& n, NormKind kind) 
     return x;
 }
 
-at::Tensor Transformer::activation(const at::Tensor& x, const std::string& name) const
+at::Tensor Transformer::activation(at::Tensor x, const std::string& name) const
 {
+    // In place: every caller hands over a fresh projection output (or a slice of one) that nothing
+    // else reads, so the [T, F] activation needs no second buffer.
     if (name == "silu" || name == "swish")
-        return at::silu(x);
+        return at::silu_(x);
     if (name == "relu")
-        return at::relu(x);
+        return at::relu_(x);
     if (name == "gelu")
-        return at::gelu(x);
+        return at::gelu_(x);
     if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
-        return at::gelu(x, "tanh"); // the tanh approximation, one formula under three names
+        return at::gelu_(x, "tanh"); // the tanh approximation, one formula under three names
     if (name == "quick_gelu")
-        return x * at::sigmoid(1.702 * x);
+        return x.mul_(at::sigmoid(1.702 * x));
     throw Error(ErrorCode::Unsupported, "activation '" + name + "' is not supported.");
 }
 
@@ -399,10 +401,17 @@ struct Transformer::Pass {
     mutable std::map<std::tuple<int, int64_t, int64_t>, at::Tensor> maskCache;
 };
 
-int64_t Transformer::attentionBlockRows(int64_t batch, int64_t heads, int64_t T)
+int64_t Transformer::attentionBlockRows(int64_t batch, int64_t heads, int64_t T, bool causal)
 {
     const int64_t perRow = std::max<int64_t>(1, batch * heads * T);
-    const int64_t rows = std::max<int64_t>(16, kAttentionBlockElements / perRow);
+    int64_t rows = std::max<int64_t>(16, kAttentionBlockElements / perRow);
+    // A causal block stops at its last query, so several blocks skip most of the masked upper
+    // triangle that one block would compute and exponentiate: with four, the attention products
+    // are 5/8 of the full T x T ones. Blocks of fewer than kCausalMinRows rows would give the
+    // saving back in small, slow GEMMs. (GPT-2 small, T = 512, one thread: 1683 CPU ms with
+    // 128-row blocks against 1816-1975 with one 512-row block.)
+    if (causal)
+        rows = std::min(rows, std::max(kCausalMinRows, (T + 3) / 4));
     return std::min(rows, std::max<int64_t>(T, 1));
 }
 
@@ -454,6 +463,7 @@ void Transformer::forwardBatch(const std::vector<std::vector<int32_t>>& ids, con
         if (progress)
             progress(l + 1, L);
     }
+    checkLastOutput(x, out);
     writeLogits(x, out);
 }
 
@@ -487,7 +497,7 @@ Transformer::Pass Transformer::beginPass(const std::vector<std::vector<int32_t>>
     if (!iv.maskBias.empty())
         pass.bias = at::from_blob(const_cast<float*>(iv.maskBias.data()), {T, T}, at::TensorOptions().dtype(at::kFloat))
                         .to(m_device);
-    pass.blockRows = attentionBlockRows(B, m_config.numHeads, T);
+    pass.blockRows = attentionBlockRows(B, m_config.numHeads, T, m_config.causal);
     return pass;
 }
 
@@ -591,7 +601,11 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
     const at::Tensor kf = m_config.reorderAndUpcastAttn ? kr.to(at::kFloat) : kr;
 
     const at::TensorOptions floatOpts = at::TensorOptions().dtype(at::kFloat).device(m_device);
-    at::Tensor ctx = at::empty({B, H, T, hd}, qkv.v.options());
+    // fp32 logits without a soft cap come out of one GEMM with the scale and the mask folded in.
+    const bool fusedLogits = qf.scalar_type() == at::kFloat && softcap <= 0;
+    // Stored [B, T, H, hd], the layout the output projection reads, and handed out as the
+    // [B, H, T, hd] view the heads write: merging the heads afterwards is a view, not a copy.
+    at::Tensor ctx = at::empty({B, T, H, hd}, qkv.v.options()).transpose(1, 2);
     at::Tensor first = wantFirst ? at::zeros({B, H, T}, floatOpts) : at::Tensor();   // A[t, 0]
     at::Tensor entropy = wantEntropy ? at::zeros({B, H, T}, floatOpts) : at::Tensor();
     at::Tensor columns = wantColumns ? at::zeros({B, H, T}, floatOpts) : at::Tensor(); // sum over queries
@@ -604,13 +618,32 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
         const int64_t t1 = std::min(T, t0 + pass.blockRows);
         const int64_t k1 = causal ? t1 : T;
         const int64_t k0 = causal && window > 0 ? std::max<int64_t>(0, t0 - window + 1) : 0;
-        const at::Tensor logits = at::matmul(qf.slice(2, t0, t1), kf.slice(2, k0, k1).transpose(2, 3)) * scale;
-        at::Tensor lf = logits.to(at::kFloat);
-        if (softcap > 0)
-            lf = at::tanh(lf / softcap) * softcap; // gemma2 attn_logit_softcapping
+        const at::Tensor qb = qf.slice(2, t0, t1), kb = kf.slice(2, k0, k1).transpose(2, 3);
         const at::Tensor mask = maskBlock(pass, window, t0, t1, k0, k1);
-        lf = lf + mask;
-        const at::Tensor probs = at::softmax(lf, -1); // fp32 [B, H, rows, keys]
+        at::Tensor lf;
+        if (fusedLogits) {
+            // One GEMM per prompt writes scale * q.k^T + mask: the mask is the GEMM's C input
+            // (beta = 1), so neither the scaling nor the masking is a pass of its own over the
+            // [H, rows, keys] block. Same order of operations as (q.k^T) * scale + mask.
+            lf = at::empty({B, H, t1 - t0, k1 - k0}, floatOpts);
+            for (int64_t b = 0; b < B; ++b) {
+                at::Tensor lb = lf[b];
+                at::baddbmm_out(lb, mask, qb[b], kb[b], 1.0, scale);
+            }
+        } else {
+            lf = (at::matmul(qb, kb) * scale).to(at::kFloat);
+            if (softcap > 0)
+                lf = at::tanh(lf / softcap) * softcap; // gemma2 attn_logit_softcapping
+            lf.add_(mask);
+        }
+        // fp32 probabilities [B, H, rows, keys]: in place on the host (the CPU kernel reads a row
+        // before writing it; tst_families compares against the references); a new tensor elsewhere,
+        // where that has not been checked.
+        if (m_device.is_cpu())
+            at::softmax_out(lf, lf, -1);
+        else
+            lf = at::softmax(lf, -1);
+        const at::Tensor& probs = lf;
         ctx.slice(2, t0, t1).copy_(at::matmul(probs.to(m_dtype), vr.slice(2, k0, k1)));
 
         if (wantMaps)
@@ -689,21 +722,23 @@ at::Tensor Transformer::mlp(const Layer& W, const at::Tensor& in) const
     return project(gate * gateUp.slice(-1, F), W.wdown, W.bdown);
 }
 
-at::Tensor Transformer::residual(const Layer& W, const at::Tensor& x, const at::Tensor& attnOut) const
+at::Tensor Transformer::residual(const Layer& W, const at::Tensor& x, at::Tensor attnOut) const
 {
+    // The sums are formed in the sub-layers' fresh outputs (a + b == b + a exactly in IEEE), so a
+    // layer allocates no [B, T, D] buffer for them.
     const NormKind nk = m_config.norm;
     if (!m_config.normBefore) {
         // Post-LN (BERT, RoBERTa, OPT-350m): norm(x + sublayer(x)).
-        const at::Tensor y = norm(x + attnOut, W.attnNorm, nk);
-        return norm(y + mlp(W, y), W.mlpNorm, nk);
+        const at::Tensor y = norm(attnOut.add_(x), W.attnNorm, nk);
+        return norm(mlp(W, y).add_(y), W.mlpNorm, nk);
     }
     if (m_config.parallelResidual) // GPT-NeoX: both sub-layers read the block's input.
-        return mlp(W, norm(x, W.mlpNorm, nk)) + attnOut + x;
-    const at::Tensor y = x + attnOut;
+        return mlp(W, norm(x, W.mlpNorm, nk)).add_(attnOut).add_(x);
+    const at::Tensor y = attnOut.add_(x);
     at::Tensor m = mlp(W, norm(y, W.mlpNorm, nk));
     if (W.mlpOutNorm.present)
         m = norm(m, W.mlpOutNorm, nk);
-    return y + m;
+    return m.add_(y);
 }
 
 void Transformer::captureLayer(int layer, const Qkv& qkv, const at::Tensor& ctx, const Pass& pass,
@@ -724,6 +759,21 @@ void Transformer::captureLayer(int layer, const Qkv& qkv, const at::Tensor& ctx,
     }
 }
 
+void Transformer::checkLastOutput(const at::Tensor& x, const std::vector<ForwardTargets>& out) const
+{
+    bool any = false;
+    for (const ForwardTargets& o : out)
+        any = any || o.lastOutputNonFinite;
+    if (!any)
+        return;
+    // One pass over [B, T, D]: a NaN born in the last block's MLP shows in no summary (they are
+    // formed before it) and, without hidden states or logits kept, nowhere else.
+    const at::Tensor bad = at::logical_not(at::isfinite(x)).reshape({x.size(0), -1}).any(1).to(at::kCPU); // [B]
+    for (size_t b = 0; b < out.size(); ++b)
+        if (out[b].lastOutputNonFinite)
+            *out[b].lastOutputNonFinite = bad[int64_t(b)].item<bool>();
+}
+
 void Transformer::writeLogits(const at::Tensor& x, const std::vector<ForwardTargets>& out) const
 {
     bool any = false;
@@ -738,6 +788,20 @@ void Transformer::writeLogits(const at::Tensor& x, const std::vector<ForwardTarg
         // MLM transform: dense, activation (RoBERTa: always erf GELU), LayerNorm; then the decoder.
         y = activation(project(y, m_mlmDense, m_mlmDenseBias), m_spec.mlmExactGelu ? "gelu" : m_config.hiddenAct);
         y = norm(y, m_mlmNorm, NormKind::Layer);
+    }
+    const int64_t V = m_lmHead.size(0);
+    if (out.size() == 1 && m_device.is_cpu() && y.scalar_type() == at::kFloat && m_config.finalSoftcap <= 0) {
+        // One prompt on the host: the head's product is written straight into its logits buffer.
+        // At T = 2048 the [T, vocab] tensor is 412 MB, and an intermediate would cost one more
+        // allocation of fresh pages plus a copy of it. (A batch keeps one [B T, in] product, which
+        // runs closer to the sgemm rate than B narrow ones, and copies.)
+        const at::Tensor yb = y[0]; // [T, in]
+        at::Tensor dst = at::from_blob(out[0].logits, {yb.size(0), V}, at::TensorOptions().dtype(at::kFloat));
+        if (m_lmBias.defined())
+            at::addmm_out(dst, m_lmBias, yb, m_lmHead.t());
+        else
+            at::mm_out(dst, yb, m_lmHead.t());
+        return;
     }
     at::Tensor logits = at::linear(y, m_lmHead, m_lmBias);
     if (m_config.finalSoftcap > 0)

@@ -35,6 +35,9 @@ struct ForwardTargets {
     float* contributionNorms = nullptr; ///< [L, H, T]: ||v_j W_O^h||
     float* writtenNorms = nullptr;   ///< [L, H, T]: sum_t ||A[t,j] v_j W_O^h||
     std::vector<AttentionRecipe>* recipes = nullptr; ///< per layer, filled by the pass
+    /// Set to whether the last layer's output [T, D] (the final hidden state, before the final
+    /// norm) holds a NaN or Inf; it is checked on the device even when nothing else is kept.
+    bool* lastOutputNonFinite = nullptr;
     int64_t blockRows = 0; ///< query rows per attention block (0: attentionBlockRows); a batch uses the first's
 };
 
@@ -58,9 +61,11 @@ public:
                       const std::atomic<bool>* cancel) const;
 
     /// Query rows per attention block: no more than about kAttentionBlockElements probabilities
-    /// ([B, H, rows, T]) exist at once, whatever T is (at least 16 rows).
-    static int64_t attentionBlockRows(int64_t batch, int64_t heads, int64_t T);
+    /// ([B, H, rows, T]) exist at once, whatever T is (at least 16 rows); causal attention uses at
+    /// most max(kCausalMinRows, ceil(T / 4)) rows, so that the blocks skip the masked triangle.
+    static int64_t attentionBlockRows(int64_t batch, int64_t heads, int64_t T, bool causal = false);
     static constexpr int64_t kAttentionBlockElements = int64_t(4) << 20; // 16 MiB of fp32
+    static constexpr int64_t kCausalMinRows = 128;
 
     /// cos and sin tables [T, rotary_dim] (fp32) for the given positions, HF rotate-half layout.
     std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& positions) const;
@@ -96,9 +101,10 @@ private:
     at::Tensor attend(int layer, const Qkv& qkv, const Pass& pass, const std::vector<ForwardTargets>& out) const;
     at::Tensor attentionOutput(const Layer& W, const at::Tensor& ctx, const Pass& pass) const; // [B, T, D]
     at::Tensor mlp(const Layer& W, const at::Tensor& x) const;
-    at::Tensor residual(const Layer& W, const at::Tensor& x, const at::Tensor& attnOut) const;
+    at::Tensor residual(const Layer& W, const at::Tensor& x, at::Tensor attnOut) const; ///< attnOut is overwritten
     void captureLayer(int layer, const Qkv& qkv, const at::Tensor& ctx, const Pass& pass,
                       const std::vector<ForwardTargets>& out) const;
+    void checkLastOutput(const at::Tensor& x, const std::vector<ForwardTargets>& out) const;
     void writeLogits(const at::Tensor& x, const std::vector<ForwardTargets>& out) const;
     /// Additive fp32 mask for queries [t0, t1) and keys [k0, k1): 0 or -inf, plus the bias.
     at::Tensor maskBlock(const Pass& pass, int window, int64_t t0, int64_t t1, int64_t k0, int64_t k1) const;
@@ -108,7 +114,8 @@ private:
     at::Tensor bias(const Checkpoint& ckpt, const std::string& name, int64_t size, bool wanted) const;
     Norm loadNorm(const Checkpoint& ckpt, const std::string& name, int64_t dim, NormKind kind) const;
     at::Tensor norm(const at::Tensor& x, const Norm& n, NormKind kind) const;
-    at::Tensor activation(const at::Tensor& x, const std::string& name) const;
+    /// Applies the named activation to x in place (x must be a temporary nothing else reads).
+    at::Tensor activation(at::Tensor x, const std::string& name) const;
     at::Tensor invFreq(int64_t T) const;
     at::Tensor positionIds(const std::vector<int32_t>& ids, const Interventions& iv) const; // [T] host
 
