@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -291,6 +292,15 @@ void softmaxRow(float* row, int64_t s0, int64_t s1)
     const float mx = maxOf(x, n);
     if (!std::isfinite(mx)) {
         std::fill(x, x + n, 0.0f); // every key masked (possible only through a mask bias)
+        return;
+    }
+    // Keys a mask bias or a window hides inside [s0, s1) are -inf. The vectorised exp clamps its
+    // argument and would give them ~1e-39; the forward pass gives them exactly 0, and so must the
+    // recomputed map (a blocked element receives nothing).
+    if (std::find(x, x + n, -std::numeric_limits<float>::infinity()) != x + n) {
+        Eigen::Map<Eigen::ArrayXf> a(x, n);
+        a = (a == -std::numeric_limits<float>::infinity()).select(0.0f, (a - mx).exp());
+        a /= a.sum();
         return;
     }
 #ifdef SINKSCOPE_MAPKERNEL_AVX2
