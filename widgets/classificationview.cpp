@@ -347,6 +347,7 @@ void ClassificationView::classify()
         return;
     if (!s || !s->canRun()) {
         m_status->setText(tr("Open a model first: the probes run on the loaded model."));
+        Q_EMIT classificationFailed(m_status->text());
         return;
     }
     if (m_service != s) {
@@ -376,12 +377,7 @@ void ClassificationView::onProgress(quint64 id, const JobProgress& p)
     m_progress->setRange(0, std::max(1, p.runs));
     m_progress->setValue(std::max(0, p.run - 1));
     m_progress->setFormat(tr("run %1 of %2").arg(p.run).arg(p.runs));
-    m_status->setText(tr("Run %1 of %2: %3 (layer %4 of %5)")
-                          .arg(p.run)
-                          .arg(p.runs)
-                          .arg(QString::fromStdString(p.label))
-                          .arg(p.layer)
-                          .arg(p.layers));
+    m_status->setText(jobProgressText(p));
 }
 
 void ClassificationView::onFinished(quint64 id, std::shared_ptr<const JobResult> r)
@@ -406,6 +402,7 @@ void ClassificationView::onFailed(quint64 id, const QString& message, bool cance
     m_status->setText(cancelled ? tr("Classification cancelled; the previous result is kept.")
                                 : tr("Classification failed: %1").arg(message));
     updateButtons();
+    Q_EMIT classificationFailed(m_status->text());
 }
 
 void ClassificationView::updateEvidence()

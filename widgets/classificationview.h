@@ -91,6 +91,9 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void classificationChanged();
+    /// Classify could not run or its job failed or was cancelled (the message is in the status
+    /// line; the previous classification stays).
+    void classificationFailed(const QString& message);
 
 private:
     void onProgress(quint64 id, const JobProgress& p);

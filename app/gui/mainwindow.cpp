@@ -404,6 +404,12 @@ void MainWindow::buildWorkspace()
         m_views.emplace_back(spec.name, v);
         connect(v, &View::figureChanged, this, [this] { updateActions(); });
         connect(v, &View::showViewRequested, this, [this](const QString& name) { showView(name); });
+        connect(v, &View::compareRequested, this, [this](const SessionRun& a, const SessionRun& b) {
+            if (auto* compare = qobject_cast<CompareView*>(view(QStringLiteral("compare")))) {
+                compare->setPair(a, b);
+                showView(QStringLiteral("compare"));
+            }
+        });
     }
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
 

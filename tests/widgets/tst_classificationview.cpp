@@ -8,6 +8,7 @@
 #include "classificationview.h"
 #include "currentresult.h"
 #include "jobservice.h"
+#include "modeljobservice.h"
 #include "selection.h"
 #include "viewregistry.h"
 
@@ -28,51 +29,6 @@
 using namespace sinkscope;
 namespace an = sinkscope::analysis;
 
-namespace {
-
-// Runs each job at once on `model` and delivers the replies later, from the event loop.
-class ModelJobService final : public JobService {
-public:
-    explicit ModelJobService(const Model* model) : m_model(model) {}
-    bool canRun() const override { return m_model != nullptr; }
-    uint64_t startJob(std::shared_ptr<Job> job) override
-    {
-        const uint64_t id = ++m_next;
-        if (m_holdForCancel) {
-            m_held = id;
-            return id;
-        }
-        std::vector<JobProgress> progress;
-        std::shared_ptr<const JobResult> r;
-        QString error;
-        try {
-            r = runJob(*m_model, *job, [&](const JobProgress& p) { progress.push_back(p); });
-        } catch (const Error& e) {
-            error = QString::fromStdString(e.describe());
-        }
-        QTimer::singleShot(0, this, [this, id, progress, r, error] {
-            for (const JobProgress& p : progress)
-                Q_EMIT jobProgress(id, p);
-            if (r)
-                Q_EMIT jobFinished(id, r);
-            else
-                Q_EMIT jobFailed(id, error, false);
-        });
-        return id;
-    }
-    void cancelJob(uint64_t id) override
-    {
-        if (id == m_held)
-            QTimer::singleShot(0, this, [this, id] { Q_EMIT jobFailed(id, QStringLiteral("The job was cancelled."), true); });
-    }
-    bool m_holdForCancel = false;
-
-private:
-    const Model* m_model;
-    uint64_t m_next = 0, m_held = 0;
-};
-
-} // namespace
 
 class TestClassificationView : public QObject {
     Q_OBJECT
