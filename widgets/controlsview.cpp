@@ -198,7 +198,7 @@ ControlsView::ControlsView(CurrentResult* currentResult, Selection* sharedSelect
     m_curves = new QCPLayoutGrid;
     m_plot->plotLayout()->addElement(2, 0, m_curves);
     m_sinkRect = curveRect(m_plot, tr("layer"), tr("first-element mass, head mean"));
-    m_klRect = curveRect(m_plot, tr("position"), tr("KL(before ‖ after), nats"));
+    m_klRect = curveRect(m_plot, tr("position"), tr("KL(before || after), nats"));
     m_nllRect = curveRect(m_plot, tr("predicting position"), tr("NLL, nats"));
     m_curves->addElement(0, 0, m_sinkRect);
     m_curves->addElement(0, 1, m_klRect);

@@ -87,8 +87,8 @@ int main(int argc, char** argv)
         }
         if (parser.isSet(viewOpt) && parser.value(viewOpt) != QLatin1String("controls"))
             return fail(QStringLiteral("--control is applied in the controls view: use it with --view controls (or without --view)."));
-        if (!parser.isSet(promptOpt))
-            return fail(QStringLiteral("--control needs --prompt: the control runs on that prompt."));
+        if (!parser.isSet(promptOpt) && !parser.isSet(demoOpt))
+            return fail(QStringLiteral("--control needs a prompt to run on: give --prompt (or --demo, whose sample prompt runs)."));
     }
     const QString shownView = parser.isSet(controlOpt) ? QStringLiteral("controls") : parser.value(viewOpt);
     const bool viewAsked = parser.isSet(viewOpt) || parser.isSet(controlOpt);

@@ -109,7 +109,7 @@ void TestGuiCli::refusesWhatItCannotDo_data()
                                              << "error: --control is applied in the controls view: use it with --view controls (or "
                                                 "without --view).\n";
     QTest::newRow("control without prompt") << QStringList{"--control", "block:1", "--screenshot", "x.png"}
-                                            << "error: --control needs --prompt: the control runs on that prompt.\n";
+                                            << "error: --control needs a prompt to run on: give --prompt (or --demo, whose sample prompt runs).\n";
 }
 
 void TestGuiCli::refusesWhatItCannotDo()
