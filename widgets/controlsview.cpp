@@ -235,7 +235,11 @@ ControlsView::ControlsView(CurrentResult* currentResult, Selection* sharedSelect
     };
     connect(sharedSelection, &Selection::queryChanged, this, pick);
     connect(sharedSelection, &Selection::keyChanged, this, pick);
-    connect(sharedSelection, &Selection::changed, this, &ControlsView::drawMaps);
+    // A token click changes only the query/key: the maps are redrawn for another head only.
+    connect(sharedSelection, &Selection::changed, this, [this] {
+        if (selection()->layer() != m_drawn[0] || selection()->head() != m_drawn[1])
+            drawMaps();
+    });
     connect(currentResult, &CurrentResult::resultChanged, this, [this] {
         // A control belongs to the tokens it ran on; another run makes it stale.
         const auto r = current()->result();
@@ -507,6 +511,8 @@ void ControlsView::drawMaps()
 {
     if (!m_result)
         return;
+    m_drawn[0] = selection()->layer();
+    m_drawn[1] = selection()->head();
     const RowMatrixXf maps[2] = {beforeMap(), afterMap()};
     const RunResult* runs[2] = {m_result->before.get(), m_result->after.get()};
     for (int i = 0; i < 2; ++i)

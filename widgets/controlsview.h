@@ -114,6 +114,7 @@ private:
     std::shared_ptr<const analysis::ControlResult> m_result;
     QPointer<JobService> m_service;
     uint64_t m_job = 0;
+    int m_drawn[2] = {-1, -1}; ///< layer and head the maps show
 
     QComboBox* m_kind = nullptr;
     QSpinBox* m_element = nullptr;
