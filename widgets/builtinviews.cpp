@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The views that ship with SinkScope, in tab and menu order: one line per view.
 #include "attentionheatmapview.h"
-#include "compareview.h"
 #include "classificationview.h"
+#include "compareview.h"
+#include "controlsview.h"
 #include "hiddenview.h"
 #include "overviewview.h"
 #include "sinkcurveview.h"
@@ -21,6 +22,7 @@ std::vector<ViewSpec> builtinViewSpecs()
         HiddenView::spec(),
         CompareView::spec(),
         ClassificationView::spec(),
+        ControlsView::spec(),
     };
 }
 

@@ -6,6 +6,9 @@
 #include "jobservice.h"
 #include "selection.h"
 
+#include "sinkscope/error.h"
+
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -174,6 +177,13 @@ ClassificationView::ClassificationView(CurrentResult* currentResult, Selection* 
     m_evidence->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_evidence->setSelectionMode(QAbstractItemView::SingleSelection);
     evidence->addWidget(m_evidence, 1);
+    m_prompts = new QTableWidget(0, 4, m_figure);
+    m_prompts->setHorizontalHeaderLabels({tr("prompt line"), tr("tokens"), tr("verdict"), tr("confidence")});
+    m_prompts->verticalHeader()->hide();
+    m_prompts->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_prompts->setToolTip(tr("The selected head's verdict in each prompt of the set"));
+    m_prompts->hide();
+    evidence->addWidget(m_prompts, 1);
     auto* maps = new QHBoxLayout;
     m_before = new QLabel(m_figure);
     m_after = new QLabel(m_figure);
@@ -315,11 +325,12 @@ void ClassificationView::setClassification(std::shared_ptr<const an::Classificat
         QStringList counts;
         for (const char* name : {"positional", "feature", "mixed", "none"})
             counts << QStringLiteral("%1 %2").arg(m_c->counts.count(name) ? m_c->counts.at(name) : 0).arg(QLatin1String(name));
-        m_verdict->setText(tr("Model verdict: %1 (%2 heads: %3; %4 forward passes)")
+        m_verdict->setText(tr("Model verdict: %1 (%2 heads: %3; %4 forward passes%5)")
                                .arg(QLatin1String(an::verdictName(m_c->modelVerdict)))
                                .arg(m_c->heads.size())
                                .arg(counts.join(QStringLiteral(", ")))
-                               .arg(m_c->forwardPasses));
+                               .arg(m_c->forwardPasses)
+                               .arg(m_c->prompts > 1 ? tr(" over %1 prompts").arg(m_c->prompts) : QString()));
     }
     updateSinks();
     updateEvidence();
@@ -341,13 +352,39 @@ void ClassificationView::updateButtons()
 
 void ClassificationView::classify()
 {
-    JobService* s = JobService::current();
     const auto r = current()->result();
     if (m_job || !r)
         return;
+    startJob(std::make_shared<an::ClassifyJob>(r->encoding, an::ClassifySettings{}), tr("Classifying…"));
+}
+
+void ClassificationView::classifyPromptSet(const QString& file, qint64 length, BosPolicy bos)
+{
+    if (m_job)
+        return;
+    an::PromptSet set;
+    try {
+        set = an::readPromptSet(file.toStdString());
+    } catch (const Error& e) {
+        m_status->setText(tr("Cannot read the prompt set: %1").arg(QString::fromStdString(e.describe())));
+        Q_EMIT classificationFailed(m_status->text());
+        return;
+    }
+    an::ClassifySettings settings;
+    settings.bos = bos;
+    settings.length = length;
+    const int prompts = int(set.prompts.size());
+    startJob(std::make_shared<an::ClassifyJob>(std::move(set), settings),
+             tr("Classifying the %1 prompts of %2…").arg(prompts).arg(QFileInfo(file).fileName()));
+}
+
+bool ClassificationView::startJob(std::shared_ptr<Job> job, const QString& what)
+{
+    JobService* s = JobService::current();
     if (!s || !s->canRun()) {
         m_status->setText(tr("Open a model first: the probes run on the loaded model."));
-        return;
+        Q_EMIT classificationFailed(m_status->text());
+        return false;
     }
     if (m_service != s) {
         if (m_service)
@@ -358,9 +395,10 @@ void ClassificationView::classify()
         connect(s, &JobService::jobFailed, this, &ClassificationView::onFailed);
     }
     m_progress->setRange(0, 0);
-    m_status->setText(tr("Classifying…"));
-    m_job = s->startJob(std::make_shared<an::ClassifyJob>(r->encoding, an::ClassifySettings{}));
+    m_status->setText(what);
+    m_job = s->startJob(std::move(job));
     updateButtons();
+    return true;
 }
 
 void ClassificationView::cancel()
@@ -376,12 +414,7 @@ void ClassificationView::onProgress(quint64 id, const JobProgress& p)
     m_progress->setRange(0, std::max(1, p.runs));
     m_progress->setValue(std::max(0, p.run - 1));
     m_progress->setFormat(tr("run %1 of %2").arg(p.run).arg(p.runs));
-    m_status->setText(tr("Run %1 of %2: %3 (layer %4 of %5)")
-                          .arg(p.run)
-                          .arg(p.runs)
-                          .arg(QString::fromStdString(p.label))
-                          .arg(p.layer)
-                          .arg(p.layers));
+    m_status->setText(jobProgressText(p));
 }
 
 void ClassificationView::onFinished(quint64 id, std::shared_ptr<const JobResult> r)
@@ -406,6 +439,7 @@ void ClassificationView::onFailed(quint64 id, const QString& message, bool cance
     m_status->setText(cancelled ? tr("Classification cancelled; the previous result is kept.")
                                 : tr("Classification failed: %1").arg(message));
     updateButtons();
+    Q_EMIT classificationFailed(m_status->text());
 }
 
 void ClassificationView::updateEvidence()
@@ -439,7 +473,29 @@ void ClassificationView::updateEvidence()
                 break;
             }
     }
+    updatePrompts();
     updateMaps();
+}
+
+void ClassificationView::updatePrompts()
+{
+    m_prompts->setRowCount(0);
+    const int l = selection()->layer(), h = selection()->head();
+    const bool several = m_c && m_c->perPrompt.size() > 1;
+    m_prompts->setVisible(several);
+    if (!several || l < 0 || h < 0 || l >= m_c->model.layers || h >= m_c->model.heads)
+        return;
+    const size_t i = size_t(l * m_c->model.heads + h);
+    for (const an::Classification::PromptVerdicts& p : m_c->perPrompt) {
+        if (i >= p.verdicts.size())
+            continue;
+        const int row = m_prompts->rowCount();
+        m_prompts->insertRow(row);
+        m_prompts->setItem(row, 0, new QTableWidgetItem(QString::number(p.line)));
+        m_prompts->setItem(row, 1, new QTableWidgetItem(QString::number(p.tokens)));
+        m_prompts->setItem(row, 2, new QTableWidgetItem(QLatin1String(an::verdictName(p.verdicts[i]))));
+        m_prompts->setItem(row, 3, new QTableWidgetItem(i < p.confidence.size() ? QString::number(p.confidence[i], 'f', 3) : QString()));
+    }
 }
 
 void ClassificationView::updateMaps()

@@ -50,7 +50,10 @@ private:
 /// The classification view: the model verdict on top, the verdict grid, and for the selected
 /// head the evidence (each probe's number with the statistic before and after, and the head's
 /// map in the base run beside its map in the probe picked in the table). "Classify" runs the
-/// ClassifyJob on the run on screen through the JobService, with progress and Cancel.
+/// ClassifyJob on the run on screen through the JobService, with progress and Cancel;
+/// classifyPromptSet runs it over a prompt file, and the view then also lists, for the selected
+/// head, each prompt's verdict (the head's `agreement` is the share of prompts that agree with
+/// the set's verdict, docs/METHODS.md "Several prompts").
 class ClassificationView : public View
 {
     Q_OBJECT
@@ -78,6 +81,9 @@ public:
     QProgressBar* progressBar() const { return m_progress; }
     VerdictGrid* grid() const { return m_grid; }
     QTableWidget* evidenceTable() const { return m_evidence; }
+    /// Per prompt of a prompt-set classification, the selected head's verdict: columns line,
+    /// tokens, verdict, confidence (hidden for a single prompt).
+    QTableWidget* promptTable() const { return m_prompts; }
     QString verdictText() const;
     QString statusText() const;
     /// The two small maps of the evidence panel (null images when none).
@@ -87,16 +93,25 @@ public:
 public Q_SLOTS:
     /// Runs the probes on the run on screen (no-op while one runs or without a run / service).
     void classify();
+    /// Classifies every prompt of a prompt file (text or JSONL, as `sinkscope-cli classify
+    /// --prompts`), each truncated to `length` tokens when > 0. An unreadable file is said in the
+    /// status line (classificationFailed) and the previous classification stays.
+    void classifyPromptSet(const QString& file, qint64 length = 0, sinkscope::BosPolicy bos = sinkscope::BosPolicy::Auto);
     void cancel();
 
 Q_SIGNALS:
     void classificationChanged();
+    /// Classify could not run or its job failed or was cancelled (the message is in the status
+    /// line; the previous classification stays).
+    void classificationFailed(const QString& message);
 
 private:
     void onProgress(quint64 id, const JobProgress& p);
     void onFinished(quint64 id, std::shared_ptr<const JobResult> r);
     void onFailed(quint64 id, const QString& message, bool cancelled);
+    bool startJob(std::shared_ptr<Job> job, const QString& what);
     void updateEvidence();
+    void updatePrompts();
     void updateMaps();
     void updateButtons();
     void updateSinks();
@@ -114,6 +129,7 @@ private:
     QProgressBar* m_progress = nullptr;
     VerdictGrid* m_grid = nullptr;
     QTableWidget* m_evidence = nullptr;
+    QTableWidget* m_prompts = nullptr;
     QLabel* m_before = nullptr;
     QLabel* m_after = nullptr;
     QImage m_beforeImage, m_afterImage;

@@ -6,7 +6,6 @@
 #include "currentresult.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
-#include "tokenlabels.h"
 
 #include "sinkscope/error.h"
 
@@ -21,26 +20,6 @@ namespace sinkscope {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kMaxTokenTicks = 32; // more tokens than this: numbered ticks, labels would overlap
-constexpr int kLabelChars = 10;
-
-void setTokenTicks(QCPAxis* axis, const Encoding& enc, int offset, int length)
-{
-    if (length > kMaxTokenTicks) {
-        axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-        return;
-    }
-    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    for (int i = 0; i < length; ++i)
-        if (size_t(offset + i) < enc.tokens.size())
-            ticker->addTick(i, tokenLabelElided(enc.tokens[size_t(offset + i)], kLabelChars));
-    axis->setTicker(ticker);
-}
-
-bool masked(const RunResult& r, int q, int k)
-{
-    return r.model.attention == "causal" && k > q;
-}
 } // namespace
 
 ViewSpec CompareView::spec()
@@ -105,7 +84,11 @@ CompareView::CompareView(CurrentResult* currentResult, Selection* sharedSelectio
     m_maps[1]->setColorScale(m_scale);
     m_maps[2]->setColorScale(m_diffScale);
 
-    connect(currentResult, &CurrentResult::resultChanged, this, &CompareView::rebuild);
+    connect(currentResult, &CurrentResult::resultChanged, this, [this] {
+        m_pinnedA = SessionRun{};
+        m_pairLabels[0] = QString();
+        rebuild();
+    });
     connect(sharedSelection, &Selection::changed, this, &CompareView::rebuild);
     rebuild();
 }
@@ -115,13 +98,30 @@ CompareView::~CompareView() = default;
 void CompareView::setOther(const SessionRun& other)
 {
     m_other = other;
+    m_pairLabels[0] = m_pairLabels[1] = QString();
     rebuild();
     Q_EMIT otherChanged();
 }
 
 void CompareView::clearOther()
 {
+    m_pinnedA = SessionRun{};
     setOther(SessionRun{});
+}
+
+void CompareView::setPair(const SessionRun& a, const SessionRun& b)
+{
+    m_pinnedA = a;
+    m_other = b;
+    m_pairLabels[0] = QString::fromStdString(a.label);
+    m_pairLabels[1] = QString::fromStdString(b.label);
+    rebuild();
+    Q_EMIT otherChanged();
+}
+
+std::shared_ptr<const RunResult> CompareView::runA() const
+{
+    return m_pinnedA.result ? m_pinnedA.result : current()->result();
 }
 
 void CompareView::showPlaceholder(const QString& text)
@@ -135,7 +135,7 @@ void CompareView::showPlaceholder(const QString& text)
 
 void CompareView::rebuild()
 {
-    const std::shared_ptr<const RunResult> a = current()->result();
+    const std::shared_ptr<const RunResult> a = runA();
     const std::shared_ptr<const RunResult> b = m_other.result;
     if (!a || !b) {
         showPlaceholder(!b ? tr("No run to compare with yet. Run → Keep Run for Comparison keeps the current run as B; "
@@ -165,19 +165,8 @@ void CompareView::rebuild()
     const RowMatrixXf ma = a->attentionMap(layer, head), mb = b->attentionMap(layer, head);
     const RunResult* runs[2] = {a.get(), b.get()};
     const RowMatrixXf* maps[2] = {&ma, &mb};
-    for (int i = 0; i < 2; ++i) {
-        const int T = int(runs[i]->tokens);
-        QCPColorMapData* d = m_maps[i]->data();
-        d->setSize(T, T);
-        d->setRange(QCPRange(0, T - 1), QCPRange(0, T - 1));
-        for (int q = 0; q < T; ++q)
-            for (int k = 0; k < T; ++k)
-                d->setCell(k, q, masked(*runs[i], q, k) ? kNaN : double((*maps[i])(q, k)));
-        setTokenTicks(m_rects[i]->axis(QCPAxis::atBottom), runs[i]->encoding, 0, T);
-        setTokenTicks(m_rects[i]->axis(QCPAxis::atLeft), runs[i]->encoding, 0, T);
-        m_rects[i]->axis(QCPAxis::atBottom)->setRange(-0.5, T - 0.5);
-        m_rects[i]->axis(QCPAxis::atLeft)->setRange(-0.5, T - 0.5);
-    }
+    for (int i = 0; i < 2; ++i)
+        drawAttentionMap(m_maps[i], *runs[i], *maps[i]);
     const int n = m_alignment.length;
     double extent = 0.0;
     QCPColorMapData* d = m_maps[2]->data();
@@ -185,8 +174,8 @@ void CompareView::rebuild()
     d->setRange(QCPRange(0, std::max(0, n - 1)), QCPRange(0, std::max(0, n - 1)));
     for (int q = 0; q < n; ++q)
         for (int k = 0; k < n; ++k) {
-            const bool hidden = masked(*a, m_alignment.offsetA + q, m_alignment.offsetA + k)
-                || masked(*b, m_alignment.offsetB + q, m_alignment.offsetB + k);
+            const bool hidden = isMaskedCell(*a, m_alignment.offsetA + q, m_alignment.offsetA + k)
+                || isMaskedCell(*b, m_alignment.offsetB + q, m_alignment.offsetB + k);
             d->setCell(k, q, hidden ? kNaN : double(diff(q, k)));
             if (!hidden)
                 extent = std::max(extent, double(std::abs(diff(q, k))));
@@ -200,7 +189,12 @@ void CompareView::rebuild()
     extent = std::max(extent, 1e-6);
     m_diffScale->setDataRange(QCPRange(-extent, extent));
 
-    const QString aName = QString::fromStdString(a->model.name), bName = QString::fromStdString(b->model.name);
+    // A pair's labels (e.g. "with block:3") say what the runs are when the model alone does not.
+    auto sideName = [](const RunResult& r, const QString& label) {
+        const QString name = QString::fromStdString(r.model.name);
+        return label.isEmpty() ? name : name + QStringLiteral(", ") + label;
+    };
+    const QString aName = sideName(*a, m_pairLabels[0]), bName = sideName(*b, m_pairLabels[1]);
     m_title->setText(tr("L%1.H%2   A: %3 (%4 tokens%5)   B: %6 (%7 tokens%8)   aligned: %9, %10 positions")
                          .arg(layer).arg(head)
                          .arg(aName).arg(a->tokens).arg(a->encoding.bosAdded ? tr(", BOS") : QString())
@@ -221,7 +215,7 @@ QByteArray CompareView::dataCsv() const
 {
     if (!m_hasFigure)
         return {};
-    const std::shared_ptr<const RunResult> a = current()->result();
+    const std::shared_ptr<const RunResult> a = runA();
     const std::shared_ptr<const RunResult> b = m_other.result;
     const int layer = selection()->layer(), head = selection()->head();
     const RowMatrixXf ma = a->attentionMap(layer, head), mb = b->attentionMap(layer, head);
@@ -230,7 +224,7 @@ QByteArray CompareView::dataCsv() const
     for (int q = 0; q < al.length; ++q)
         for (int k = 0; k < al.length; ++k) {
             const int qa = al.offsetA + q, ka = al.offsetA + k, qb = al.offsetB + q, kb = al.offsetB + k;
-            if (masked(*a, qa, ka) || masked(*b, qb, kb))
+            if (isMaskedCell(*a, qa, ka) || isMaskedCell(*b, qb, kb))
                 continue;
             const float va = ma(qa, ka), vb = mb(qb, kb);
             out += QByteArray::number(qa) + ',' + QByteArray::number(ka) + ',' + QByteArray::number(qb) + ','

@@ -5,6 +5,8 @@
 #include "sinkscope/session.h"
 #include "viewregistry.h"
 
+#include <QString>
+
 #include <memory>
 
 class QCPAxisRect;
@@ -17,7 +19,9 @@ class QStackedWidget;
 namespace sinkscope {
 
 /// Two runs side by side and their difference: A is the current result, B a run kept for
-/// comparison (Run → Keep Run for Comparison, or the first run of a session). Both maps and
+/// comparison (Run → Keep Run for Comparison, or the first run of a session). A view may also
+/// put both sides (setPair: e.g. a prompt before and after a control); that A stays until the
+/// next result comes, which becomes A again. Both maps and
 /// B − A follow the one shared Selection (layer, head), so navigation is synchronised by
 /// construction. The difference covers the aligned positions (compare.h) and uses the diverging
 /// colour map, symmetric around zero.
@@ -32,6 +36,10 @@ public:
     /// Sets B (a run with a null result clears it).
     void setOther(const SessionRun& other);
     void clearOther();
+    /// Shows `a` as A and `b` as B (both with a result); the next current result replaces A.
+    void setPair(const SessionRun& a, const SessionRun& b);
+    /// The run shown as A: the pinned one of setPair, else the current result.
+    std::shared_ptr<const RunResult> runA() const;
     /// B, when set.
     const SessionRun* other() const { return m_other.result ? &m_other : nullptr; }
     /// The alignment of the runs on screen (length 0 when there is no figure).
@@ -51,6 +59,8 @@ private:
     void showPlaceholder(const QString& text);
 
     SessionRun m_other;
+    SessionRun m_pinnedA; ///< set by setPair until the current result changes
+    QString m_pairLabels[2]; ///< setPair's labels of A and B, shown in the title
     RunAlignment m_alignment;
     bool m_hasFigure = false;
     QStackedWidget* m_stack = nullptr;

@@ -89,6 +89,19 @@ std::vector<MetricDefinition> viewMetricDefinitions(const QString& viewName)
                  QStringLiteral("docs/METHODS.md#verdict-of-a-head")},
                 {QStringLiteral("probes"), QStringLiteral("share of the waiver's attention that follows position or content under each intervention"),
                  QStringLiteral("docs/METHODS.md#probes")}};
+    if (viewName == QLatin1String("controls"))
+        return {attention,
+                {QStringLiteral("control"),
+                 QStringLiteral("block:J | designate:J | positions:shift=D | positions:J=0 | evict:K,W: a structured mask and/or "
+                                "position ids applied in the same forward pass; the maps are the head's before and after"),
+                 QStringLiteral("docs/METHODS.md#controls")},
+                {QStringLiteral("kl_per_position"), QStringLiteral("KL(P_t^before || P_t^after) in nats of the next-token distributions; kl_mean their mean"),
+                 QStringLiteral("docs/METHODS.md#controls")},
+                {QStringLiteral("nll"), QStringLiteral("mean negative log-likelihood of the prompt (position t predicting token t + 1), before and after; "
+                                                       "for evict per position: full, evicted, window only, designated waiver"),
+                 QStringLiteral("docs/METHODS.md#controls")},
+                {QStringLiteral("sink_curve"), QStringLiteral("per-layer mean of first_token_mass over heads, before and after"),
+                 QStringLiteral("docs/METRICS.md#sink_curve--per-layer-sink-curve")}};
     if (viewName == QLatin1String("compare"))
         return {attention,
                 {QStringLiteral("attention_difference"),

@@ -27,4 +27,14 @@ void JobService::makeCurrent()
     currentService() = this;
 }
 
+QString jobProgressText(const JobProgress& p)
+{
+    return QObject::tr("Run %1 of %2: %3 (layer %4 of %5)")
+        .arg(p.run)
+        .arg(p.runs)
+        .arg(QString::fromStdString(p.label))
+        .arg(p.layer)
+        .arg(p.layers);
+}
+
 } // namespace sinkscope

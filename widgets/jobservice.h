@@ -39,4 +39,7 @@ Q_SIGNALS:
     void jobFailed(quint64 id, const QString& message, bool cancelled);
 };
 
+/// "Run 2 of 7: probe move (layer 3 of 4)": a job's progress for a status line.
+QString jobProgressText(const JobProgress& progress);
+
 } // namespace sinkscope

@@ -3,11 +3,13 @@
 
 #include "colormaps.h"
 #include "qcustomplot_wrapper.h"
+#include "tokenlabels.h"
 
 #include <QLabel>
 #include <QStackedWidget>
 
 #include <cmath>
+#include <limits>
 
 namespace sinkscope {
 
@@ -38,6 +40,41 @@ QStackedWidget* makePlaceholderStack(QWidget* content, QLabel** placeholder, QWi
 QByteArray csvNumber(double value)
 {
     return std::isnan(value) ? QByteArray() : QByteArray::number(value, 'g', 9);
+}
+
+bool isMaskedCell(const RunResult& run, int query, int key)
+{
+    return run.model.attention == "causal" && key > query;
+}
+
+void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length)
+{
+    constexpr int kMaxTokenTicks = 32;
+    constexpr int kLabelChars = 10;
+    if (length > kMaxTokenTicks) {
+        axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        return;
+    }
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    for (int i = 0; i < length; ++i)
+        if (size_t(offset + i) < encoding.tokens.size())
+            ticker->addTick(i, tokenLabelElided(encoding.tokens[size_t(offset + i)], kLabelChars));
+    axis->setTicker(ticker);
+}
+
+void drawAttentionMap(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map)
+{
+    const int T = int(map.rows());
+    QCPColorMapData* d = plottable->data();
+    d->setSize(T, T);
+    d->setRange(QCPRange(0, std::max(0, T - 1)), QCPRange(0, std::max(0, T - 1)));
+    for (int q = 0; q < T; ++q)
+        for (int k = 0; k < T; ++k)
+            d->setCell(k, q, isMaskedCell(run, q, k) ? std::numeric_limits<double>::quiet_NaN() : double(map(q, k)));
+    for (QCPAxis* axis : {plottable->keyAxis(), plottable->valueAxis()}) {
+        setTokenTicks(axis, run.encoding, 0, T);
+        axis->setRange(-0.5, T - 0.5);
+    }
 }
 
 } // namespace sinkscope

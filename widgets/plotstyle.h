@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Shared look of the views: one colour map, one placeholder page, one number format for CSV.
+// Shared look of the views: one colour map, one placeholder page, one number format for CSV,
+// and one way to draw a head's map with token ticks (compare and controls views).
 #pragma once
 
 #include <QByteArray>
 #include <QColor>
 #include <QString>
 
+#include "sinkscope/runresult.h"
+
+class QCPAxis;
 class QCPColorGradient;
+class QCPColorMap;
 class QCustomPlot;
 class QLabel;
 class QStackedWidget;
@@ -22,5 +27,13 @@ QCPColorGradient viridisGradient();
 QStackedWidget* makePlaceholderStack(QWidget* content, QLabel** placeholder, QWidget* parent);
 /// A number for CSV: 9 significant digits (float32 round-trips), "" for NaN.
 QByteArray csvNumber(double value);
+/// True for the cells a run's attention cannot reach (key after the query of a causal model).
+bool isMaskedCell(const RunResult& run, int query, int key);
+/// Token labels as the ticks of a map axis: elements offset .. offset+length-1 of `encoding`
+/// (numbered ticks instead when there are more than 32, labels would overlap).
+void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length);
+/// Draws one head's map `map` [T, T] of `run` into `plottable` (key on x, query on y, masked
+/// cells without a value), with token ticks and the axes' ranges set to the T elements.
+void drawAttentionMap(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map);
 
 } // namespace sinkscope

@@ -13,6 +13,8 @@
 //      ViewRegistry::global().add(spec) before the main window is built, as the tests do).
 #pragma once
 
+#include "sinkscope/session.h"
+
 #include <QByteArray>
 #include <QKeySequence>
 #include <QString>
@@ -73,6 +75,9 @@ Q_SIGNALS:
     /// The view asks to bring another registered view to the front (e.g. the overview opens the
     /// heatmap of the head clicked). Names that are not registered are ignored.
     void showViewRequested(const QString& name);
+    /// The view asks the compare view to show run `a` beside run `b` (e.g. a prompt before and
+    /// after a control). The main window passes it on; without a compare view it is ignored.
+    void compareRequested(const sinkscope::SessionRun& a, const sinkscope::SessionRun& b);
 
 private:
     CurrentResult* m_current;

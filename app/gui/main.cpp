@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The SinkScope GUI. Besides interactive use it can open a model, run a prompt and save a PNG of
-// the window by itself (--screenshot), which is how the README screenshot is made, headlessly
-// with QT_QPA_PLATFORM=offscreen.
+// the window by itself (--screenshot), which is how the README screenshots are made, headlessly
+// with QT_QPA_PLATFORM=offscreen. Views whose figure needs a job first get it before the shot:
+// --view classification runs the probes, --control SPEC applies a control in the controls view.
+#include "classificationview.h"
+#include "controlsview.h"
 #include "figureexport.h"
 #include "engineclient.h"
 #include "mainwindow.h"
@@ -9,6 +12,8 @@
 #include "sessioncontroller.h"
 #include "viewregistry.h"
 
+#include "sinkscope/controls.h"
+#include "sinkscope/error.h"
 #include "sinkscope/version.h"
 
 #include <QApplication>
@@ -45,7 +50,11 @@ int main(int argc, char** argv)
     const QCommandLineOption demoOpt(QStringLiteral("demo"), QStringLiteral("Open the built-in synthetic demo model (the default on first start)."));
     const QCommandLineOption noDemoOpt(QStringLiteral("no-demo"), QStringLiteral("Start on the start page even on first start."));
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot, WxH."), QStringLiteral("WxH"), QStringLiteral("1280x860"));
-    parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt, demoOpt, noDemoOpt});
+    const QCommandLineOption controlOpt(QStringLiteral("control"),
+                                        QStringLiteral("Apply this control in the controls view once the prompt has run: block:J, "
+                                                       "designate:J, positions:shift=D, positions:J=0 or evict:K,W."),
+                                        QStringLiteral("spec"));
+    parser.addOptions({modelOpt, promptOpt, viewOpt, layerOpt, headOpt, shotOpt, sizeOpt, demoOpt, noDemoOpt, controlOpt});
     parser.process(app);
     auto fail = [](const QString& message) {
         std::fprintf(stderr, "error: %s\n", qPrintable(message));
@@ -69,6 +78,21 @@ int main(int argc, char** argv)
         return fail(parser.value(promptOpt).isEmpty() ? QStringLiteral("--prompt is empty: give the text to run.")
                                                       : QStringLiteral("--prompt contains only whitespace: give the text to run."));
 
+    const QString controlSpec = parser.value(controlOpt);
+    if (parser.isSet(controlOpt)) {
+        try {
+            sinkscope::analysis::parseControlSpec(controlSpec.toStdString());
+        } catch (const sinkscope::Error& e) {
+            return fail(QStringLiteral("--control: %1").arg(QString::fromStdString(e.what())));
+        }
+        if (parser.isSet(viewOpt) && parser.value(viewOpt) != QLatin1String("controls"))
+            return fail(QStringLiteral("--control is applied in the controls view: use it with --view controls (or without --view)."));
+        if (!parser.isSet(promptOpt) && !parser.isSet(demoOpt))
+            return fail(QStringLiteral("--control needs a prompt to run on: give --prompt (or --demo, whose sample prompt runs)."));
+    }
+    const QString shownView = parser.isSet(controlOpt) ? QStringLiteral("controls") : parser.value(viewOpt);
+    const bool viewAsked = parser.isSet(viewOpt) || parser.isSet(controlOpt);
+
     MainWindow window;
     const QString shot = parser.value(shotOpt);
     if (!shot.isEmpty()) {
@@ -76,8 +100,8 @@ int main(int argc, char** argv)
         if (wh.size() == 2)
             window.resize(wh[0].toInt(), wh[1].toInt());
     }
-    if (parser.isSet(viewOpt)) // else the view of the last session
-        window.showView(parser.value(viewOpt));
+    if (viewAsked) // else the view of the last session
+        window.showView(shownView);
     window.show();
 
     // --layer / --head against the model: an error naming the valid range, never a clamp. A
@@ -106,8 +130,8 @@ int main(int argc, char** argv)
     auto finishShot = [&] {
         if (window.engine()->hasModel() && !selectAsked())
             return;
-        if (parser.isSet(viewOpt))
-            window.showView(parser.value(viewOpt));
+        if (viewAsked)
+            window.showView(shownView);
         QString error;
         if (!sinkscope::grabWidgetToPng(&window, shot, &error)) {
             std::fprintf(stderr, "error: %s\n", qPrintable(error));
@@ -128,8 +152,43 @@ int main(int argc, char** argv)
         else if (!shot.isEmpty())
             QTimer::singleShot(0, &window, finishShot);
     });
+    // The first result starts what the asked view needs; true when the shot must wait for it.
+    bool prepared = false;
+    auto prepareView = [&]() -> bool {
+        if (prepared)
+            return false;
+        prepared = true;
+        auto failShot = [&](const QString& message) {
+            std::fprintf(stderr, "error: %s\n", qPrintable(message));
+            QApplication::exit(1);
+        };
+        if (auto* controls = qobject_cast<sinkscope::ControlsView*>(window.view(QStringLiteral("controls")));
+            controls && !controlSpec.isEmpty()) {
+            controls->setControl(controlSpec);
+            if (!shot.isEmpty()) {
+                QObject::connect(controls, &sinkscope::ControlsView::controlFinished, &window,
+                                 [&] { QTimer::singleShot(0, &window, finishShot); });
+                QObject::connect(controls, &sinkscope::ControlsView::controlFailed, &window, failShot);
+            }
+            controls->apply();
+            return true;
+        }
+        auto* classification = qobject_cast<sinkscope::ClassificationView*>(window.view(QStringLiteral("classification")));
+        if (classification && !shot.isEmpty() && shownView == QLatin1String("classification")) {
+            QObject::connect(classification, &sinkscope::ClassificationView::classificationChanged, &window, [&, classification] {
+                if (classification->classification())
+                    QTimer::singleShot(0, &window, finishShot);
+            });
+            QObject::connect(classification, &sinkscope::ClassificationView::classificationFailed, &window, failShot);
+            classification->classify();
+            return true;
+        }
+        return false;
+    };
     QObject::connect(&window, &MainWindow::resultShown, &window, [&] {
         if (!selectAsked())
+            return;
+        if (prepareView())
             return;
         if (!shot.isEmpty())
             QTimer::singleShot(0, &window, finishShot);

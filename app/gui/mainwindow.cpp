@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mainwindow.h"
 
+#include "classificationview.h"
 #include "compareview.h"
 #include "currentresult.h"
 #include "demomodel.h"
@@ -189,6 +190,7 @@ void MainWindow::buildActions()
     m_runAction = runMenu->addAction(tr("&Run Prompt"), this, &MainWindow::runPrompt);
     m_runAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
     m_promptSetAction = runMenu->addAction(tr("Analyze &Prompt Set…"), this, &MainWindow::analyzePromptSetDialog);
+    runMenu->addAction(tr("C&lassify Prompt Set…"), this, &MainWindow::classifyPromptSetDialog);
     m_cancelAction = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
     m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
     runMenu->addSeparator();
@@ -404,6 +406,12 @@ void MainWindow::buildWorkspace()
         m_views.emplace_back(spec.name, v);
         connect(v, &View::figureChanged, this, [this] { updateActions(); });
         connect(v, &View::showViewRequested, this, [this](const QString& name) { showView(name); });
+        connect(v, &View::compareRequested, this, [this](const SessionRun& a, const SessionRun& b) {
+            if (auto* compare = qobject_cast<CompareView*>(view(QStringLiteral("compare")))) {
+                compare->setPair(a, b);
+                showView(QStringLiteral("compare"));
+            }
+        });
     }
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
 
@@ -1064,6 +1072,30 @@ void MainWindow::analyzePromptSetDialog()
     settings.bos = parseBosPolicy(m_bos->currentData().toString().toStdString());
     if (PromptSetDialog::askSettings(this, &settings))
         m_promptSet->start(file, settings);
+}
+
+void MainWindow::classifyPromptSet(const QString& file, qint64 length)
+{
+    auto* classification = qobject_cast<ClassificationView*>(view(QStringLiteral("classification")));
+    if (!classification)
+        return;
+    showView(QStringLiteral("classification"));
+    classification->classifyPromptSet(file, length, parseBosPolicy(m_bos->currentData().toString().toStdString()));
+}
+
+void MainWindow::classifyPromptSetDialog()
+{
+    if (!m_engine->hasModel()) {
+        showMessage(tr("Open a model folder first."), true);
+        return;
+    }
+    const QString file = QFileDialog::getOpenFileName(this, tr("Classify Prompt Set"), QDir::homePath(),
+                                                      tr("Prompt sets (*.txt *.jsonl);;All files (*)"));
+    if (file.isEmpty())
+        return;
+    PromptSetRunner::Settings settings;
+    if (PromptSetDialog::askSettings(this, &settings, false))
+        classifyPromptSet(file, settings.length);
 }
 
 void MainWindow::showPromptSetResult(std::shared_ptr<const PromptSetResult> result)

@@ -103,6 +103,9 @@ public Q_SLOTS:
     /// Runs every prompt of a prompt file (text or JSONL) with the current BOS setting and shows
     /// the aggregated metrics; the single run on screen stays.
     void analyzePromptSet(const QString& file);
+    /// Classifies every prompt of a prompt file with the current BOS setting (each truncated to
+    /// `length` tokens when > 0) in the classification view, which comes to the front.
+    void classifyPromptSet(const QString& file, qint64 length = 0);
     void chooseModelFolder();
     /// Exports the current view's figure; the format follows the suffix (pdf, png, svg).
     bool exportFigureTo(const QString& fileName);
@@ -133,6 +136,7 @@ private:
     void exportDataDialog();
     void saveScreenshotDialog();
     void analyzePromptSetDialog();
+    void classifyPromptSetDialog();
     void saveSessionDialog();
     void openSessionDialog();
     void exportPaperFigureDialog();

@@ -263,7 +263,7 @@ void PromptSetDialog::saveDialog()
         QMessageBox::warning(this, tr("Save failed"), error);
 }
 
-bool PromptSetDialog::askSettings(QWidget* parent, PromptSetRunner::Settings* settings)
+bool PromptSetDialog::askSettings(QWidget* parent, PromptSetRunner::Settings* settings, bool metricOptions)
 {
     QDialog d(parent);
     d.setWindowTitle(tr("Prompt Set Settings"));
@@ -283,8 +283,13 @@ bool PromptSetDialog::askSettings(QWidget* parent, PromptSetRunner::Settings* se
     k->setRange(0, 1 << 20);
     k->setValue(settings->options.sinkElement);
     form->addRow(tr("Length T:"), length);
-    form->addRow(tr("Threshold ε:"), epsilon);
-    form->addRow(tr("Sink element k:"), k);
+    if (metricOptions) {
+        form->addRow(tr("Threshold ε:"), epsilon);
+        form->addRow(tr("Sink element k:"), k);
+    } else {
+        epsilon->hide();
+        k->hide();
+    }
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &d);
     connect(buttons, &QDialogButtonBox::accepted, &d, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);

@@ -39,8 +39,9 @@ public:
     /// with the reason in `error`.
     bool saveTo(const QString& dir, QString* error = nullptr);
 
-    /// Asks for the settings of a prompt set (truncation length T, epsilon, k). False when cancelled.
-    static bool askSettings(QWidget* parent, PromptSetRunner::Settings* settings);
+    /// Asks for the settings of a prompt set (truncation length T, epsilon, k; only T when
+    /// `metricOptions` is false, as for a classification). False when cancelled.
+    static bool askSettings(QWidget* parent, PromptSetRunner::Settings* settings, bool metricOptions = true);
 
 private:
     void fill();

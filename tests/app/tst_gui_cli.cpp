@@ -23,6 +23,7 @@ private Q_SLOTS:
     void screenshotOfEveryView();
     void refusesWhatItCannotDo_data();
     void refusesWhatItCannotDo();
+    void viewsThatRunAJobFirst();
 
 private:
     int runGui(const QStringList& args, QByteArray* err);
@@ -99,6 +100,16 @@ void TestGuiCli::refusesWhatItCannotDo_data()
                                              << "error: --layer 9 is outside the model: it has 4 layers (0 to 3).\n";
     QTest::newRow("head outside the model") << QStringList{"--model", "%MODEL%", "--prompt", "hi", "--head", "%HEADS%", "--screenshot", "x.png"}
                                             << "error: --head %HEADS% is outside the model: it has %HEADS% heads (0 to %LAST%).\n";
+    QTest::newRow("bad control") << QStringList{"--prompt", "hi", "--control", "mask:3", "--screenshot", "x.png"}
+                                 << "error: --control: Control 'mask:3' is not one of block:J, designate:J, positions:shift=D, "
+                                    "positions:J=0, evict:K,W.\n";
+    QTest::newRow("control too small") << QStringList{"--prompt", "hi", "--control", "evict:0,1"}
+                                       << "error: --control: Control 'evict:0,1': K + W must be at least 2 (with K + W = 1 every query sees only itself).\n";
+    QTest::newRow("control in another view") << QStringList{"--prompt", "hi", "--view", "heatmap", "--control", "block:1"}
+                                             << "error: --control is applied in the controls view: use it with --view controls (or "
+                                                "without --view).\n";
+    QTest::newRow("control without prompt") << QStringList{"--control", "block:1", "--screenshot", "x.png"}
+                                            << "error: --control needs a prompt to run on: give --prompt (or --demo, whose sample prompt runs).\n";
 }
 
 void TestGuiCli::refusesWhatItCannotDo()
@@ -123,6 +134,33 @@ void TestGuiCli::refusesWhatItCannotDo()
     QCOMPARE(ours.join(QString()), message);
     QCOMPARE(rc, 2);
     QVERIFY(!QFileInfo::exists(QDir(m_tmp.path()).filePath("refused.png")));
+}
+
+// --view controls --control SPEC applies the control before the shot, --view classification runs
+// the probes before it; a control the prompt cannot take ends with the job's reason.
+void TestGuiCli::viewsThatRunAJobFirst()
+{
+    const QString prompt = QStringLiteral("hello world hello world hello");
+    auto shot = [&](const QStringList& extra, const QString& name, QByteArray* err) {
+        const QString png = QDir(m_tmp.path()).filePath(name);
+        const int rc = runGui(QStringList{"--model", m_model, "--prompt", prompt, "--size", "1000x700", "--screenshot", png} + extra, err);
+        return std::pair{rc, QImage(png)};
+    };
+    QByteArray err;
+    const auto [rcPick, pick] = shot({"--view", "controls"}, "controls-pick.png", &err);
+    QVERIFY2(rcPick == 0, err.constData());
+    const auto [rcApplied, applied] = shot({"--control", "block:0"}, "controls-applied.png", &err);
+    QVERIFY2(rcApplied == 0, err.constData());
+    QCOMPARE(applied.size(), QSize(1000, 700));
+    // The shot waited for the control: the figure replaced the pick-a-control page.
+    QVERIFY(applied != pick);
+    const auto [rcBad, bad] = shot({"--view", "controls", "--control", "block:99"}, "controls-bad.png", &err);
+    QCOMPARE(rcBad, 1);
+    QVERIFY2(err.contains("error: Control failed:") && err.contains("outside the prompt"), err.constData());
+    QVERIFY(bad.isNull());
+    const auto [rcClass, classified] = shot({"--view", "classification"}, "classification.png", &err);
+    QVERIFY2(rcClass == 0, err.constData());
+    QVERIFY(!classified.isNull());
 }
 
 QTEST_GUILESS_MAIN(TestGuiCli)

@@ -3,10 +3,12 @@
 // engine one after another, bad lines are reported by number while the rest runs, the aggregate is
 // the mean of each prompt's own single run, the planted waiver heads come out on top, prompts of
 // different lengths are grouped (or truncated to one T), cancel keeps the single run on screen.
+#include "classificationview.h"
 #include "engineclient.h"
 #include "mainwindow.h"
 #include "promptsetdialog.h"
 #include "promptsetrunner.h"
+#include "selection.h"
 
 #include "sinkscope/analysis.h"
 #include "sinkscope/demomodels.h"
@@ -63,6 +65,7 @@ private Q_SLOTS:
     void truncatesToChosenLength();
     void unreadableFileIsReported();
     void truncatesWithTheLoadedTokenizer();
+    void classifiesPromptFile();
 
 private:
     bool openDemo(MainWindow& w);
@@ -366,6 +369,38 @@ void TestPromptSet::truncatesWithTheLoadedTokenizer()
     QCOMPARE(runner.result()->groups.mainLength, int64_t(5));
     QCOMPARE(progress.last().at(0).toInt(), 2);
     QCOMPARE(progress.last().at(1).toInt(), 2);
+}
+
+// Run → Classify Prompt Set through the engine thread: the classification view comes to the
+// front and shows the verdicts over the usable prompts (the broken line is not one); the planted
+// positional head agrees in every prompt.
+void TestPromptSet::classifiesPromptFile()
+{
+    MainWindow w;
+    w.show();
+    QVERIFY(openDemo(w));
+    QVERIFY(runSingle(w, "The cat sat on the mat."));
+    const QByteArray bytes = jsonLine(m_truth.samplePrompts[0]) + "{\"text\": oops\n" + jsonLine(m_truth.samplePrompts[1]);
+    const QString file = writeFile(QDir(m_tmp.path()).filePath("classify.jsonl"), bytes);
+    QVERIFY(!file.isEmpty());
+    auto* view = qobject_cast<sinkscope::ClassificationView*>(w.view("classification"));
+    QVERIFY(view);
+    QSignalSpy changed(view, &sinkscope::ClassificationView::classificationChanged);
+    w.classifyPromptSet(file);
+    QCOMPARE(w.currentViewName(), QString("classification"));
+    QVERIFY(view->isRunning());
+    QVERIFY(changed.wait(kWait));
+    const auto c = view->classification();
+    QVERIFY(c);
+    QCOMPARE(c->prompts, 2);
+    QCOMPARE(int(c->perPrompt.size()), 2);
+    QCOMPARE(c->perPrompt[0].line, 1);
+    QCOMPARE(c->perPrompt[1].line, 3);
+    QCOMPARE(c->heads[0].verdict, sinkscope::analysis::Verdict::Positional);
+    QCOMPARE(c->heads[0].probes.at("agreement"), 1.0);
+    w.selection()->setLayerHead(0, 0);
+    QCOMPARE(view->promptTable()->rowCount(), 2);
+    QVERIFY(!view->promptTable()->isHidden());
 }
 
 QTEST_MAIN(TestPromptSet)

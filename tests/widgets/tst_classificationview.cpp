@@ -8,6 +8,7 @@
 #include "classificationview.h"
 #include "currentresult.h"
 #include "jobservice.h"
+#include "modeljobservice.h"
 #include "selection.h"
 #include "viewregistry.h"
 
@@ -28,51 +29,6 @@
 using namespace sinkscope;
 namespace an = sinkscope::analysis;
 
-namespace {
-
-// Runs each job at once on `model` and delivers the replies later, from the event loop.
-class ModelJobService final : public JobService {
-public:
-    explicit ModelJobService(const Model* model) : m_model(model) {}
-    bool canRun() const override { return m_model != nullptr; }
-    uint64_t startJob(std::shared_ptr<Job> job) override
-    {
-        const uint64_t id = ++m_next;
-        if (m_holdForCancel) {
-            m_held = id;
-            return id;
-        }
-        std::vector<JobProgress> progress;
-        std::shared_ptr<const JobResult> r;
-        QString error;
-        try {
-            r = runJob(*m_model, *job, [&](const JobProgress& p) { progress.push_back(p); });
-        } catch (const Error& e) {
-            error = QString::fromStdString(e.describe());
-        }
-        QTimer::singleShot(0, this, [this, id, progress, r, error] {
-            for (const JobProgress& p : progress)
-                Q_EMIT jobProgress(id, p);
-            if (r)
-                Q_EMIT jobFinished(id, r);
-            else
-                Q_EMIT jobFailed(id, error, false);
-        });
-        return id;
-    }
-    void cancelJob(uint64_t id) override
-    {
-        if (id == m_held)
-            QTimer::singleShot(0, this, [this, id] { Q_EMIT jobFailed(id, QStringLiteral("The job was cancelled."), true); });
-    }
-    bool m_holdForCancel = false;
-
-private:
-    const Model* m_model;
-    uint64_t m_next = 0, m_held = 0;
-};
-
-} // namespace
 
 class TestClassificationView : public QObject {
     Q_OBJECT
@@ -83,6 +39,7 @@ private Q_SLOTS:
     void beforeProbing();
     void classifyAndEvidence();
     void cancelKeepsPrevious();
+    void promptSet();
 
 private:
     QTemporaryDir m_tmp;
@@ -221,6 +178,82 @@ void TestClassificationView::cancelKeepsPrevious()
     QTRY_VERIFY(!view.isRunning());
     QVERIFY(view.statusText().contains("cancelled"));
     QCOMPARE(view.classification(), first);
+}
+
+// Over a prompt set: the per-head verdicts are those of the core job over the same file (run
+// here on its own), the planted heads agree in every prompt, the selected head's per-prompt
+// verdicts are listed by line, and an unreadable file is said while the result stays.
+void TestClassificationView::promptSet()
+{
+    ModelJobService service(m_model.get());
+    service.makeCurrent();
+    Selection selection;
+    CurrentResult current(&selection);
+    ClassificationView view(&current, &selection);
+    QSignalSpy metrics(&current, &CurrentResult::metricsAvailable);
+    current.setResult(m_run);
+    QVERIFY(metrics.wait(30000));
+    QVERIFY(view.promptTable()->isHidden());
+    const QString file = m_tmp.filePath("prompts.txt");
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("The cat sat on the mat. The dog slept by the door.\n"
+            "The bird sang in the tree. The cat sat by the door.\n"
+            "\n"
+            "The dog sat on the mat. The bird slept in the tree.\n");
+    f.close();
+    QSignalSpy changed(&view, &ClassificationView::classificationChanged);
+    view.classifyPromptSet(file);
+    QVERIFY(view.isRunning());
+    QVERIFY(changed.wait(60000));
+    const auto c = view.classification();
+    QVERIFY(c);
+    QCOMPARE(c->prompts, 3);
+    QVERIFY2(view.verdictText().contains("over 3 prompts"), qPrintable(view.verdictText()));
+
+    an::ClassifyJob job(an::readPromptSet(file.toStdString()), an::ClassifySettings{});
+    const auto ref = std::dynamic_pointer_cast<const an::Classification>(runJob(*m_model, job));
+    QVERIFY(ref);
+    QCOMPARE(c->heads.size(), ref->heads.size());
+    for (size_t i = 0; i < c->heads.size(); ++i) {
+        QCOMPARE(c->heads[i].verdict, ref->heads[i].verdict);
+        QCOMPARE(c->heads[i].confidence, ref->heads[i].confidence);
+    }
+    // The planted heads: the same verdict in every prompt.
+    QCOMPARE(c->heads[0].verdict, an::Verdict::Positional);
+    QCOMPARE(c->heads[0].probes.at("agreement"), 1.0);
+    QCOMPARE(c->heads[1].verdict, an::Verdict::Feature);
+    QCOMPARE(c->heads[1].probes.at("agreement"), 1.0);
+
+    // The selected head's verdict per prompt, by line (the blank line 3 is not a prompt).
+    selection.setLayerHead(0, 1);
+    QTableWidget* t = view.promptTable();
+    QVERIFY(!t->isHidden());
+    QCOMPARE(t->rowCount(), 3);
+    const QStringList lines{"1", "2", "4"};
+    for (int r = 0; r < 3; ++r) {
+        QCOMPARE(t->item(r, 0)->text(), lines[r]);
+        QCOMPARE(t->item(r, 1)->text(), QString::number(ref->perPrompt[size_t(r)].tokens));
+        QCOMPARE(t->item(r, 2)->text(), QString("feature"));
+        QCOMPARE(t->item(r, 3)->text(), QString::number(ref->perPrompt[size_t(r)].confidence[1], 'f', 3));
+    }
+    // The evidence table carries the agreement with the other probe numbers.
+    bool agreement = false;
+    for (int r = 0; r < view.evidenceTable()->rowCount(); ++r)
+        agreement |= view.evidenceTable()->item(r, 0)->text() == "agreement" && view.evidenceTable()->item(r, 1)->text() == "1.000";
+    QVERIFY(agreement);
+    // A prompt-set classification is not tied to the run on screen.
+    RunRequest other;
+    other.text = "The bird sang in the tree.";
+    current.setResult(m_model->run(other));
+    QCOMPARE(view.classification(), c);
+
+    QSignalSpy failed(&view, &ClassificationView::classificationFailed);
+    view.classifyPromptSet(m_tmp.filePath("missing.txt"));
+    QCOMPARE(failed.count(), 1);
+    QVERIFY2(view.statusText().contains("Cannot read the prompt set"), qPrintable(view.statusText()));
+    QVERIFY(!view.isRunning());
+    QCOMPARE(view.classification(), c);
 }
 
 QTEST_MAIN(TestClassificationView)

@@ -352,7 +352,9 @@ private Q_SLOTS:
             other.result = test::makeCannedRun({3, 4, 5, "causal", true, false});
             compare->setOther(other);
         }
-        QVERIFY(test::showAnalysed(current, test::makeCannedRun({3, 4, 6, "causal", true, true, 1.0, true, true})));
+        const auto run = test::makeCannedRun({3, 4, 6, "causal", true, true, 1.0, true, true});
+        QVERIFY(test::showAnalysed(current, run));
+        test::giveCannedJobResult(view.get(), run);
         QVERIFY(view->hasFigure());
         if (!view->plot())
             return;

@@ -2,6 +2,7 @@
 #include "widgetstests.h"
 
 #include "compareview.h"
+#include "controlsview.h"
 #include "currentresult.h"
 #include "selection.h"
 #include "viewregistry.h"
@@ -103,6 +104,10 @@ void TestWidgets::everyViewFollowsCurrentResult()
     // Maps, values and hidden states: what every view needs.
     auto run = test::makeCannedRun({3, 4, 6, "causal", true, true, 1.0, true, true});
     QVERIFY(test::showAnalysed(current, run));
+    // The controls view draws a control's runs, which need a model: give it canned ones.
+    if (qobject_cast<ControlsView*>(view.get()))
+        QVERIFY(!view->hasFigure());
+    test::giveCannedJobResult(view.get(), run);
     QVERIFY(!figure.isEmpty());
     QVERIFY(view->hasFigure());
     const QByteArray csv = view->dataCsv();

@@ -1,11 +1,27 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "widgetstestdata.h"
 
+#include "controlsview.h"
 #include "currentresult.h"
 
 #include <QSignalSpy>
 
 namespace sinkscope::test {
+
+void giveCannedJobResult(View* view, std::shared_ptr<const RunResult> run)
+{
+    auto* controls = qobject_cast<ControlsView*>(view);
+    if (!controls)
+        return;
+    auto r = std::make_shared<analysis::ControlResult>();
+    r->spec = analysis::parseControlSpec("block:1");
+    r->model = run->model;
+    r->prompts = 1;
+    r->klPerPosition.assign(size_t(run->tokens), 0.0);
+    r->firstMassBefore = r->firstMassAfter = run->firstTokenMass;
+    r->before = r->after = run;
+    controls->setResult(r);
+}
 
 bool showAnalysed(CurrentResult& current, std::shared_ptr<const RunResult> run)
 {

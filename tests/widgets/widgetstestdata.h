@@ -8,6 +8,7 @@
 #include <string>
 
 namespace sinkscope {
+class View;
 class CurrentResult;
 }
 
@@ -42,6 +43,10 @@ std::shared_ptr<RunResult> makeCannedRun(const CannedRun& spec);
 /// Shows `run` in `current` and waits (QSignalSpy, no sleeps) until its analysis is delivered;
 /// false when it failed or took more than 10 s.
 bool showAnalysed(CurrentResult& current, std::shared_ptr<const RunResult> run);
+
+/// A view that draws a job's outcome (the controls view) gets one made of `run`, without a model:
+/// a block:1 whose before and after are both `run` (costs 0). No-op for other views.
+void giveCannedJobResult(View* view, std::shared_ptr<const RunResult> run);
 
 /// Tokens "<s>", "·The", "·cat", ",", "·sat", "↵", … (BOS special, offsets into a prompt).
 Encoding makeCannedEncoding(int tokens, bool bosAdded);

@@ -7,6 +7,7 @@
 #include "sinkscope/jobs.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,13 +69,17 @@ struct ControlResult final : JobResult {
 class ControlJob final : public Job {
 public:
     ControlJob(PromptSet set, ControlSpec spec, BosPolicy bos = BosPolicy::Auto);
+    /// Controls one prompt given as the tokens of a run (e.g. the run on screen), as they are:
+    /// no re-tokenization, so the "before" run has exactly the tokens of that run.
+    ControlJob(Encoding tokens, ControlSpec spec);
     std::string name() const override { return "control"; }
     std::shared_ptr<const JobResult> execute(JobContext& context) override;
 
 private:
     PromptSet m_set;
+    std::optional<Encoding> m_encoding;
     ControlSpec m_spec;
-    BosPolicy m_bos;
+    BosPolicy m_bos = BosPolicy::Auto;
 };
 
 /// control.json (keys: control, nll_before, nll_after, kl_mean, kl_per_position,

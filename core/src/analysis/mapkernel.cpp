@@ -5,10 +5,12 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <thread>
+#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SINKSCOPE_MAPKERNEL_AVX2 1
@@ -293,13 +295,28 @@ void softmaxRow(float* row, int64_t s0, int64_t s1)
         std::fill(x, x + n, 0.0f); // every key masked (possible only through a mask bias)
         return;
     }
+    // Keys a mask bias hides inside [s0, s1) are -inf. The vectorised exp clamps its argument
+    // and would give them ~1e-39; the forward pass gives them exactly 0, and so must the
+    // recomputed map (a blocked element receives nothing). They are zeroed after the usual
+    // softmax, so every other value is bit for bit what the fast path gives.
+    std::vector<int64_t> hidden;
+    for (int64_t i = 0; i < n; ++i)
+        if (x[i] == -std::numeric_limits<float>::infinity())
+            hidden.push_back(i);
+    bool done = false;
 #ifdef SINKSCOPE_MAPKERNEL_AVX2
-    if (haveAvx2())
-        return softmaxAvx2(x, n, mx);
+    if (haveAvx2()) {
+        softmaxAvx2(x, n, mx);
+        done = true;
+    }
 #endif
-    Eigen::Map<Eigen::ArrayXf> a(x, n);
-    a = (a - mx).exp();
-    a /= a.sum();
+    if (!done) {
+        Eigen::Map<Eigen::ArrayXf> a(x, n);
+        a = (a - mx).exp();
+        a /= a.sum();
+    }
+    for (int64_t i : hidden)
+        x[i] = 0.0f;
 }
 
 int defaultThreads()

@@ -71,23 +71,38 @@ ControlJob::ControlJob(PromptSet set, ControlSpec spec, BosPolicy bos) : m_set(s
 {
 }
 
+ControlJob::ControlJob(Encoding tokens, ControlSpec spec) : m_encoding(std::move(tokens)), m_spec(std::move(spec))
+{
+}
+
 std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
 {
-    if (m_set.prompts.empty())
-        throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.");
-    const auto tokenizer = ctx.tokenizer();
-    if (!tokenizer)
-        throw Error(ErrorCode::InvalidArgument, "This model folder has no tokenizer.json; control needs text prompts.");
     const ModelInfo& info = ctx.model();
     const bool causal = info.attention != "bidirectional";
     const bool evict = m_spec.kind == ControlSpec::Kind::Evict;
 
-    // Every prompt is checked before the first run: a J outside one prompt fails the whole call.
+    // The prompts as encodings with their lines (0: a single prompt). Given tokens are used as
+    // they are; text prompts are tokenized with the loaded model's tokenizer.
     std::vector<Encoding> encodings;
+    std::vector<int> lines;
+    if (m_encoding) {
+        encodings.push_back(*m_encoding);
+        lines.push_back(0);
+    } else {
+        if (m_set.prompts.empty())
+            throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.");
+        if (!ctx.tokenizer())
+            throw Error(ErrorCode::InvalidArgument, "This model folder has no tokenizer.json; control needs text prompts.");
+        for (const Prompt& p : m_set.prompts) {
+            encodings.push_back(ctx.encode(p.text, m_bos));
+            lines.push_back(p.line);
+        }
+    }
+
+    // Every prompt is checked before the first run: a J outside one prompt fails the whole call.
     std::vector<Interventions> controls, windows, designated;
-    for (const Prompt& p : m_set.prompts) {
-        Encoding enc = ctx.encode(p.text, m_bos);
-        const int64_t T = int64_t(enc.tokens.size());
+    for (size_t i = 0; i < encodings.size(); ++i) {
+        const int64_t T = int64_t(encodings[i].tokens.size());
         try {
             controls.push_back(controlInterventions(m_spec, T, causal, info.maxPositions));
             if (evict) {
@@ -98,12 +113,11 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
             }
         } catch (const Error& e) {
             throw Error(ErrorCode::InvalidArgument,
-                        e.what() + std::string(p.line > 0 ? " (prompt on line " + std::to_string(p.line) + ", " : " (")
+                        e.what() + std::string(lines[i] > 0 ? " (prompt on line " + std::to_string(lines[i]) + ", " : " (")
                             + std::to_string(T) + " tokens)");
         }
-        encodings.push_back(std::move(enc));
     }
-    ctx.plan(int(m_set.prompts.size()) * (evict ? 4 : 2));
+    ctx.plan(int(encodings.size()) * (evict ? 4 : 2));
 
     auto out = std::make_shared<ControlResult>();
     out->spec = m_spec;
@@ -122,7 +136,7 @@ std::shared_ptr<const JobResult> ControlJob::execute(JobContext& ctx)
         req.captureValues = false;
         req.captureLogits = true;
         req.captureQK = true;
-        const std::string where = m_set.prompts[i].line > 0 ? " (line " + std::to_string(m_set.prompts[i].line) + ")" : "";
+        const std::string where = lines[i] > 0 ? " (line " + std::to_string(lines[i]) + ")" : "";
         std::shared_ptr<RunResult> before = ctx.run(req, "as is" + where);
         if (before->logits.empty())
             throw Error(ErrorCode::InvalidArgument,
