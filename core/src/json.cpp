@@ -270,6 +270,10 @@ Elements::iterator Elements::end() const
 
 // ---- parsing --------------------------------------------------------------------------------
 
+namespace {
+constexpr std::size_t kMinimalCapacity = 32; // simdjson's MINIMAL_DOCUMENT_CAPACITY
+} // namespace
+
 struct Document::Impl {
     dom::parser parser;
     dom::element root;
@@ -287,7 +291,12 @@ Value Document::root() const
 
 namespace {
 
-constexpr std::size_t kMaxDepth = 1024;
+// The deepest nesting accepted: 128, the recursion limit of serde_json, with which the reference
+// tokenizer library reads tokenizer.json (no real config, index, header or tokenizer file comes
+// near it). It also bounds every recursive walk over a parsed value (the error locator below, the
+// tokenizer's readers), so that a hostile file cannot overflow a thread's stack: simdjson's own
+// default of 1024 levels did, under the sanitizers, in the error locator.
+constexpr std::size_t kMaxDepth = 128;
 
 struct Problem {
     std::string what;
@@ -321,7 +330,10 @@ std::optional<Problem> locateScanProblem(std::string_view text, simdjson::error_
             inString = true;
             stringStart = i;
         } else if (c == '[' || c == '{') {
-            if (++depth > kMaxDepth && code == simdjson::DEPTH_ERROR)
+            // Whatever simdjson said (unbalanced brackets come back as a tape error): a text
+            // deeper than the limit is reported as such here, so the recursive walk below only
+            // ever sees texts within it.
+            if (++depth > kMaxDepth)
                 return Problem{"nesting deeper than " + std::to_string(kMaxDepth) + " levels", i};
         } else if ((c == ']' || c == '}') && depth > 0) {
             --depth;
@@ -449,7 +461,9 @@ Problem locate(std::string_view text, simdjson::error_code domError)
     const simdjson::padded_string padded(text);
     od::parser parser;
     od::document doc;
-    simdjson::error_code e = parser.iterate(padded).get(doc);
+    simdjson::error_code e = parser.allocate(std::max(text.size(), kMinimalCapacity), kMaxDepth);
+    if (!e)
+        e = parser.iterate(padded).get(doc);
     if (e) // refused before any value was read: nothing more precise to say than the start
         return {phrase(e), 0};
     Walker walker;
@@ -485,7 +499,11 @@ Document parse(std::string_view text, const ErrorStyle& style)
 
     Document doc;
     doc.d = std::make_unique<Document::Impl>();
-    const simdjson::error_code e = doc.d->parser.parse(body.data(), body.size()).get(doc.d->root);
+    simdjson::error_code e = doc.d->parser.allocate(std::max(body.size(), kMinimalCapacity), kMaxDepth);
+    if (e)
+        throw Error(ErrorCode::OutOfMemory, style.before + "no memory to parse " + std::to_string(body.size()) + " bytes" + style.after,
+                    style.context);
+    e = doc.d->parser.parse(body.data(), body.size()).get(doc.d->root);
     if (!e)
         return doc;
     const Problem p = locate(body, e);

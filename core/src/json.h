@@ -155,7 +155,7 @@ private:
 
 /// Parses `text` as one strict JSON value (RFC 8259): raw control characters U+0000..U+001F inside
 /// strings, invalid UTF-8, unpaired surrogate escapes, numbers out of range (|x| > ~1.8e308, or
-/// integers beyond 2^64), nesting deeper than 1024, and anything but white space after the value
+/// integers beyond 2^64), nesting deeper than 128 (serde_json's limit), and anything but white space after the value
 /// are refused. One UTF-8 byte order mark before the value is skipped. Throws Error(style.code)
 /// as ErrorStyle says: this is the one place where a JSON error becomes an Error.
 Document parse(std::string_view text, const ErrorStyle& style);
