@@ -159,7 +159,7 @@ int analyzeCommand(const QStringList& args)
             err(QStringLiteral("warning: %1: %2 (prompt skipped)").arg(where(e.line)).arg(QString::fromStdString(e.message)));
             break;
         case an::PromptEvent::Kind::Analysed:
-            err(QStringLiteral("%1/%2 %3: %4 tokens").arg(e.index + 1).arg(e.count).arg(where(e.line)).arg(e.tokens));
+            err(QStringLiteral("%1/%2 %3: %4 tokens").arg(e.done).arg(e.count).arg(where(e.line)).arg(e.tokens));
             break;
         }
     });
@@ -167,6 +167,8 @@ int analyzeCommand(const QStringList& args)
     const auto result = set.prompts.empty() ? std::make_shared<const an::PromptSetResult>()
                                             : std::static_pointer_cast<const an::PromptSetResult>(runJob(*model, job));
     const std::vector<an::PromptRun>& runs = result->runs;
+    for (const std::string& note : result->notes)
+        err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
     if (runs.empty() && !sharded)
         throw Error(ErrorCode::InvalidArgument, "No prompt has --length " + std::to_string(length) + " tokens.");
     // run.json belongs to a one-prompt file, never to a shard that happens to hold one prompt.

@@ -35,6 +35,7 @@ struct PromptEvent {
     enum class Kind { Analysed, TooShort, Failed } kind = Kind::Analysed;
     size_t index = 0;        ///< 0-based index into the set's prompts
     size_t count = 0;        ///< prompts in the set
+    size_t done = 0;         ///< prompts settled so far, this one included (progress: done of count)
     int line = 0;            ///< the prompt's line (0: a single prompt)
     int64_t tokens = 0;      ///< its token count (before truncation for TooShort)
     std::string message;     ///< Failed: the error
@@ -47,6 +48,7 @@ struct PromptSetResult : JobResult {
     std::vector<PromptRun> runs;          ///< per-prompt metrics, in set order
     std::vector<size_t> promptIndex;      ///< per entry of runs: its 0-based index into the set's prompts
     std::vector<PromptIssue> issues;      ///< the set's bad lines, then prompts that could not be used
+    std::vector<std::string> notes;       ///< what the job changed on its way (a failed batch run again one by one)
     LengthGroups groups;                  ///< runs by T
     std::map<int64_t, RunMetrics> means;      ///< per T: mean over the group
     std::map<int64_t, MetricsSpread> spreads; ///< per T: population std over the group

@@ -36,7 +36,9 @@ std::shared_ptr<const JobResult> PromptSetJob::execute(JobContext& ctx)
     // Maps are recomputed from Q/K; all L x H x T x T probabilities are kept only when a run
     // cannot rebuild them.
     bool keepMaps = false;
+    size_t settled = 0;
     auto emit = [&](PromptEvent e) {
+        e.done = ++settled;
         if (m_onEvent)
             m_onEvent(e);
     };
@@ -171,7 +173,11 @@ std::shared_ptr<const JobResult> PromptSetJob::execute(JobContext& ctx)
             } else {
                 // Which prompt of the batch failed? Run them one by one, so the refusal names that
                 // prompt and the others still count (the same outcome as without batching).
+                out->notes.push_back("A batch of " + std::to_string(batch.size()) + " prompts (" + label(batch)
+                                     + ") failed (" + e.describe() + "); its prompts ran one by one.");
                 for (size_t j : batch) {
+                    if (done[pending[j].index])
+                        continue; // analysed before the failure
                     try {
                         analysed(j, runAll({j}).front());
                     } catch (const Error& single) {
