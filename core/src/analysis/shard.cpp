@@ -4,6 +4,7 @@
 // writes and reads every structure, so the two directions cannot drift apart.
 #include "sinkscope/shard.h"
 
+#include "json.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
 #include "sinkscope/version.h"
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 
@@ -372,20 +374,30 @@ std::map<std::string, std::string> shardFiles(const ShardOutput& shard)
 ShardOutput readShardFolder(const std::string& dir)
 {
     const QDir d(QString::fromStdString(dir));
-    const std::string json = d.filePath(kJsonName).toStdString();
+    const std::string jsonPath = d.filePath(kJsonName).toStdString();
     const std::string bin = d.filePath(kBinName).toStdString();
     if (!QFileInfo(QString::fromStdString(dir)).isDir())
         throw Error(ErrorCode::InvalidArgument, dir + " is not a shard output: not a folder.", dir);
-    if (!pathExists(json))
+    if (!pathExists(jsonPath))
         throw Error(ErrorCode::InvalidArgument,
                     dir + " is not a shard output (it has no shard.json; write shards with analyze --shard I/N).", dir);
-    const QJsonObject id = QJsonDocument::fromJson(QByteArray::fromStdString(readFile(json, files::kShardInfo))).object();
-    if (id.value("format").toString() != QLatin1String("sinkscope-shard"))
+    // shard.json through the core's one JSON reader; a file that is not JSON is no shard output.
+    const std::string idText = readFile(jsonPath, files::kShardInfo);
+    json::Document idDoc;
+    try {
+        idDoc = json::parseObject(idText, jsonPath);
+    } catch (const Error&) {
         throw Error(ErrorCode::InvalidArgument, dir + " is not a shard output (shard.json is not a sinkscope-shard file).", dir);
-    if (id.value("version").toInt() != 1)
+    }
+    const json::Value id = idDoc.root();
+    if (id.find("format").string() != "sinkscope-shard")
+        throw Error(ErrorCode::InvalidArgument, dir + " is not a shard output (shard.json is not a sinkscope-shard file).", dir);
+    const std::optional<int64_t> fileVersion = id.find("version").integer();
+    if (fileVersion != int64_t(1))
         throw Error(ErrorCode::Format,
-                    json + " has format version " + std::to_string(id.value("version").toInt()) + "; this program reads version 1.",
-                    json);
+                    jsonPath + " has format version " + (fileVersion ? std::to_string(*fileVersion) : std::string("(none)"))
+                        + "; this program reads version 1.",
+                    jsonPath);
     if (!pathExists(bin))
         throw Error(ErrorCode::Format, dir + " holds shard.json but not " + kBinName + "; the shard is incomplete.", dir);
     const std::string bytes = readFile(bin, files::kShardData);
@@ -407,9 +419,9 @@ ShardOutput readShardFolder(const std::string& dir)
         r.fail("bytes follow the end of the data");
     // shard.json and the data must describe the same shard (a shard.json copied over from another
     // shard would otherwise make merge trust the wrong identity).
-    const QJsonObject sj = id.value("shard").toObject();
-    if (sj.value("index").toInt(-1) != s.shard.index || sj.value("count").toInt(-1) != s.shard.count
-        || id.value("prompt_file").toObject().value("sha256").toString().toStdString() != s.promptSha256)
+    const json::Value sj = id.find("shard");
+    if (sj.find("index").integer() != int64_t(s.shard.index) || sj.find("count").integer() != int64_t(s.shard.count)
+        || id.find("prompt_file").find("sha256").string() != s.promptSha256)
         throw Error(ErrorCode::Format, dir + ": shard.json and " + kBinName + " describe different shards.", dir);
     if (s.shard.count < 1 || s.shard.index < 0 || s.shard.index >= s.shard.count || s.promptCount < 0
         || s.members != shardMembers(size_t(s.promptCount), s.shard) || s.runIndices.size() != s.runs.size()
