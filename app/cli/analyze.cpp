@@ -11,6 +11,7 @@
 #include "sinkscope/npy.h"
 #include "sinkscope/promptsetjob.h"
 #include "sinkscope/runio.h"
+#include "sinkscope/shard.h"
 
 #include <cmath>
 #include <limits>
@@ -51,10 +52,18 @@ const CommandSpec& analyzeSpec()
          deviceOption(),
          dtypeOption(),
          threadsOption(),
+         batchOption(),
          outOption(),
          forceOption(),
-         {QStringLiteral("per-prompt-tensors"), QString(), QStringLiteral("keep each prompt's [L,H,T] tables in metrics.json")}},
-        resultFolderNote()};
+         {QStringLiteral("per-prompt-tensors"), QString(), QStringLiteral("keep each prompt's [L,H,T] tables in metrics.json")},
+         {QStringLiteral("shard"), QStringLiteral("I/N"),
+          QStringLiteral("analyse only prompts k with k mod N = I (I is 0-based: 0..N-1) and write a shard folder for merge")}},
+        resultFolderNote()
+            + QStringLiteral("\n--shard I/N (with --prompts): prompt k of the file (0-based, bad lines not counted) belongs to shard "
+                             "k mod N. OUTDIR then holds shard.json and shard_runs.bin instead of the metrics; `sinkscope-cli "
+                             "merge` turns all N shard folders into the metrics one unsharded analyze writes. A shard "
+                             "with no prompt (I >= the number of prompts) is still written, saying 0 prompts, so that a "
+                             "fixed-size array job never fails on a short file (docs/CLUSTER.md).")};
     return spec;
 }
 
@@ -91,9 +100,30 @@ int analyzeCommand(const QStringList& args)
         if (opt.sinkElement >= length)
             throw UsageError("--k must be smaller than --length");
     }
+    const int batchSize = batchFromOptions(o, an::PromptSetSettings().batchSize);
     const BosPolicy bos = parseBosPolicy(o.value("bos", "auto").toStdString());
+    const bool sharded = o.has("shard");
+    an::ShardSpec shard;
+    if (sharded) {
+        if (!o.has("prompts"))
+            throw UsageError("--shard needs --prompts FILE: one --prompt cannot be split");
+        try {
+            shard = an::parseShardSpec(o.value("shard").toStdString());
+        } catch (const Error& e) {
+            throw UsageError(e.what());
+        }
+    }
     const an::PromptSet promptSet = promptsFromOptions(o);
     const std::vector<an::Prompt>& prompts = promptSet.prompts;
+    // The prompts this process analyses: all of them, or the shard's interleaved slice.
+    const std::vector<size_t> members = sharded ? an::shardMembers(prompts.size(), shard) : std::vector<size_t>();
+    if (sharded)
+        err(QStringLiteral("shard %1/%2: %3 of the %4 prompts of %5")
+                .arg(shard.index)
+                .arg(shard.count)
+                .arg(members.size())
+                .arg(prompts.size())
+                .arg(o.value("prompts")));
 
     const auto model = modelFromOptions(o);
     if (!model->tokenizer())
@@ -102,12 +132,17 @@ int analyzeCommand(const QStringList& args)
 
     // The same prompt-set job the GUI runs on its engine thread, here on this thread.
     an::PromptSet set;
-    set.prompts = prompts;
+    if (sharded)
+        for (size_t k : members)
+            set.prompts.push_back(prompts[k]);
+    else
+        set.prompts = prompts;
     an::PromptSetSettings settings;
     settings.bos = bos;
     settings.length = length;
     settings.options = opt;
     settings.stopOnFailure = true;
+    settings.batchSize = batchSize;
     const QString source = o.value("prompts");
     auto where = [&](int line) {
         return line > 0 ? QStringLiteral("%1:%2").arg(source).arg(line) : QStringLiteral("prompt");
@@ -124,15 +159,20 @@ int analyzeCommand(const QStringList& args)
             err(QStringLiteral("warning: %1: %2 (prompt skipped)").arg(where(e.line)).arg(QString::fromStdString(e.message)));
             break;
         case an::PromptEvent::Kind::Analysed:
-            err(QStringLiteral("%1/%2 %3: %4 tokens").arg(e.index + 1).arg(e.count).arg(where(e.line)).arg(e.tokens));
+            err(QStringLiteral("%1/%2 %3: %4 tokens").arg(e.done).arg(e.count).arg(where(e.line)).arg(e.tokens));
             break;
         }
     });
-    const auto result = std::static_pointer_cast<const an::PromptSetResult>(runJob(*model, job));
+    // An empty shard runs nothing (the job refuses an empty set).
+    const auto result = set.prompts.empty() ? std::make_shared<const an::PromptSetResult>()
+                                            : std::static_pointer_cast<const an::PromptSetResult>(runJob(*model, job));
     const std::vector<an::PromptRun>& runs = result->runs;
-    if (runs.empty())
+    for (const std::string& note : result->notes)
+        err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
+    if (runs.empty() && !sharded)
         throw Error(ErrorCode::InvalidArgument, "No prompt has --length " + std::to_string(length) + " tokens.");
-    const std::shared_ptr<const RunResult> single = result->single;
+    // run.json belongs to a one-prompt file, never to a shard that happens to hold one prompt.
+    const std::shared_ptr<const RunResult> single = prompts.size() == 1 ? result->single : nullptr;
 
     an::MetricsReport report;
     report.model = model->info();
@@ -146,6 +186,25 @@ int analyzeCommand(const QStringList& args)
     report.singlePrompt = prompts.size() == 1;
     if (single)
         report.runJson = runJsonText(*single);
+    if (sharded) {
+        an::ShardOutput so;
+        so.shard = shard;
+        so.promptFile = o.value("prompts").toStdString();
+        so.promptSha256 = promptSet.sha256;
+        so.promptCount = int(prompts.size());
+        so.members = members;
+        for (size_t local : result->promptIndex)
+            so.runIndices.push_back(members.at(local));
+        so.runs = runs;
+        so.report = report;
+        an::writeMetricsFolder(outDir.toStdString(), an::shardFiles(so), existing);
+        err(QStringLiteral("shard %1/%2: %3 prompt(s) analysed -> %4 (combine all %2 shards with sinkscope-cli merge)")
+                .arg(shard.index)
+                .arg(shard.count)
+                .arg(runs.size())
+                .arg(outDir));
+        return 0;
+    }
     an::RunMetrics mainMetrics;
     const std::map<std::string, std::string> files = an::metricsFiles(runs, report, &mainMetrics);
     // Never average different lengths: the largest group is the top level, every group is listed.

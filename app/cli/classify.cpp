@@ -35,7 +35,7 @@ const CommandSpec& classifySpec()
         QStringLiteral("positional / feature / mixed / none verdict per head, with the probes' evidence (docs/METHODS.md)"),
         {modelOption(), promptOption(), promptsOption(),
          {QStringLiteral("length"), QStringLiteral("T"), QStringLiteral("truncate every prompt to T tokens")},
-         bosOption(), deviceOption(), dtypeOption(), threadsOption(), outOption(), forceOption()},
+         bosOption(), deviceOption(), dtypeOption(), threadsOption(), batchOption(), outOption(), forceOption()},
         resultFolderNote()};
     return spec;
 }
@@ -68,6 +68,7 @@ int classifyCommand(const QStringList& args)
             throw UsageError("--length must be a number of tokens, at least 4");
     }
     settings.bos = parseBosPolicy(o.value("bos", "auto").toStdString());
+    settings.batchSize = batchFromOptions(o, settings.batchSize);
     const an::PromptSet set = promptsFromOptions(o);
     const auto model = modelFromOptions(o);
     if (!model->tokenizer())

@@ -24,7 +24,7 @@ struct Command {
 const Command kCommands[] = {
     {runSpec, runCommand},         {analyzeSpec, analyzeCommand}, {tokenizeSpec, tokenizeCommand},
     {figureSpec, figureCommand},   {classifySpec, classifyCommand}, {controlSpec, controlCommand},
-    {demoSpec, demoCommand},       {modelsSpec, modelsCommand},
+    {demoSpec, demoCommand},       {modelsSpec, modelsCommand},   {mergeSpec, mergeCommand},
 };
 
 QString optionSynopsis(const OptionSpec& o)
@@ -43,6 +43,8 @@ QString usage()
         const CommandSpec& spec = c.spec();
         u += QStringLiteral("  %1  %2\n").arg(spec.name.leftJustified(9), spec.summary);
         QString line = QStringLiteral("             ");
+        if (!spec.arguments.isEmpty())
+            line += QLatin1Char(' ') + spec.arguments;
         for (const OptionSpec& o : spec.options) {
             const QString item = QLatin1Char('[') + optionSynopsis(o) + QLatin1Char(']');
             if (line.size() + 1 + item.size() > 100) {
@@ -68,7 +70,8 @@ void print(std::FILE* f, const QString& text)
 
 QString commandHelp(const CommandSpec& spec)
 {
-    QString h = QStringLiteral("usage: sinkscope-cli %1 [options]\n%2\n\noptions:\n").arg(spec.name, spec.summary);
+    const QString args = spec.arguments.isEmpty() ? QString() : QLatin1Char(' ') + spec.arguments;
+    QString h = QStringLiteral("usage: sinkscope-cli %1%2 [options]\n%3\n\noptions:\n").arg(spec.name, args, spec.summary);
     int width = 6;
     for (const OptionSpec& o : spec.options)
         width = std::max(width, int(optionSynopsis(o).size()));

@@ -37,6 +37,7 @@ struct CommandSpec {
     QString summary;            ///< one line: what the command does
     QList<OptionSpec> options;
     QString notes;              ///< lines printed after the options in `<command> --help`
+    QString arguments = {};     ///< positional words after the options in the usage ("DIR..."); empty: none
 };
 
 /// `<command> --help` was asked for: dispatch() prints the command's help and exits 0.
@@ -87,6 +88,8 @@ const CommandSpec& classifySpec();
 int classifyCommand(const QStringList& args);
 const CommandSpec& controlSpec();
 int controlCommand(const QStringList& args);
+const CommandSpec& mergeSpec();
+int mergeCommand(const QStringList& args);
 
 /// The prompts of `--prompt TEXT` (line 0) or `--prompts FILE` (exactly one must be given); bad
 /// lines of the file are reported as "warning: FILE:LINE: ... (line skipped)". Throws
@@ -97,6 +100,10 @@ std::unique_ptr<Model> modelFromOptions(const Options& o);
 
 /// The --threads option, shared by the commands that run the model.
 OptionSpec threadsOption();
+/// --batch N (prompts of equal length per forward pass), shared by analyze and classify, and its
+/// value: a whole number from 1 to 1024, `fallback` when absent; UsageError otherwise.
+OptionSpec batchOption();
+int batchFromOptions(const Options& o, int fallback);
 /// --device and --dtype, shared likewise.
 OptionSpec deviceOption();
 OptionSpec dtypeOption();

@@ -31,6 +31,23 @@ analysis::PromptSet promptsFromOptions(const Options& o)
     return set;
 }
 
+OptionSpec batchOption()
+{
+    return {QStringLiteral("batch"), QStringLiteral("N"),
+            QStringLiteral("prompts of equal length run together, N per forward pass (default 8; 1: one at a time)")};
+}
+
+int batchFromOptions(const Options& o, int fallback)
+{
+    if (!o.has("batch"))
+        return fallback;
+    bool ok = false;
+    const int n = o.value("batch").toInt(&ok);
+    if (!ok || n < 1 || n > 1024)
+        throw UsageError("--batch must be a whole number from 1 to 1024, got '" + o.value("batch").toStdString() + "'");
+    return n;
+}
+
 std::unique_ptr<Model> modelFromOptions(const Options& o)
 {
     DTypePreference dtype = DTypePreference::Auto;

@@ -79,7 +79,7 @@ bool PromptSetRunner::start(const an::PromptSet& set, const Settings& settings, 
                 Q_EMIT self->promptIssue(e.line, tr("%1 tokens, fewer than T = %2 (prompt skipped)").arg(e.tokens).arg(length));
             else if (e.kind == an::PromptEvent::Kind::Failed)
                 Q_EMIT self->promptIssue(e.line, QString::fromStdString(e.message));
-            Q_EMIT self->progressChanged(int(e.index + 1), int(e.count));
+            Q_EMIT self->progressChanged(int(e.done), int(e.count)); // events come by length, not in set order
         }, Qt::QueuedConnection);
     });
     m_job = m_engine->runJob(job);

@@ -141,6 +141,7 @@ private Q_SLOTS:
     void weightFileChangedUnderCheckpoint();
     void capturesLargerThanMemory();
     void runLargerThanMemory();
+    void batchPreflightedAsAWhole();
     void saveRunDiskFull();
     void saveRunParentIsFile();
     void writeFileDiskFull_data();
@@ -329,6 +330,47 @@ void TestFaults::runLargerThanMemory()
     }
     // With the machine's real memory the same run goes through.
     QCOMPARE(model->run(bare)->tokens, int64_t(2000));
+}
+
+void TestFaults::batchPreflightedAsAWhole()
+{
+    // 32 prompts of 256 tokens, no captures but the summaries, on a 2-layer model with 4 heads,
+    // D = 16, F = 24, against a machine with 32 MiB (30.2 MB usable at the 90 % margin).
+    // Alone, each needs 18 x 256 rows x 256 x 4 B = 4.7 MB of attention temporaries, MLP
+    // 256 x (3 x 24 + 8 x 16) x 4 = 0.2 MB and summaries 2 x (5 x 4 + 4) x 256 x 4 = 0.05 MB:
+    // 4.97 MB, which fits. As one [32, 256] pass the block shrinks to 4 Mi / (32 x 4 x 256) = 128
+    // rows: attention 18 x 32 x 128 x 256 x 4 = 75.5 MB, MLP 32 x 0.2 MB = 6.6 MB, and all 32
+    // prompts' summaries 1.6 MB: 83.6 MB, refused before anything is allocated. Batches of 4 need
+    // 18 x 4 x 256 x 256 x 4 = 18.9 MB + 0.8 MB + 1.6 MB = 21.3 MB, which fits.
+    const QString dir = QDir(m_tmp.path()).filePath("batch-preflight");
+    TinyLlamaSpec spec;
+    spec.layers = 2;
+    spec.maxPositions = 512;
+    writeTinyLlama(dir, spec, makeTinyLlamaWeights(spec));
+    const auto model = Model::load(dir.toStdString(), DevicePreference::Cpu);
+    RunRequest bare;
+    bare.useIds = true;
+    bare.ids.assign(256, 5);
+    bare.captureAttention = bare.captureLogits = bare.captureHidden = bare.captureQK = bare.captureValues = false;
+    const std::vector<RunRequest> requests(32, bare);
+    setHostMemoryLimitForTesting(32.0 * 1024 * 1024);
+    QString message;
+    bool singleRan = false, smallBatchesRan = false;
+    try {
+        singleRan = model->run(bare)->tokens == 256;
+        smallBatchesRan = model->runBatch(requests, 4).size() == 32;
+        model->runBatch(requests, 32);
+    } catch (const Error& e) {
+        message = QString::fromUtf8(e.what());
+        QCOMPARE(e.code(), ErrorCode::OutOfMemory);
+    }
+    setHostMemoryLimitForTesting(0);
+    QVERIFY2(singleRan, "one prompt alone fits and must run");
+    QVERIFY2(smallBatchesRan, "batches of 4 fit and must run");
+    QCOMPARE(message, "This batched run needs about 0.08 GiB of memory (its largest batch: 32 prompts x 256 tokens, "
+                      "attention 0.07 GiB per layer, MLP 0.01 GiB; captures of all 32 prompts 0.00 GiB) but only "
+                      "0.03 GiB is available (a limit set for testing). Use a smaller batch size, shorter prompts, "
+                      "capture less, or free memory.");
 }
 
 void TestFaults::saveRunDiskFull()

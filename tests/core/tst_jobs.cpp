@@ -6,6 +6,8 @@
 #include "sinkscope/engine.h"
 #include "sinkscope/error.h"
 #include "sinkscope/promptsetjob.h"
+#include "sinkscope/classify.h"
+#include "sinkscope/demomodels.h"
 #include "tinymodels.h"
 
 #include <QDir>
@@ -105,6 +107,8 @@ private Q_SLOTS:
     void cancelBetweenRuns();
     void newerJobSupersedes();
     void promptSetUsesLoadedTokenizer();
+    void promptSetBatchedEqualsUnbatched();
+    void classifyBatchedEqualsUnbatched();
 
 private:
     QTemporaryDir m_tmp;
@@ -279,13 +283,135 @@ void TestJobs::promptSetUsesLoadedTokenizer()
     QCOMPARE(r->issues[0].line, 2);
     QVERIFY(QString::fromStdString(r->issues[0].message).contains("fewer than T = 4"));
     QCOMPARE(QString::fromStdString(r->issues[1].message), QString("The prompt contains only whitespace."));
+    // Tokenization outcomes first, in set order; then the analysed prompts, batch by batch.
     QCOMPARE(int(events.size()), 4);
-    QCOMPARE(events[1].kind, an::PromptEvent::Kind::TooShort);
-    QCOMPARE(events[2].kind, an::PromptEvent::Kind::Failed);
+    QCOMPARE(events[0].kind, an::PromptEvent::Kind::TooShort);
+    QCOMPARE(events[0].index, size_t(1));
+    QCOMPARE(events[1].kind, an::PromptEvent::Kind::Failed);
+    QCOMPARE(events[1].index, size_t(2));
+    QCOMPARE(events[2].kind, an::PromptEvent::Kind::Analysed);
+    QCOMPARE(events[2].index, size_t(0));
     QCOMPARE(events[3].index, size_t(3));
     QCOMPARE(r->groups.mainLength, 4);
     QCOMPARE(r->means.at(4).prompts, 2);
     QVERIFY(!r->single);
+}
+
+namespace {
+
+// Largest |a - b| relative to max(1, max |b|): the tolerance of fp32 rounding between a [1, T]
+// and a [B, T] pass (the matrix products sum in another order).
+double relDiff(const std::vector<float>& a, const std::vector<float>& b)
+{
+    if (a.size() != b.size())
+        return 1e30;
+    double scale = 1.0, err = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        scale = std::max(scale, double(std::abs(b[i])));
+        err = std::max(err, double(std::abs(a[i] - b[i])));
+    }
+    return err / scale;
+}
+
+} // namespace
+
+void TestJobs::promptSetBatchedEqualsUnbatched()
+{
+    // Seven prompts cut to T = 6 (one batch of 4 and one of 3 at batch size 4) and two of their
+    // own lengths: the batched job's per-prompt metrics equal the one-at-a-time job's, up to fp32
+    // rounding (relative 1e-5), counts exactly, in the same set order.
+    const auto model = Model::load(m_dir.toStdString(), DevicePreference::Cpu);
+    an::PromptSet set;
+    int line = 0;
+    for (const char* text : {"abc def ghi", "hello world again", "zzz yyy xxx www", "a b c d e f g", "the cat sat down",
+                             "one two three", "sinks absorb mass"})
+        set.prompts.push_back({++line, text});
+    an::PromptSetSettings settings;
+    settings.length = 6;
+    auto run = [&](int batch, std::vector<JobProgress>* progress) {
+        an::PromptSetSettings s = settings;
+        s.batchSize = batch;
+        an::PromptSetJob job(set, s);
+        return std::static_pointer_cast<const an::PromptSetResult>(
+            runJob(*model, job, [&](const JobProgress& p) { progress->push_back(p); }));
+    };
+    std::vector<JobProgress> oneByOne, batched;
+    const auto a = run(1, &oneByOne);
+    const auto b = run(4, &batched);
+    QCOMPARE(int(a->runs.size()), 7);
+    QCOMPARE(int(b->runs.size()), 7);
+    for (size_t i = 0; i < a->runs.size(); ++i) {
+        const an::RunMetrics& x = b->runs[i].metrics;
+        const an::RunMetrics& y = a->runs[i].metrics;
+        QCOMPARE(b->runs[i].line, a->runs[i].line);
+        QCOMPARE(b->promptIndex[i], a->promptIndex[i]);
+        QCOMPARE(x.tokens, int64_t(6));
+        for (const auto& [name, tx, ty] : {std::tuple{"importance", &x.importance, &y.importance},
+                                           std::tuple{"first mass per query", &x.firstMassPerQuery, &y.firstMassPerQuery},
+                                           std::tuple{"entropy", &x.entropy, &y.entropy},
+                                           std::tuple{"share", &x.share, &y.share},
+                                           std::tuple{"value norms", &x.valueNorms, &y.valueNorms},
+                                           std::tuple{"contribution norms", &x.contributionNorms, &y.contributionNorms},
+                                           std::tuple{"waiver scores", &x.waiverScores, &y.waiverScores}}) {
+            QVERIFY2(!ty->empty(), name);
+            const double d = relDiff(tx->data, ty->data);
+            QVERIFY2(d <= 1e-5, qPrintable(QStringLiteral("prompt %1: %2 off by %3").arg(i).arg(name).arg(d)));
+        }
+        QCOMPARE(x.sinkRate.above, y.sinkRate.above);
+        QCOMPARE(x.sinkRate.pairs, y.sinkRate.pairs);
+    }
+    // The batched job really ran [4, T] and [3, T] passes: its run counter jumps by the batch.
+    auto runsSeen = [](const std::vector<JobProgress>& ps) {
+        std::vector<int> r;
+        for (const JobProgress& p : ps)
+            if (p.layer == 0 && p.run > 0)
+                r.push_back(p.run);
+        return r;
+    };
+    QCOMPARE(runsSeen(batched), (std::vector<int>{4, 7}));
+    QCOMPARE(runsSeen(oneByOne), (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
+    // A batch size below 1 is refused, not replaced.
+    try {
+        run(0, &batched);
+        QFAIL("batch size 0 was accepted");
+    } catch (const Error& e) {
+        QCOMPARE(QString(e.what()), QString("The batch size must be at least 1, not 0."));
+    }
+}
+
+void TestJobs::classifyBatchedEqualsUnbatched()
+{
+    // The probes of a prompt batched (those of the prompt's length without interventions run as
+    // one pass) give the verdicts of one-by-one probes on the demo decoder, whose planted heads
+    // are known, and the same probe numbers up to fp32 rounding (absolute 1e-4).
+    const QString dir = m_tmp.filePath("demo");
+    writeDemoModel(DemoKind::Decoder, dir.toStdString());
+    const auto model = Model::load(dir.toStdString(), DevicePreference::Cpu);
+    an::PromptSet set;
+    set.prompts.push_back({1, demoGroundTruth(DemoKind::Decoder).samplePrompts.at(1)});
+    auto run = [&](int batch) {
+        an::ClassifySettings s;
+        s.batchSize = batch;
+        an::ClassifyJob job(set, s);
+        return std::static_pointer_cast<const an::Classification>(runJob(*model, job));
+    };
+    const auto a = run(1);
+    const auto b = run(8);
+    QCOMPARE(b->forwardPasses, a->forwardPasses);
+    QCOMPARE(b->heads.size(), a->heads.size());
+    QVERIFY(!a->heads.empty());
+    for (size_t i = 0; i < a->heads.size(); ++i) {
+        QCOMPARE(an::verdictName(b->heads[i].verdict), an::verdictName(a->heads[i].verdict));
+        QVERIFY(std::abs(b->heads[i].confidence - a->heads[i].confidence) <= 1e-4);
+        QCOMPARE(b->heads[i].probes.size(), a->heads[i].probes.size());
+        for (const auto& [name, value] : a->heads[i].probes)
+            QVERIFY2(std::abs(b->heads[i].probes.at(name) - value) <= 1e-4 * std::max(1.0, std::abs(value)),
+                     qPrintable(QStringLiteral("head %1 probe %2").arg(i).arg(QString::fromStdString(name))));
+    }
+    // The probe runs kept for the single prompt agree per run too.
+    QCOMPARE(b->probeRuns.size(), a->probeRuns.size());
+    for (size_t i = 0; i < a->probeRuns.size(); ++i)
+        QVERIFY(relDiff(b->probeRuns[i]->firstMassPerQuery.data, a->probeRuns[i]->firstMassPerQuery.data) <= 1e-5);
 }
 
 QTEST_GUILESS_MAIN(TestJobs)

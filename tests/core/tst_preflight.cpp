@@ -49,7 +49,30 @@ private Q_SLOTS:
     void hostOnly();
     void onDevice();
     void unknownSizes();
+    void batched();
 };
+
+void TestPreflight::batched()
+{
+    // Model::runBatch: the working set of its largest [B, T] pass and the captures of every
+    // request, refused as one batched run.
+    RunMemoryEstimate e = estimate(4, 0.5, 5);
+    e.batch = 8;
+    e.requests = 32;
+    QCOMPARE(refusal(e, host(10)),
+             QStringLiteral("This batched run needs about 9.50 GiB of memory (its largest batch: 8 prompts x 100 tokens, "
+                            "attention 4.00 GiB per layer, MLP 0.50 GiB; captures of all 32 prompts 5.00 GiB) but only "
+                            "10.00 GiB is available (MemAvailable). Use a smaller batch size, shorter prompts, capture "
+                            "less, or free memory."));
+    QCOMPARE(refusal(e, host(11)), QStringLiteral("fits"));
+    RunMemoryEstimate d = estimate(8, 1, 1);
+    d.batch = 4;
+    d.requests = 4;
+    QCOMPARE(refusal(d, device(100, 9, 80)),
+             QStringLiteral("This batched run needs about 9.00 GiB of memory on cuda:0 (its largest batch: 4 prompts x 100 "
+                            "tokens, attention 8.00 GiB per layer, MLP 1.00 GiB) but only 9.00 GiB of its 80.00 GiB is "
+                            "free. Use a smaller batch size, shorter prompts, free the device, or run on the CPU."));
+}
 
 void TestPreflight::hostOnly()
 {

@@ -324,6 +324,7 @@ struct PromptSet {
     bool jsonl = false;
     std::vector<Prompt> prompts;
     std::vector<PromptIssue> issues;
+    std::string sha256; ///< SHA-256 (hex) of the file's bytes (readPromptSet; empty otherwise)
 };
 
 /// Parses a prompt set: JSONL (one object with a non-empty string "text" per line) when

@@ -29,6 +29,9 @@ struct ClassifySettings {
     double modelShare = 0.6;      ///< model verdict: this share of the heads with a waiver agree
     BosPolicy bos = BosPolicy::Auto;
     int64_t length = 0;           ///< truncate prompts to T tokens (shorter ones skipped); 0: as they are
+    /// A prompt's probe runs of equal length without interventions run together, at most this
+    /// many per [B, T] forward pass (JobContext::runBatch); 1: one by one. Results are per probe.
+    int batchSize = 8;
 };
 
 /// The sink of one head in one run: its element with the largest excess (METRICS.md

@@ -23,6 +23,7 @@ constexpr uint64_t kPromptBytes = 4ull << 20;      ///< one prompt: --prompt, --
 constexpr uint64_t kPromptFileBytes = 256ull << 20; ///< a prompt-set file (--prompts)
 constexpr uint64_t kNpyBytes = 64ull << 30;        ///< a .npy file read back
 constexpr uint64_t kSessionBytes = 64ull << 30;    ///< a saved session (captures of every run)
+constexpr uint64_t kShardBytes = 64ull << 30;      ///< shard_runs.bin of analyze --shard (per-prompt metrics)
 } // namespace limits
 
 /// What kind of file a read is for: it names the file in messages and picks the size limit.
@@ -40,6 +41,8 @@ constexpr FileKind kText{"text file", limits::kPromptBytes};
 constexpr FileKind kPrompts{"prompt file", limits::kPromptFileBytes};
 constexpr FileKind kNpy{".npy file", limits::kNpyBytes};
 constexpr FileKind kSession{"session file", limits::kSessionBytes};
+constexpr FileKind kShardData{"shard data file", limits::kShardBytes};
+constexpr FileKind kShardInfo{"shard description", limits::kConfigBytes};
 constexpr FileKind kWeights{"weight file", uint64_t(1) << 62}; ///< memory-mapped, not read whole
 constexpr FileKind kAny{"file", uint64_t(1) << 62};
 } // namespace files

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sinkscope {
 
@@ -49,6 +50,14 @@ public:
     /// One forward pass, reported as the next run. Throws Error(Cancelled) when cancel is
     /// requested before it starts or between its layers; other errors as Model::run.
     virtual std::shared_ptr<RunResult> run(const RunRequest& request, const std::string& label) = 0;
+    /// Several forward passes as batched ones (Model::runBatch): requests of equal length without
+    /// interventions run together, at most `batchSize` per [B, T] pass (they are grouped by length
+    /// first, so they need not be consecutive); results come back in request order, each equal to
+    /// run() of that request up to fp32 rounding. Each request counts as one run of the progress;
+    /// the memory pre-flight covers the whole call. Throws as run() does, Error(InvalidArgument)
+    /// for batchSize < 1.
+    virtual std::vector<std::shared_ptr<RunResult>> runBatch(const std::vector<RunRequest>& requests, int batchSize,
+                                                             const std::string& label) = 0;
     /// True once cancel was requested (jobs that keep partial results check it between runs).
     virtual bool cancelRequested() const = 0;
 };

@@ -69,8 +69,10 @@ public:
     /// summaries, captures and recipes are per prompt. Consecutive requests whose prompts have the
     /// same number of tokens T form a batch of at most `batchSize` ([B, T] ids through every layer
     /// at once); a request with interventions always runs alone. runMs is the batch's wall time
-    /// divided by its prompts. `progress` is called per layer of each batch. Throws as run() does
-    /// (for the first bad request, before anything runs), and Error(InvalidArgument) for
+    /// divided by its prompts. `progress` is called per layer of each batch. The memory pre-flight
+    /// covers the whole call (every request's captures plus the largest batch's [B, T] working
+    /// set), before anything is allocated. Throws as run() does (for the first bad request, before
+    /// anything runs; Error(OutOfMemory) naming the batch), and Error(InvalidArgument) for
     /// batchSize < 1. Prompt sets group prompts by length first (analysis::groupByLength).
     std::vector<std::shared_ptr<RunResult>> runBatch(const std::vector<RunRequest>& requests, int batchSize = 8,
                                                      const Progress& progress = {},
@@ -81,6 +83,10 @@ private:
     /// Tokenizes and validates `request`, allocates its captures and points `targets` at them.
     std::shared_ptr<RunResult> prepare(const RunRequest& request, detail::ForwardTargets& targets,
                                        const std::atomic<bool>* cancel = nullptr) const;
+    /// prepare's first step: tokenizes and validates, sizes nothing (the result has its encoding).
+    std::shared_ptr<RunResult> describe(const RunRequest& request, const std::atomic<bool>* cancel) const;
+    /// prepare's last step: allocates the captures of `result` and points `targets` at them.
+    void allocate(const RunRequest& request, RunResult& result, detail::ForwardTargets& targets) const;
     struct Impl;
     std::unique_ptr<Impl> d;
 };

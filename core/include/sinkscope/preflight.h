@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,8 @@ struct RunMemoryEstimate {
     double attention = 0; ///< one layer's attention scores, mask and probabilities
     double mlp = 0;       ///< one layer's MLP activations
     double captures = 0;  ///< everything the run keeps (maps, Q/K, hidden states, summaries)
+    int64_t batch = 1;    ///< prompts in the [B, T] pass the working set is for (Model::runBatch)
+    size_t requests = 1;  ///< requests whose captures are counted (a batched call holds all of them)
     double total() const { return attention + mlp + captures; }
 };
 
@@ -37,7 +40,8 @@ struct MemoryAvailable {
 /// The pre-flight decision: nullopt when the run fits, else the text of the OutOfMemory refusal.
 /// On the CPU the whole estimate must fit in 90 % of the host's available memory. On a device the
 /// per-layer working set (attention + MLP) must fit in 90 % of the device's free memory, and the
-/// captures (copied to the host) in 90 % of the host's. `tokens` is T, for the message.
+/// captures (copied to the host) in 90 % of the host's. `tokens` is T, for the message. With a
+/// batch or several requests the message says "This batched run" and names the largest batch.
 std::optional<std::string> preflightRefusal(const RunMemoryEstimate& estimate, int64_t tokens,
                                             const MemoryAvailable& available);
 

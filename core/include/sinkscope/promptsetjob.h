@@ -24,13 +24,18 @@ struct PromptSetSettings {
     /// true: the first prompt the model refuses ends the job with that error (the CLI);
     /// false: it is recorded as an issue and the set goes on (the GUI).
     bool stopOnFailure = false;
+    /// Prompts of equal length run together, at most this many per [B, T] forward pass
+    /// (JobContext::runBatch); 1 runs them one by one. The metrics are per prompt either way.
+    int batchSize = 8;
 };
 
-/// What happened to one prompt, in order, as it happens (for live messages).
+/// What happened to one prompt, as it happens (for live messages). Tokenization outcomes come in
+/// set order; analysed prompts come batch by batch, grouped by length.
 struct PromptEvent {
     enum class Kind { Analysed, TooShort, Failed } kind = Kind::Analysed;
     size_t index = 0;        ///< 0-based index into the set's prompts
     size_t count = 0;        ///< prompts in the set
+    size_t done = 0;         ///< prompts settled so far, this one included (progress: done of count)
     int line = 0;            ///< the prompt's line (0: a single prompt)
     int64_t tokens = 0;      ///< its token count (before truncation for TooShort)
     std::string message;     ///< Failed: the error
@@ -41,7 +46,9 @@ struct PromptSetResult : JobResult {
     int total = 0;                        ///< usable prompts of the set
     bool cancelled = false;
     std::vector<PromptRun> runs;          ///< per-prompt metrics, in set order
+    std::vector<size_t> promptIndex;      ///< per entry of runs: its 0-based index into the set's prompts
     std::vector<PromptIssue> issues;      ///< the set's bad lines, then prompts that could not be used
+    std::vector<std::string> notes;       ///< what the job changed on its way (a failed batch run again one by one)
     LengthGroups groups;                  ///< runs by T
     std::map<int64_t, RunMetrics> means;      ///< per T: mean over the group
     std::map<int64_t, MetricsSpread> spreads; ///< per T: population std over the group
@@ -55,7 +62,8 @@ public:
     /// `onEvent`, when given, is called on the job's thread after each prompt.
     PromptSetJob(PromptSet set, PromptSetSettings settings, std::function<void(const PromptEvent&)> onEvent = {});
     std::string name() const override { return "prompt set"; }
-    /// Throws Error(InvalidArgument) when the set is empty, k >= T or the model has no tokenizer;
+    /// Throws Error(InvalidArgument) when the set is empty, k >= T, the batch size is below 1 or
+    /// the model has no tokenizer;
     /// a cancel ends it with a partial result (cancelled = true) instead of an error.
     std::shared_ptr<const JobResult> execute(JobContext& context) override;
 

@@ -8,6 +8,7 @@
 #include "sinkscope/text.h"
 #include "sinkscope/fileio.h"
 
+#include <QCryptographicHash>
 #include <QString>
 
 namespace sinkscope::analysis {
@@ -97,7 +98,15 @@ PromptSet parsePromptSet(const std::string& bytes, bool forceJsonl)
 PromptSet readPromptSet(const std::string& path)
 {
     const bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
-    return parsePromptSet(readFile(path, files::kPrompts), jsonl);
+    const std::string bytes = readFile(path, files::kPrompts);
+    PromptSet set = parsePromptSet(bytes, jsonl);
+    // The file's identity, hashed from the bytes that were parsed: shards of one analysis name
+    // their prompt file by it (sinkscope/shard.h).
+    set.sha256 = QCryptographicHash::hash(QByteArray::fromRawData(bytes.data(), qsizetype(bytes.size())),
+                                          QCryptographicHash::Sha256)
+                     .toHex()
+                     .toStdString();
+    return set;
 }
 
 } // namespace sinkscope::analysis

@@ -4,6 +4,8 @@
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
 
+#include <algorithm>
+
 namespace sinkscope::detail {
 
 ModelJobContext::ModelJobContext(const Model& model, JobProgressFn progress, const std::atomic<bool>* cancel)
@@ -55,6 +57,48 @@ std::shared_ptr<RunResult> ModelJobContext::run(const RunRequest& request, const
     if (cancelRequested())
         throw Error(ErrorCode::Cancelled, "The job was cancelled.");
     return r;
+}
+
+std::vector<std::shared_ptr<RunResult>> ModelJobContext::runBatch(const std::vector<RunRequest>& requests, int batchSize,
+                                                                  const std::string& label)
+{
+    if (cancelRequested())
+        throw Error(ErrorCode::Cancelled, "The job was cancelled.");
+    if (requests.empty())
+        return {};
+    // Model::runBatch batches consecutive requests: order them by length (stable; requests with
+    // interventions, and text requests whose length is not known yet, stay where they are
+    // relative to each other), run, and hand the results back in request order.
+    std::vector<size_t> order(requests.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    auto key = [&](size_t i) {
+        const RunRequest& r = requests[i];
+        const bool batchable = r.useIds && !r.interventions.any();
+        return std::make_pair(batchable ? 0 : 1, batchable ? r.ids.size() : i);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
+    std::vector<RunRequest> sorted;
+    sorted.reserve(requests.size());
+    for (size_t i : order)
+        sorted.push_back(requests[i]);
+    m_state.run += int(requests.size());
+    if (m_state.runs < m_state.run)
+        m_state.runs = m_state.run;
+    m_state.layer = 0;
+    m_state.label = label;
+    report();
+    std::vector<std::shared_ptr<RunResult>> got = m_model.runBatch(sorted, batchSize, [this](int done, int total) {
+        m_state.layer = done;
+        m_state.layers = total;
+        report();
+    }, m_cancel);
+    if (cancelRequested())
+        throw Error(ErrorCode::Cancelled, "The job was cancelled.");
+    std::vector<std::shared_ptr<RunResult>> out(requests.size());
+    for (size_t j = 0; j < order.size(); ++j)
+        out[order[j]] = std::move(got[j]);
+    return out;
 }
 
 } // namespace sinkscope::detail

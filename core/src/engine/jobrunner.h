@@ -16,6 +16,8 @@ public:
     std::string dtype() const override;
     void plan(int runs) override;
     std::shared_ptr<RunResult> run(const RunRequest& request, const std::string& label) override;
+    std::vector<std::shared_ptr<RunResult>> runBatch(const std::vector<RunRequest>& requests, int batchSize,
+                                                     const std::string& label) override;
     bool cancelRequested() const override;
 
 private:

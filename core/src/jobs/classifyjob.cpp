@@ -54,6 +54,9 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
 {
     if (m_set.prompts.empty())
         throw Error(ErrorCode::InvalidArgument, "The prompt file has no usable prompt.");
+    if (m_settings.batchSize < 1)
+        throw Error(ErrorCode::InvalidArgument,
+                    "The batch size must be at least 1, not " + std::to_string(m_settings.batchSize) + ".");
     const std::shared_ptr<const Tokenizer> tokenizer = ctx.tokenizer();
     if (!tokenizer)
         throw Error(ErrorCode::InvalidArgument, "This model folder has no tokenizer.json; classify needs text prompts.");
@@ -97,9 +100,12 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
         if (m_onPlan)
             m_onPlan(prompt.line, design);
         ctx.plan(int(design.variants.size()));
-        std::vector<std::shared_ptr<const RunResult>> runs;
+        std::vector<RunRequest> probeRequests;
         for (const ProbeVariant& v : design.variants)
-            runs.push_back(ctx.run(v.request, "probe " + v.name + " (" + where + ")"));
+            probeRequests.push_back(v.request);
+        std::vector<std::shared_ptr<const RunResult>> runs;
+        for (std::shared_ptr<RunResult>& r : ctx.runBatch(probeRequests, m_settings.batchSize, "probes (" + where + ")"))
+            runs.push_back(std::move(r));
         out->forwardPasses += probeRunCount(design);
         for (const std::string& n : design.notes)
             out->notes.push_back(where + ": " + n);

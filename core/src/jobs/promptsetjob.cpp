@@ -3,6 +3,9 @@
 
 #include "sinkscope/error.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace sinkscope::analysis {
 
 PromptSetJob::PromptSetJob(PromptSet set, PromptSetSettings settings, std::function<void(const PromptEvent&)> onEvent)
@@ -22,6 +25,10 @@ std::shared_ptr<const JobResult> PromptSetJob::execute(JobContext& ctx)
     if (!tokenizer)
         throw Error(ErrorCode::InvalidArgument, "This model folder has no tokenizer.json; a prompt set needs text prompts.");
 
+    if (m_settings.batchSize < 1)
+        throw Error(ErrorCode::InvalidArgument,
+                    "The batch size must be at least 1, not " + std::to_string(m_settings.batchSize) + ".");
+
     auto out = std::make_shared<PromptSetResult>();
     out->total = int(prompts.size());
     out->issues = m_set.issues;
@@ -29,20 +36,43 @@ std::shared_ptr<const JobResult> PromptSetJob::execute(JobContext& ctx)
     // Maps are recomputed from Q/K; all L x H x T x T probabilities are kept only when a run
     // cannot rebuild them.
     bool keepMaps = false;
+    size_t settled = 0;
     auto emit = [&](PromptEvent e) {
+        e.done = ++settled;
         if (m_onEvent)
             m_onEvent(e);
     };
-    for (size_t i = 0; i < prompts.size(); ++i) {
-        const Prompt& p = prompts[i];
+    auto eventFor = [&](size_t i) {
         PromptEvent event;
         event.index = i;
         event.count = prompts.size();
-        event.line = p.line;
+        event.line = prompts[i].line;
+        return event;
+    };
+    // A prompt the model refuses: the CLI stops with the error, the GUI records it and goes on.
+    auto refused = [&](size_t i, const Error& e) {
+        if (m_settings.stopOnFailure)
+            throw e;
+        out->issues.push_back({prompts[i].line, e.describe()});
+        PromptEvent event = eventFor(i);
+        event.kind = PromptEvent::Kind::Failed;
+        event.message = e.describe();
+        emit(event);
+    };
+
+    // 1. Tokenize every prompt (cheap next to the runs) and keep the usable ones.
+    struct Pending {
+        size_t index;
+        Encoding enc;
+    };
+    std::vector<Pending> pending;
+    for (size_t i = 0; i < prompts.size() && !out->cancelled; ++i) {
+        const Prompt& p = prompts[i];
         try {
             if (p.text.find_first_not_of(" \t\n\r\v\f") == std::string::npos) {
                 // Never a prompt, in either front end (Model::run refuses such text too).
                 out->issues.push_back({p.line, "The prompt contains only whitespace."});
+                PromptEvent event = eventFor(i);
                 event.kind = PromptEvent::Kind::Failed;
                 event.message = out->issues.back().message;
                 emit(event);
@@ -53,6 +83,7 @@ std::shared_ptr<const JobResult> PromptSetJob::execute(JobContext& ctx)
                 if (int64_t(enc.tokens.size()) < m_settings.length) {
                     out->issues.push_back({p.line, std::to_string(enc.tokens.size()) + " tokens, fewer than T = "
                                                        + std::to_string(m_settings.length) + " (prompt skipped)"});
+                    PromptEvent event = eventFor(i);
                     event.kind = PromptEvent::Kind::TooShort;
                     event.tokens = int64_t(enc.tokens.size());
                     emit(event);
@@ -60,48 +91,113 @@ std::shared_ptr<const JobResult> PromptSetJob::execute(JobContext& ctx)
                 }
                 enc.tokens.resize(size_t(m_settings.length));
             }
-            RunRequest req;
-            req.useIds = true;
-            req.ids = enc.ids();
-            req.captureLogits = false;
-            req.captureAttention = keepMaps;
-            const std::string label = "prompt " + std::to_string(i + 1) + (p.line > 0 ? " (line " + std::to_string(p.line) + ")" : "");
-            std::shared_ptr<RunResult> r = ctx.run(req, label);
-            if (!r->canMakeMaps()) {
-                keepMaps = true;
-                req.captureAttention = true;
-                ctx.plan(1);
-                r = ctx.run(req, label);
-            }
-            r->encoding = enc;
-            PromptRun run;
-            run.line = p.line;
-            run.text = p.text;
-            for (const Token& t : enc.tokens)
-                run.tokens.push_back(t.display);
-            run.metrics = analyzeRun(*r, m_settings.options);
-            if (prompts.size() == 1)
-                out->single = r;
-            event.tokens = r->tokens;
-            out->runs.push_back(std::move(run));
-            emit(event);
+            pending.push_back({i, std::move(enc)});
+        } catch (const Error& e) {
+            if (e.code() == ErrorCode::Cancelled)
+                out->cancelled = true;
+            else
+                refused(i, e);
+        }
+    }
+
+    // 2. Batches: prompts of one length, in set order within the length, at most batchSize each.
+    std::map<int64_t, std::vector<size_t>> byLength; // T -> indices into pending
+    for (size_t j = 0; j < pending.size(); ++j)
+        byLength[int64_t(pending[j].enc.tokens.size())].push_back(j);
+    std::vector<std::vector<size_t>> batches;
+    for (const auto& [T, members] : byLength)
+        for (size_t b = 0; b < members.size(); b += size_t(m_settings.batchSize))
+            batches.emplace_back(members.begin() + long(b),
+                                 members.begin() + long(std::min(members.size(), b + size_t(m_settings.batchSize))));
+
+    // 3. Run and analyse batch by batch; the runs are put back in set order at the end.
+    std::vector<std::optional<PromptRun>> done(prompts.size());
+    auto label = [&](const std::vector<size_t>& batch) {
+        const Prompt& first = prompts[pending[batch.front()].index];
+        std::string l = "prompt " + std::to_string(pending[batch.front()].index + 1)
+                        + (first.line > 0 ? " (line " + std::to_string(first.line) + ")" : "");
+        return batch.size() == 1 ? l : l + " and " + std::to_string(batch.size() - 1) + " more of its length";
+    };
+    auto request = [&](size_t j) {
+        RunRequest req;
+        req.useIds = true;
+        req.ids = pending[j].enc.ids();
+        req.captureLogits = false;
+        req.captureAttention = keepMaps;
+        return req;
+    };
+    auto runAll = [&](const std::vector<size_t>& batch) {
+        std::vector<RunRequest> reqs;
+        for (size_t j : batch)
+            reqs.push_back(request(j));
+        std::vector<std::shared_ptr<RunResult>> rs = ctx.runBatch(reqs, m_settings.batchSize, label(batch));
+        if (!keepMaps && !rs.front()->canMakeMaps()) {
+            keepMaps = true;
+            for (RunRequest& r : reqs)
+                r.captureAttention = true;
+            ctx.plan(int(reqs.size()));
+            rs = ctx.runBatch(reqs, m_settings.batchSize, label(batch));
+        }
+        return rs;
+    };
+    auto analysed = [&](size_t j, const std::shared_ptr<RunResult>& r) {
+        const size_t i = pending[j].index;
+        const Prompt& p = prompts[i];
+        r->encoding = pending[j].enc;
+        PromptRun run;
+        run.line = p.line;
+        run.text = p.text;
+        for (const Token& t : pending[j].enc.tokens)
+            run.tokens.push_back(t.display);
+        run.metrics = analyzeRun(*r, m_settings.options);
+        if (prompts.size() == 1)
+            out->single = r;
+        done[i] = std::move(run);
+        PromptEvent event = eventFor(i);
+        event.tokens = r->tokens;
+        emit(event);
+    };
+    for (size_t b = 0; b < batches.size() && !out->cancelled; ++b) {
+        const std::vector<size_t>& batch = batches[b];
+        try {
+            const std::vector<std::shared_ptr<RunResult>> rs = runAll(batch);
+            for (size_t n = 0; n < batch.size(); ++n)
+                analysed(batch[n], rs[n]);
         } catch (const Error& e) {
             if (e.code() == ErrorCode::Cancelled) {
                 out->cancelled = true;
                 break;
             }
-            if (m_settings.stopOnFailure)
-                throw;
-            out->issues.push_back({p.line, e.describe()});
-            event.kind = PromptEvent::Kind::Failed;
-            event.message = e.describe();
-            emit(event);
+            if (batch.size() == 1) {
+                refused(pending[batch.front()].index, e);
+            } else {
+                // Which prompt of the batch failed? Run them one by one, so the refusal names that
+                // prompt and the others still count (the same outcome as without batching).
+                out->notes.push_back("A batch of " + std::to_string(batch.size()) + " prompts (" + label(batch)
+                                     + ") failed (" + e.describe() + "); its prompts ran one by one.");
+                for (size_t j : batch) {
+                    if (done[pending[j].index])
+                        continue; // analysed before the failure
+                    try {
+                        analysed(j, runAll({j}).front());
+                    } catch (const Error& single) {
+                        if (single.code() == ErrorCode::Cancelled) {
+                            out->cancelled = true;
+                            break;
+                        }
+                        refused(pending[j].index, single);
+                    }
+                }
+            }
         }
-        if (ctx.cancelRequested()) {
-            out->cancelled = i + 1 < prompts.size();
-            break;
-        }
+        if (ctx.cancelRequested() && b + 1 < batches.size())
+            out->cancelled = true;
     }
+    for (size_t i = 0; i < done.size(); ++i)
+        if (done[i]) {
+            out->runs.push_back(std::move(*done[i]));
+            out->promptIndex.push_back(i);
+        }
 
     out->groups = groupByLength(out->runs);
     for (const auto& [T, members] : out->groups.groups) {

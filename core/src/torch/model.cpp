@@ -100,16 +100,17 @@ double availableHostBytes(std::string* source = nullptr)
 /// the summaries, and the largest per-layer working set of the explicit attention (scores, mask
 /// and probabilities of one query block: about four [H, rows, T] fp32 tensors at once, plus the
 /// [rows, T] mask) and of the MLP. An estimate to refuse a run that cannot fit, not an exact account.
-RunMemoryEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r)
+RunMemoryEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest& r, int64_t batch = 1)
 {
     const double L = double(c.numLayers), H = double(c.numHeads), Hkv = double(c.numKvHeads);
     const double D = double(c.hiddenSize), hd = double(c.headDim), V = double(c.vocabSize);
-    const double F = double(std::max<int64_t>(c.intermediateSize, c.hiddenSize)), t = double(T);
+    const double F = double(std::max<int64_t>(c.intermediateSize, c.hiddenSize)), t = double(T), B = double(batch);
     RunMemoryEstimate e;
+    // A [B, T] pass holds B prompts' working set at once (the block rows shrink with B).
     const double rows = double(r.attentionBlockRows > 0 ? std::min<int64_t>(r.attentionBlockRows, T)
-                                                        : Transformer::attentionBlockRows(1, c.numHeads, T));
-    e.attention = (4.0 * H + 2.0) * rows * t * 4.0;
-    e.mlp = t * (3.0 * F + 8.0 * D) * 4.0;
+                                                        : Transformer::attentionBlockRows(batch, c.numHeads, T));
+    e.attention = (4.0 * H + 2.0) * B * rows * t * 4.0;
+    e.mlp = B * t * (3.0 * F + 8.0 * D) * 4.0;
     double cap = 0;
     if (r.captureAttention)
         cap += L * H * t * t;
@@ -125,7 +126,7 @@ RunMemoryEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest&
         cap += L * H * t * hd;
     if (r.computeSummaries)
         cap += L * (5.0 * H + Hkv) * t;
-    e.captures = cap * 4.0;
+    e.captures = cap * 4.0; // of this one request
     return e;
 }
 
@@ -153,7 +154,7 @@ void deviceMemory(const at::Device& device, double& freeBytes, double& totalByte
 /// Refuses a run whose estimated working set exceeds what the machine has, before any of it is
 /// allocated: the kernel's OOM killer (or the device's allocator) must never be the one to say no.
 /// The decision itself is preflightRefusal() (preflight.cpp), tested with injected numbers.
-void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r, const at::Device& device)
+void preflightEstimate(const RunMemoryEstimate& e, int64_t T, const at::Device& device)
 {
     MemoryAvailable m;
     m.hostBytes = availableHostBytes(&m.hostSource);
@@ -166,8 +167,13 @@ void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r, const at
         m.deviceName = deviceText(device);
         deviceMemory(device, m.deviceFreeBytes, m.deviceTotalBytes);
     }
-    if (const std::optional<std::string> refusal = preflightRefusal(estimateRun(c, T, r), T, m))
+    if (const std::optional<std::string> refusal = preflightRefusal(e, T, m))
         throw Error(ErrorCode::OutOfMemory, *refusal);
+}
+
+void preflightRun(const ModelConfig& c, int64_t T, const RunRequest& r, const at::Device& device)
+{
+    preflightEstimate(estimateRun(c, T, r), T, device);
 }
 
 /// Counts the layers the checkpoint holds: the numbered blocks of the largest numbered group
@@ -501,6 +507,14 @@ Encoding Model::encode(const std::string& text, BosPolicy bos, int64_t truncateT
 std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::ForwardTargets& targets,
                                           const std::atomic<bool>* cancel) const
 {
+    std::shared_ptr<RunResult> result = describe(request, cancel);
+    preflightRun(d->config, result->tokens, request, d->transformer->device());
+    allocate(request, *result, targets);
+    return result;
+}
+
+std::shared_ptr<RunResult> Model::describe(const RunRequest& request, const std::atomic<bool>* cancel) const
+{
     auto result = std::make_shared<RunResult>();
     RunResult& r = *result;
     r.model = d->info;
@@ -548,12 +562,10 @@ std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::For
     validateInterventions(request.interventions, T, d->config);
     if (request.attentionBlockRows < 0)
         throw Error(ErrorCode::InvalidArgument, "The attention block must have at least one query row (or 0: automatic).");
-
-    const int64_t L = d->config.numLayers, H = d->config.numHeads, Hkv = d->config.numKvHeads;
-    const int64_t V = d->config.vocabSize, D = d->config.hiddenSize, hd = d->config.headDim;
-    const double mapBytes = double(L) * double(H) * double(T) * double(T) * 4.0;
     if (request.captureAttention) {
         // All maps are the one capture that grows with T^2: check it against free memory first.
+        const int64_t L = d->config.numLayers, H = d->config.numHeads;
+        const double mapBytes = double(L) * double(H) * double(T) * double(T) * 4.0;
         const double avail = availableHostBytes();
         if (avail > 0 && mapBytes > 0.8 * avail)
             throw Error(ErrorCode::OutOfMemory,
@@ -562,7 +574,15 @@ std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::For
                             + gibText(avail) + " of memory is free. Keep maps on demand (they are recomputed per head "
                             "from Q and K), use a shorter prompt, or free memory.");
     }
-    preflightRun(d->config, T, request, d->transformer->device());
+    return result;
+}
+
+void Model::allocate(const RunRequest& request, RunResult& r, detail::ForwardTargets& targets) const
+{
+    const int64_t T = r.tokens;
+    const int64_t L = d->config.numLayers, H = d->config.numHeads, Hkv = d->config.numKvHeads;
+    const int64_t V = d->config.vocabSize, D = d->config.hiddenSize, hd = d->config.headDim;
+    const double mapBytes = double(L) * double(H) * double(T) * double(T) * 4.0;
     targets = ForwardTargets();
     try {
         auto alloc = [](Tensor& t, std::vector<int64_t> shape) {
@@ -609,8 +629,6 @@ std::shared_ptr<RunResult> Model::prepare(const RunRequest& request, detail::For
                     "Not enough host memory for the captures of this run (all maps alone: " + gibText(mapBytes)
                         + "). Use a shorter prompt or keep maps on demand.");
     }
-
-    return result;
 }
 
 std::shared_ptr<RunResult> Model::run(const RunRequest& request, const Progress& progress,
@@ -639,18 +657,44 @@ std::vector<std::shared_ptr<RunResult>> Model::runBatch(const std::vector<RunReq
     std::vector<std::shared_ptr<RunResult>> results(requests.size());
     std::vector<ForwardTargets> targets(requests.size());
     const std::unique_ptr<bool[]> lastOutputNonFinite(new bool[requests.size()]()); // vector<bool> has no bool*
-    for (size_t i = 0; i < requests.size(); ++i) {
-        results[i] = prepare(requests[i], targets[i], cancel);
-        targets[i].lastOutputNonFinite = &lastOutputNonFinite[i];
-    }
+    for (size_t i = 0; i < requests.size(); ++i)
+        results[i] = describe(requests[i], cancel);
+    // The batches: consecutive requests of one length, none with interventions (they run alone),
+    // at most batchSize of them.
+    std::vector<std::pair<size_t, size_t>> batches;
     for (size_t begin = 0; begin < requests.size();) {
-        // A batch: consecutive requests of one length, none with interventions (they run alone),
-        // at most batchSize of them.
         size_t end = begin + 1;
         if (!requests[begin].interventions.any())
             while (end < requests.size() && end - begin < size_t(batchSize) && !requests[end].interventions.any()
                    && results[end]->tokens == results[begin]->tokens)
                 ++end;
+        batches.push_back({begin, end});
+        begin = end;
+    }
+    // Pre-flight the whole call, not each request alone: every request's captures are held
+    // together, and the largest [B, T] pass's working set comes on top of them.
+    RunMemoryEstimate whole;
+    whole.requests = requests.size();
+    int64_t widestT = 0;
+    for (size_t i = 0; i < requests.size(); ++i)
+        whole.captures += estimateRun(d->config, results[i]->tokens, requests[i]).captures;
+    for (const auto& [begin, end] : batches) {
+        const RunMemoryEstimate e = estimateRun(d->config, results[begin]->tokens, requests[begin], int64_t(end - begin));
+        if (e.attention + e.mlp > whole.attention + whole.mlp) {
+            whole.attention = e.attention;
+            whole.mlp = e.mlp;
+            whole.batch = int64_t(end - begin);
+            widestT = results[begin]->tokens;
+        }
+    }
+    if (!requests.empty())
+        preflightEstimate(whole, widestT, d->transformer->device());
+    for (size_t i = 0; i < requests.size(); ++i) {
+        allocate(requests[i], *results[i], targets[i]);
+        targets[i].lastOutputNonFinite = &lastOutputNonFinite[i];
+    }
+    for (const auto& batch : batches) {
+        const size_t begin = batch.first, end = batch.second; // C++17 lambdas cannot capture bindings
         std::vector<std::vector<int32_t>> ids;
         std::vector<ForwardTargets> chunk(targets.begin() + long(begin), targets.begin() + long(end));
         for (size_t i = begin; i < end; ++i)
@@ -665,7 +709,6 @@ std::vector<std::shared_ptr<RunResult>> Model::runBatch(const std::vector<RunReq
             results[i]->runMs = ms / double(end - begin);
             refuseNonFinite(*results[i], lastOutputNonFinite[i]);
         }
-        begin = end;
     }
     return results;
 }
