@@ -19,6 +19,8 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <utility>
+
 namespace sinkscope {
 
 namespace an = sinkscope::analysis;
@@ -211,6 +213,8 @@ ClassificationView::ClassificationView(CurrentResult* currentResult, Selection* 
         const auto r = current()->result();
         if (m_c && m_c->base && (!r || r->encoding.ids() != m_c->base->encoding.ids()))
             setClassification(nullptr);
+        else if (m_c)
+            current()->setClassification(m_c); // still valid (a prompt set, or the same tokens): publish it again
         updateSinks();
         updateButtons();
     });
@@ -319,8 +323,11 @@ QString ClassificationView::statusText() const
 
 void ClassificationView::setClassification(std::shared_ptr<const an::Classification> c)
 {
-    m_c = std::move(c);
+    const auto old = std::exchange(m_c, std::move(c));
     m_grid->setClassification(m_c);
+    // The overview's verdict metric reads it there; clearing ours leaves one published by others.
+    if (m_c || current()->classification() == old)
+        current()->setClassification(m_c);
     if (m_c) {
         QStringList counts;
         for (const char* name : {"positional", "feature", "mixed", "none"})

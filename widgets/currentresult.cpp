@@ -44,6 +44,10 @@ void CurrentResult::adopt(std::shared_ptr<const RunResult> result)
     m_metrics.reset();
     m_metricsError.clear();
     m_analyzing = false;
+    if (m_classification) {
+        m_classification.reset();
+        Q_EMIT classificationChanged();
+    }
     Q_EMIT resultChanged();
     // Without a result the bounds stay, so the layer and head survive opening another model.
     if (m_selection && m_result)
@@ -106,6 +110,14 @@ void CurrentResult::deliver(uint64_t generation, std::shared_ptr<const analysis:
         m_metricsError = error;
         Q_EMIT metricsFailed(error);
     }
+}
+
+void CurrentResult::setClassification(std::shared_ptr<const analysis::Classification> c)
+{
+    if (c == m_classification)
+        return;
+    m_classification = std::move(c);
+    Q_EMIT classificationChanged();
 }
 
 void CurrentResult::addOverlay(const QString& label, std::shared_ptr<const analysis::RunMetrics> metrics)

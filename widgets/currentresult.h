@@ -14,6 +14,9 @@
 
 namespace sinkscope {
 
+namespace analysis {
+struct Classification;
+}
 class Selection;
 
 /// The one current result of the workspace: the RunResult on screen and the analysis derived
@@ -23,7 +26,9 @@ class Selection;
 /// Order of events for setResult(r): result() becomes r and metrics() nullptr, resultChanged(),
 /// then the selection's bounds are set from r (Selection::changed; a null r leaves them), then — later, on the GUI
 /// thread — metricsAvailable() or metricsFailed(). A newer setResult supersedes an analysis in
-/// flight: its outcome is dropped, never delivered.
+/// flight: its outcome is dropped, never delivered. setResult also drops the classification
+/// (classificationChanged() before resultChanged(), when there was one): a verdict belongs to
+/// the tokens it probed, and whoever made it may publish it again for the new run.
 class CurrentResult : public QObject
 {
     Q_OBJECT
@@ -60,6 +65,12 @@ public:
     void setResult(std::shared_ptr<const RunResult> result, std::shared_ptr<const analysis::RunMetrics> metrics);
     void clear() { setResult(nullptr); }
 
+    /// The latest classification (per-head verdicts, ClassifyJob) published for result()
+    /// (nullptr: none yet, or the result changed since). Views that show verdicts read it here.
+    std::shared_ptr<const analysis::Classification> classification() const { return m_classification; }
+    /// Publishes `c` as the classification of result() (nullptr clears); emits classificationChanged().
+    void setClassification(std::shared_ptr<const analysis::Classification> c);
+
     const std::vector<Overlay>& overlays() const { return m_overlays; }
     /// Adds a run to show beside the current one (views that can overlay runs draw it).
     void addOverlay(const QString& label, std::shared_ptr<const analysis::RunMetrics> metrics);
@@ -76,6 +87,8 @@ Q_SIGNALS:
     /// The analysis of result() failed; metricsError() says why.
     void metricsFailed(const QString& message);
     void overlaysChanged();
+    /// classification() changed (possibly to nullptr).
+    void classificationChanged();
 
 private:
     void startAnalysis();
@@ -85,6 +98,7 @@ private:
     std::shared_ptr<const RunResult> m_result;
     std::shared_ptr<const analysis::RunMetrics> m_metrics;
     QString m_metricsError;
+    std::shared_ptr<const analysis::Classification> m_classification;
     analysis::Options m_options;
     bool m_analyzing = false;
     std::vector<Overlay> m_overlays;

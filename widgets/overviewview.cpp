@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "overviewview.h"
 
+#include "classificationview.h"
 #include "currentresult.h"
 #include "figureexport.h"
 #include "plotstyle.h"
@@ -13,6 +14,7 @@
 #include <QHelpEvent>
 #include <QLabel>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStackedWidget>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -41,6 +43,32 @@ const analysis::HeadElement* headRecord(const std::vector<analysis::HeadElement>
 {
     const size_t i = size_t(layer) * size_t(m.heads) + size_t(head);
     return i < records.size() && records[i].layer == layer && records[i].head == head ? &records[i] : nullptr;
+}
+
+// The verdict metric: categories in the order of analysis::Verdict, each a band of the colour
+// scale [i, i + 1) whose colour goes from VerdictGrid::colour(v, 0) to VerdictGrid::colour(v, 1).
+const analysis::Verdict kVerdicts[] = {analysis::Verdict::Positional, analysis::Verdict::Feature, analysis::Verdict::Mixed,
+                                       analysis::Verdict::None};
+constexpr int kVerdictCount = 4;
+constexpr double kBandEdge = 0.001; // keeps a band's ends off its neighbours' colours
+
+double verdictCellValue(const analysis::HeadVerdict& v)
+{
+    const double c = std::min(1.0, std::max(0.0, v.confidence));
+    return int(v.verdict) + kBandEdge + (1.0 - 2 * kBandEdge) * c;
+}
+
+QCPColorGradient verdictGradient()
+{
+    QCPColorGradient g;
+    g.setColorInterpolation(QCPColorGradient::ciHSV); // VerdictGrid::colour is linear in HSV
+    g.setLevelCount(kVerdictCount * 256);
+    g.clearColorStops();
+    for (int i = 0; i < kVerdictCount; ++i) {
+        g.setColorStopAt((i + kBandEdge) / kVerdictCount, VerdictGrid::colour(kVerdicts[i], 0.0));
+        g.setColorStopAt((i + 1 - kBandEdge) / kVerdictCount, VerdictGrid::colour(kVerdicts[i], 1.0));
+    }
+    return g;
 }
 
 std::vector<OverviewMetric> builtinMetrics()
@@ -193,6 +221,10 @@ OverviewView::OverviewView(CurrentResult* currentResult, Selection* sharedSelect
         connect(current(), &CurrentResult::resultChanged, this, &OverviewView::rebuild);
         connect(current(), &CurrentResult::metricsAvailable, this, &OverviewView::rebuild);
         connect(current(), &CurrentResult::metricsFailed, this, &OverviewView::rebuild);
+        connect(current(), &CurrentResult::classificationChanged, this, [this] {
+            updateVerdictItem();
+            rebuild();
+        });
     }
     rebuild();
 }
@@ -205,6 +237,41 @@ void OverviewView::fillMetricBox()
     m_metricBox->clear();
     for (const OverviewMetric& m : metrics())
         m_metricBox->addItem(m.label, m.id);
+    m_metricBox->addItem(tr("Verdict (classification)"), verdictMetricId());
+    updateVerdictItem();
+}
+
+QString OverviewView::verdictMetricId()
+{
+    return QStringLiteral("verdict");
+}
+
+bool OverviewView::showsVerdict() const
+{
+    return metricId() == verdictMetricId();
+}
+
+void OverviewView::updateVerdictItem()
+{
+    // Before a classification the entry stays in the list, disabled, and says what it needs.
+    auto* model = qobject_cast<QStandardItemModel*>(m_metricBox->model());
+    QStandardItem* item = model ? model->item(m_metricBox->findData(verdictMetricId())) : nullptr;
+    if (!item)
+        return;
+    const bool has = current() && current()->classification();
+    item->setEnabled(has);
+    item->setToolTip(has ? tr("Each head's verdict from the classification; saturation = confidence")
+                         : tr("Run Classify first: the verdict comes from the classification of this run"));
+}
+
+const analysis::HeadVerdict* OverviewView::headVerdict(int layer, int head) const
+{
+    if (!m_classification || layer < 0 || head < 0 || layer >= m_classification->model.layers
+        || head >= m_classification->model.heads)
+        return nullptr;
+    const size_t i = size_t(layer) * size_t(m_classification->model.heads) + size_t(head);
+    const auto& heads = m_classification->heads;
+    return i < heads.size() && heads[i].layer == layer && heads[i].head == head ? &heads[i] : nullptr;
 }
 
 const OverviewMetric* OverviewView::currentMetric() const
@@ -257,6 +324,8 @@ void OverviewView::rebuild()
     const auto result = current() ? current()->result() : nullptr;
     m_metrics = current() ? current()->metrics() : nullptr;
     const OverviewMetric* metric = currentMetric();
+    const bool verdict = showsVerdict();
+    m_classification = verdict && current() ? current()->classification() : nullptr;
     QString placeholder;
     if (!result)
         placeholder = tr("Run a prompt to see every head at a glance.");
@@ -266,7 +335,15 @@ void OverviewView::rebuild()
         placeholder = tr("The analysis of this run failed: %1").arg(current()->metricsError());
     else if (!m_metrics)
         placeholder = tr("Analysing the run …");
-    else if (!metric || !metric->available(*m_metrics))
+    else if (verdict && !m_classification)
+        placeholder = tr("No verdicts yet: Run Classify first (the classification view) to see each head's verdict.");
+    else if (verdict && (m_classification->model.layers != m_metrics->layers || m_classification->model.heads != m_metrics->heads))
+        placeholder = tr("The classification is of a model with %1 layers × %2 heads, not this run's %3 × %4: run Classify again.")
+                          .arg(m_classification->model.layers)
+                          .arg(m_classification->model.heads)
+                          .arg(m_metrics->layers)
+                          .arg(m_metrics->heads);
+    else if (!verdict && (!metric || !metric->available(*m_metrics)))
         placeholder = tr("This run has no %1: %2").arg(metric ? metric->label.toLower() : metricId(),
                                                       QString::fromStdString([&] {
                                                           std::string why;
@@ -279,7 +356,7 @@ void OverviewView::rebuild()
     {
         const QSignalBlocker block(m_elementSpin);
         m_elementSpin->setRange(0, std::max(T - 1, 0));
-        m_elementSpin->setVisible(metric && metric->usesElement);
+        m_elementSpin->setVisible(!verdict && metric && metric->usesElement);
     }
     m_hasFigure = placeholder.isEmpty();
     if (!m_hasFigure) {
@@ -305,7 +382,13 @@ void OverviewView::rebuild()
     double hi = -lo;
     for (int l = 0; l < L; ++l)
         for (int h = 0; h < H; ++h) {
-            const double v = metric->value(*m_metrics, l, h, k);
+            double v = kNaN;
+            if (verdict) {
+                const analysis::HeadVerdict* hv = headVerdict(l, h);
+                v = hv ? verdictCellValue(*hv) : kNaN;
+            } else {
+                v = metric->value(*m_metrics, l, h, k);
+            }
             for (int cx = h; cx < (H == 1 ? 2 : h + 1); ++cx)
                 for (int cy = l; cy < (L == 1 ? 2 : l + 1); ++cy)
                     data->setCell(cx, cy, v);
@@ -314,7 +397,10 @@ void OverviewView::rebuild()
                 hi = std::max(hi, v);
             }
         }
-    if (metric->unitRange) {
+    if (verdict) {
+        lo = 0.0;
+        hi = kVerdictCount;
+    } else if (metric->unitRange) {
         lo = 0.0;
         hi = 1.0;
     } else if (!(hi > lo)) {
@@ -322,10 +408,23 @@ void OverviewView::rebuild()
         hi = lo + 1.0;
     }
     m_map->setDataRange(QCPRange(lo, hi));
-    QString label = metric->label;
-    if (metric->usesElement)
-        label.replace(QStringLiteral("k"), QString::number(k));
-    m_scale->setLabel(label);
+    if (verdict) {
+        // The legend: one band per verdict, named at its middle.
+        m_scale->setGradient(verdictGradient());
+        auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+        for (int i = 0; i < kVerdictCount; ++i)
+            ticker->addTick(i + 0.5, QString::fromLatin1(analysis::verdictName(kVerdicts[i])));
+        m_scale->axis()->setTicker(ticker);
+        m_scale->setLabel(tr("Verdict (saturation = confidence)"));
+    } else {
+        m_scale->setGradient(viridisGradient());
+        if (m_scale->axis()->ticker().dynamicCast<QCPAxisTickerText>())
+            m_scale->axis()->setTicker(QSharedPointer<QCPAxisTicker>::create());
+        QString label = metric->label;
+        if (metric->usesElement)
+            label.replace(QStringLiteral("k"), QString::number(k));
+        m_scale->setLabel(label);
+    }
     m_plot->xAxis->setRange(-0.5, H - 0.5);
     m_plot->yAxis->setRange(-0.5, L - 0.5);
     m_title->setText(tr("%1 · %2 layers × %3 heads").arg(QString::fromStdString(result->model.name)).arg(L).arg(H));
@@ -356,10 +455,28 @@ void OverviewView::updateOutline()
 
 double OverviewView::cellValue(int layer, int head) const
 {
-    const OverviewMetric* metric = currentMetric();
-    if (!m_hasFigure || !metric || layer < 0 || head < 0 || layer >= m_metrics->layers || head >= m_metrics->heads)
+    if (!m_hasFigure || (!currentMetric() && !showsVerdict()) || layer < 0 || head < 0 || layer >= m_metrics->layers || head >= m_metrics->heads)
         return kNaN;
     return m_map->data()->cell(head, layer);
+}
+
+QColor OverviewView::cellColour(int layer, int head) const
+{
+    const double v = cellValue(layer, head);
+    if (std::isnan(v))
+        return {};
+    QCPColorGradient gradient = m_map->gradient(); // color() is not const
+    return QColor::fromRgba(gradient.color(v, m_map->dataRange()));
+}
+
+bool OverviewView::cellVerdict(int layer, int head, analysis::Verdict* verdict, double* confidence) const
+{
+    const analysis::HeadVerdict* v = m_hasFigure && showsVerdict() ? headVerdict(layer, head) : nullptr;
+    if (!v)
+        return false;
+    *verdict = v->verdict;
+    *confidence = v->confidence;
+    return true;
 }
 
 double OverviewView::rangeLower() const
@@ -374,6 +491,15 @@ double OverviewView::rangeUpper() const
 
 QString OverviewView::hoverText(int layer, int head) const
 {
+    if (m_hasFigure && showsVerdict()) {
+        const analysis::HeadVerdict* v = headVerdict(layer, head);
+        return v ? tr("L%1.H%2: %3 (confidence %4)")
+                       .arg(layer)
+                       .arg(head)
+                       .arg(QString::fromLatin1(analysis::verdictName(v->verdict)))
+                       .arg(v->confidence, 0, 'f', 2)
+                 : QString();
+    }
     const OverviewMetric* metric = currentMetric();
     if (!m_hasFigure || !metric || layer < 0 || head < 0 || layer >= m_metrics->layers || head >= m_metrics->heads)
         return {};
@@ -411,6 +537,16 @@ QByteArray OverviewView::dataCsv() const
 {
     if (!m_hasFigure)
         return {};
+    if (showsVerdict()) {
+        QByteArray csv = "layer,head,verdict,confidence\n";
+        for (int l = 0; l < m_metrics->layers; ++l)
+            for (int h = 0; h < m_metrics->heads; ++h) {
+                const analysis::HeadVerdict* v = headVerdict(l, h);
+                csv += QByteArray::number(l) + ',' + QByteArray::number(h) + ','
+                    + (v ? QByteArray(analysis::verdictName(v->verdict)) + ',' + csvNumber(v->confidence) : QByteArray(",")) + '\n';
+            }
+        return csv;
+    }
     const int k = element();
     QByteArray out = "layer,head";
     std::vector<const OverviewMetric*> shown;

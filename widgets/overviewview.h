@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sinkscope/analysis.h"
+#include "sinkscope/classify.h"
 #include "viewregistry.h"
 
 #include <functional>
@@ -19,8 +20,9 @@ class QStackedWidget;
 
 namespace sinkscope {
 
-/// One per-head number the overview can show. Other parts of the program add their own (for
-/// example a verdict per head) with OverviewView::addMetric before the window is built.
+/// One per-head number the overview can show, computed from the run's analysis. Other parts of
+/// the program add their own with OverviewView::addMetric before the window is built. (The
+/// verdict per head is not one of these: it comes from the classification, see OverviewView.)
 struct OverviewMetric {
     QString id;    ///< stable key: settings, CSV column ("first_element_mass")
     QString label; ///< combo-box text and colour-bar label
@@ -36,8 +38,11 @@ struct OverviewMetric {
 
 /// The layer × head grid of one per-head metric (rows = layers, layer 0 at the top; columns =
 /// heads): first-element mass, α_k of a chosen element, mean row entropy, the head's top waiver
-/// score, the top-attended element's share. The current head is outlined; clicking a cell
-/// selects that head and opens its heatmap; hovering shows the value; a colour bar is beside.
+/// score, the top-attended element's share; and, once CurrentResult holds a classification of
+/// the run, the verdict ("verdict": hue = verdict as in the classification view's grid,
+/// saturation = confidence; before that the entry is disabled, "Run Classify first"). The
+/// current head is outlined; clicking a cell selects that head and opens its heatmap; hovering
+/// shows the value; a colour bar is beside (for the verdict it names the categories).
 class OverviewView : public View
 {
     Q_OBJECT
@@ -55,7 +60,8 @@ public:
     bool hasFigure() const override { return m_hasFigure; }
     QCustomPlot* plot() const override { return m_plot; }
     QString defaultFileName() const override;
-    /// One row per head: layer, head, then every available metric's value (and the elements).
+    /// One row per head: layer, head, then every available metric's value (and the elements);
+    /// for the verdict metric: layer,head,verdict,confidence.
     QByteArray dataCsv() const override;
     QVariantMap saveOptions() const override;
     void restoreOptions(const QVariantMap& options) override;
@@ -67,8 +73,16 @@ public:
     void setElement(int element);
     int element() const;
 
-    /// The value drawn in cell (layer, head) (NaN outside or without a figure).
+    /// The id of the verdict metric.
+    static QString verdictMetricId();
+    /// The value drawn in cell (layer, head) (NaN outside or without a figure). For the verdict
+    /// it is the category index (order of analysis::Verdict) plus a fraction that grows with
+    /// the confidence.
     double cellValue(int layer, int head) const;
+    /// The colour cell (layer, head) is drawn in (invalid outside or without a figure).
+    QColor cellColour(int layer, int head) const;
+    /// With the verdict metric shown: head (layer, head)'s verdict and confidence (false otherwise).
+    bool cellVerdict(int layer, int head, analysis::Verdict* verdict, double* confidence) const;
     /// The colour bar's range.
     double rangeLower() const;
     double rangeUpper() const;
@@ -91,8 +105,13 @@ private:
     void updateOutline();
     void fillMetricBox();
     const OverviewMetric* currentMetric() const;
+    bool showsVerdict() const;
+    void updateVerdictItem();
+    /// The verdict of head (l, h) in m_classification (nullptr when it has none).
+    const analysis::HeadVerdict* headVerdict(int layer, int head) const;
 
     std::shared_ptr<const analysis::RunMetrics> m_metrics;
+    std::shared_ptr<const analysis::Classification> m_classification; ///< what the verdict grid shows
     bool m_hasFigure = false;
     int m_outlined[2] = {-1, -1};
     QString m_wantedMetric;

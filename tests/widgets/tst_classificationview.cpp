@@ -114,6 +114,7 @@ void TestClassificationView::classifyAndEvidence()
     QVERIFY(!view.isRunning());
     const auto c = view.classification();
     QVERIFY(c);
+    QCOMPARE(current.classification(), c); // published for the overview's verdict metric
     QCOMPARE(view.progressBar()->format(), QStringLiteral("run %1 of %1").arg(c->forwardPasses));
     QVERIFY(view.verdictText().startsWith("Model verdict: positional"));
     QCOMPARE(c->heads[0].verdict, an::Verdict::Positional);
@@ -154,6 +155,7 @@ void TestClassificationView::classifyAndEvidence()
     other.text = "The bird sang in the tree.";
     current.setResult(m_model->run(other));
     QVERIFY(!view.classification());
+    QVERIFY(!current.classification());
 }
 
 void TestClassificationView::cancelKeepsPrevious()
@@ -247,6 +249,7 @@ void TestClassificationView::promptSet()
     other.text = "The bird sang in the tree.";
     current.setResult(m_model->run(other));
     QCOMPARE(view.classification(), c);
+    QCOMPARE(current.classification(), c); // published again for the new run
 
     QSignalSpy failed(&view, &ClassificationView::classificationFailed);
     view.classifyPromptSet(m_tmp.filePath("missing.txt"));

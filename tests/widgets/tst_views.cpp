@@ -4,7 +4,9 @@
 #include "widgetstests.h"
 
 #include "attentionheatmapview.h"
+#include "classificationview.h"
 #include "sinkscope/analysis.h"
+#include "sinkscope/classify.h"
 #include "currentresult.h"
 #include "hiddenview.h"
 #include "overviewview.h"
@@ -16,6 +18,7 @@
 #include "widgetstestdata.h"
 
 #include <QComboBox>
+#include <QStandardItemModel>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -102,7 +105,7 @@ void TestWidgets::overviewClickOpensHead()
     QStringList ids;
     for (int i = 0; i < view.metricBox()->count(); ++i)
         ids << view.metricBox()->itemData(i).toString();
-    QCOMPARE(ids, (QStringList{"first_element_mass", "alpha_k", "entropy", "waiver_score", "top_attended"}));
+    QCOMPARE(ids, (QStringList{"first_element_mass", "alpha_k", "entropy", "waiver_score", "top_attended", "verdict"}));
     QVERIFY(view.setMetric(QStringLiteral("entropy")));
     QVERIFY(view.rangeUpper() > 0.0 && view.rangeUpper() != 1.0);
     // The canned run has no value vectors: no waiver scores, and the view says why.
@@ -590,4 +593,100 @@ void TestWidgets::tokenStripMarksWaiversAndKey()
     QTest::mouseClick(strip.chipArea(), Qt::LeftButton, {}, strip.chipRect(4).center());
     QCOMPARE(selection.query(), 4);
     QCOMPARE(selection.key(), 3);
+}
+
+// The verdict metric, from a hand-made classification whose every head's verdict and confidence
+// are chosen here: absent classification -> the entry is disabled and says so; published by the
+// classification view -> each cell is that head's verdict (hover, CSV, colour of the verdict grid);
+// a new run drops it again.
+void TestWidgets::overviewVerdict()
+{
+    namespace an = sinkscope::analysis;
+    Selection selection;
+    CurrentResult current(&selection);
+    OverviewView view(&current, &selection);
+    ClassificationView classification(&current, &selection);
+    auto run = test::makeCannedRun({3, 4, 6, "causal", true, true});
+    QVERIFY(test::showAnalysed(current, run));
+
+    auto* model = qobject_cast<QStandardItemModel*>(view.metricBox()->model());
+    QVERIFY(model);
+    const int verdictRow = view.metricBox()->findData(QStringLiteral("verdict"));
+    QVERIFY(verdictRow >= 0);
+    QVERIFY(!model->item(verdictRow)->isEnabled());
+    QVERIFY2(model->item(verdictRow)->toolTip().startsWith(QStringLiteral("Run Classify first")),
+             qPrintable(model->item(verdictRow)->toolTip()));
+    QVERIFY(view.setMetric(QStringLiteral("verdict")));
+    QVERIFY(!view.hasFigure()); // said, not drawn from some default
+    QVERIFY2(view.placeholderText().contains(QStringLiteral("Run Classify first")), qPrintable(view.placeholderText()));
+    QVERIFY(view.dataCsv().isEmpty());
+
+    // Head i (layer-major) gets verdict i % 4 and confidence 0.125 * (1 + i % 8).
+    const an::Verdict order[] = {an::Verdict::Positional, an::Verdict::Feature, an::Verdict::Mixed, an::Verdict::None};
+    const char* names[] = {"positional", "feature", "mixed", "none"};
+    auto c = std::make_shared<an::Classification>();
+    c->model = run->model;
+    c->prompts = 1;
+    c->base = run;
+    for (int l = 0; l < 3; ++l)
+        for (int h = 0; h < 4; ++h) {
+            an::HeadVerdict v;
+            v.layer = l;
+            v.head = h;
+            const int i = l * 4 + h;
+            v.verdict = order[i % 4];
+            v.confidence = 0.125 * (1 + i % 8);
+            c->heads.push_back(v);
+        }
+    classification.setClassification(c);
+    QCOMPARE(current.classification().get(), c.get());
+    QVERIFY(model->item(verdictRow)->isEnabled());
+    QVERIFY(view.hasFigure());
+    QByteArray csv = "layer,head,verdict,confidence\n";
+    for (int l = 0; l < 3; ++l)
+        for (int h = 0; h < 4; ++h) {
+            const int i = l * 4 + h;
+            const double conf = 0.125 * (1 + i % 8);
+            an::Verdict v = an::Verdict::None;
+            double got = -1;
+            QVERIFY(view.cellVerdict(l, h, &v, &got));
+            QCOMPARE(v, order[i % 4]);
+            QCOMPARE(got, conf);
+            QCOMPARE(view.hoverText(l, h),
+                     QStringLiteral("L%1.H%2: %3 (confidence %4)").arg(l).arg(h).arg(QLatin1String(names[i % 4])).arg(conf, 0, 'f', 2));
+            csv += QByteArray::number(l) + ',' + QByteArray::number(h) + ',' + names[i % 4] + ',' + QByteArray::number(conf) + '\n';
+            // The cell's colour is the verdict grid's: same hue, saturation within a rounding step.
+            const QColor want = VerdictGrid::colour(order[i % 4], conf);
+            const QColor drawn = view.cellColour(l, h);
+            QVERIFY(drawn.isValid());
+            QVERIFY2(std::abs(drawn.hsvHue() - want.hsvHue()) <= 1 && std::abs(drawn.hsvSaturation() - want.hsvSaturation()) <= 3
+                         && std::abs(drawn.value() - want.value()) <= 3,
+                     qPrintable(QStringLiteral("L%1.H%2: drawn %3, grid %4").arg(l).arg(h).arg(drawn.name(), want.name())));
+        }
+    QCOMPARE(view.hoverText(1, 2), QStringLiteral("L1.H2: mixed (confidence 0.88)")); // i = 6: 0.875
+    QCOMPARE(view.dataCsv(), csv);
+    QVERIFY(view.defaultFileName().endsWith(QStringLiteral("overview-verdict")));
+    // The colour bar names the four categories.
+    QCPColorScale* scale = nullptr;
+    for (int i = 0; i < view.plot()->plotLayout()->elementCount() && !scale; ++i)
+        scale = qobject_cast<QCPColorScale*>(view.plot()->plotLayout()->elementAt(i));
+    QVERIFY(scale);
+    const auto ticker = scale->axis()->ticker().dynamicCast<QCPAxisTickerText>();
+    QVERIFY(ticker);
+    QCOMPARE(QStringList(ticker->ticks().values()), (QStringList{"positional", "feature", "mixed", "none"}));
+    // Another metric restores the numeric colour bar.
+    QVERIFY(view.setMetric(QStringLiteral("first_element_mass")));
+    QVERIFY(!scale->axis()->ticker().dynamicCast<QCPAxisTickerText>());
+    QVERIFY(view.setMetric(QStringLiteral("verdict")));
+
+    // A new run (other tokens) replaces the result: the verdicts belong to the old one.
+    QVERIFY(test::showAnalysed(current, test::makeCannedRun({3, 4, 7, "causal", true, true})));
+    QVERIFY(!current.classification());
+    QVERIFY(!classification.classification());
+    QVERIFY(!model->item(verdictRow)->isEnabled());
+    QVERIFY(!view.hasFigure());
+    QVERIFY2(view.placeholderText().contains(QStringLiteral("Run Classify first")), qPrintable(view.placeholderText()));
+    an::Verdict v;
+    double conf;
+    QVERIFY(!view.cellVerdict(0, 0, &v, &conf));
 }

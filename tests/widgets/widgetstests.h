@@ -62,6 +62,7 @@ private Q_SLOTS:
     void overviewShowsMetric();
     void overviewClickOpensHead();
     void overviewTopAttendedAndCsv();
+    void overviewVerdict();
     void heatmapExcludeSinkColumn();
     void heatmapRowNormalisation();
     void heatmapLogits();
