@@ -418,10 +418,7 @@ void ClassificationView::onProgress(quint64 id, const JobProgress& p)
 {
     if (id != m_job)
         return;
-    m_progress->setRange(0, std::max(1, p.runs));
-    m_progress->setValue(std::max(0, p.run - 1));
-    m_progress->setFormat(tr("run %1 of %2").arg(p.run).arg(p.runs));
-    m_status->setText(jobProgressText(p));
+    showJobProgress(m_progress, m_status, p);
 }
 
 void ClassificationView::onFinished(quint64 id, std::shared_ptr<const JobResult> r)
@@ -429,8 +426,7 @@ void ClassificationView::onFinished(quint64 id, std::shared_ptr<const JobResult>
     if (id != m_job)
         return;
     m_job = 0;
-    m_progress->setRange(0, 1);
-    m_progress->setValue(1);
+    showJobEnded(m_progress);
     auto c = std::dynamic_pointer_cast<const an::Classification>(r);
     m_status->setText(c ? tr("Classified with %1 forward passes.").arg(c->forwardPasses) : tr("The job returned no classification."));
     setClassification(c);

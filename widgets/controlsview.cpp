@@ -368,10 +368,7 @@ void ControlsView::onProgress(quint64 id, const JobProgress& p)
 {
     if (id != m_job)
         return;
-    m_progress->setRange(0, std::max(1, p.runs));
-    m_progress->setValue(std::max(0, p.run - 1));
-    m_progress->setFormat(tr("run %1 of %2").arg(p.run).arg(p.runs));
-    m_status->setText(jobProgressText(p));
+    showJobProgress(m_progress, m_status, p);
 }
 
 void ControlsView::onFinished(quint64 id, std::shared_ptr<const JobResult> r)
@@ -379,8 +376,7 @@ void ControlsView::onFinished(quint64 id, std::shared_ptr<const JobResult> r)
     if (id != m_job)
         return;
     m_job = 0;
-    m_progress->setRange(0, 1);
-    m_progress->setValue(1);
+    showJobEnded(m_progress);
     auto c = std::dynamic_pointer_cast<const an::ControlResult>(r);
     if (!c) {
         updateButtons();

@@ -11,6 +11,9 @@
 
 #include <memory>
 
+class QLabel;
+class QProgressBar;
+
 namespace sinkscope {
 
 class JobService : public QObject
@@ -41,5 +44,10 @@ Q_SIGNALS:
 
 /// "Run 2 of 7: probe move (layer 3 of 4)": a job's progress for a status line.
 QString jobProgressText(const JobProgress& progress);
+
+/// How a view that runs jobs shows one: the bar at "run i of n" and `status` with
+/// jobProgressText(); showJobEnded() fills the bar when the job is over.
+void showJobProgress(QProgressBar* bar, QLabel* status, const JobProgress& progress);
+void showJobEnded(QProgressBar* bar);
 
 } // namespace sinkscope
