@@ -33,27 +33,66 @@ bool haveAvx2()
 }
 
 // MR query rows x 16 keys, accumulated over the head dimension: 2 * MR independent FMA chains,
-// enough to keep both FMA units busy at MR = 6.
+// enough to keep both FMA units busy at MR = 6. The accumulators are named variables, not an
+// array: GCC keeps an array's elements in registers but also stores every one back to the stack
+// on each step of the loop, which made the kernel store-bound at less than half its FMA rate.
+__attribute__((target("avx2,fma"))) inline void putRow(float* out, __m256 lo, __m256 hi, __m256 scale)
+{
+    _mm256_storeu_ps(out, _mm256_mul_ps(lo, scale));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(hi, scale));
+}
+
 template <int MR>
 __attribute__((target("avx2,fma"))) void tile(const float* q, int64_t hd, const float* panel, float scale, float* out, int64_t ld)
 {
-    __m256 acc[MR][2];
-    for (int r = 0; r < MR; ++r)
-        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    static_assert(MR >= 1 && MR <= 6, "one to six rows per tile");
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
     for (int64_t d = 0; d < hd; ++d) {
         const __m256 b0 = _mm256_loadu_ps(panel + d * kPanel);
         const __m256 b1 = _mm256_loadu_ps(panel + d * kPanel + 8);
-        for (int r = 0; r < MR; ++r) {
-            const __m256 a = _mm256_broadcast_ss(q + r * hd + d);
-            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        const float* qd = q + d;
+        __m256 x = _mm256_broadcast_ss(qd);
+        a00 = _mm256_fmadd_ps(x, b0, a00);
+        a01 = _mm256_fmadd_ps(x, b1, a01);
+        if constexpr (MR > 1) {
+            x = _mm256_broadcast_ss(qd + hd);
+            a10 = _mm256_fmadd_ps(x, b0, a10);
+            a11 = _mm256_fmadd_ps(x, b1, a11);
+        }
+        if constexpr (MR > 2) {
+            x = _mm256_broadcast_ss(qd + 2 * hd);
+            a20 = _mm256_fmadd_ps(x, b0, a20);
+            a21 = _mm256_fmadd_ps(x, b1, a21);
+        }
+        if constexpr (MR > 3) {
+            x = _mm256_broadcast_ss(qd + 3 * hd);
+            a30 = _mm256_fmadd_ps(x, b0, a30);
+            a31 = _mm256_fmadd_ps(x, b1, a31);
+        }
+        if constexpr (MR > 4) {
+            x = _mm256_broadcast_ss(qd + 4 * hd);
+            a40 = _mm256_fmadd_ps(x, b0, a40);
+            a41 = _mm256_fmadd_ps(x, b1, a41);
+        }
+        if constexpr (MR > 5) {
+            x = _mm256_broadcast_ss(qd + 5 * hd);
+            a50 = _mm256_fmadd_ps(x, b0, a50);
+            a51 = _mm256_fmadd_ps(x, b1, a51);
         }
     }
     const __m256 s = _mm256_set1_ps(scale);
-    for (int r = 0; r < MR; ++r) {
-        _mm256_storeu_ps(out + r * ld, _mm256_mul_ps(acc[r][0], s));
-        _mm256_storeu_ps(out + r * ld + 8, _mm256_mul_ps(acc[r][1], s));
-    }
+    putRow(out, a00, a01, s);
+    if constexpr (MR > 1)
+        putRow(out + ld, a10, a11, s);
+    if constexpr (MR > 2)
+        putRow(out + 2 * ld, a20, a21, s);
+    if constexpr (MR > 3)
+        putRow(out + 3 * ld, a30, a31, s);
+    if constexpr (MR > 4)
+        putRow(out + 4 * ld, a40, a41, s);
+    if constexpr (MR > 5)
+        putRow(out + 5 * ld, a50, a51, s);
 }
 
 __attribute__((target("avx2,fma"))) void productAvx2(const HeadQK& h, const PackedKeys& keys, int64_t t0, int64_t n,
@@ -295,26 +334,21 @@ void softmaxRow(float* row, int64_t s0, int64_t s1)
         std::fill(x, x + n, 0.0f); // every key masked (possible only through a mask bias)
         return;
     }
-    // Keys a mask bias hides inside [s0, s1) are -inf. The vectorised exp clamps its argument
-    // and would give them ~1e-39; the forward pass gives them exactly 0, and so must the
-    // recomputed map (a blocked element receives nothing). They are zeroed after the usual
-    // softmax, so every other value is bit for bit what the fast path gives.
+    // Keys a mask bias hides inside [s0, s1) are -inf, and the forward pass gives them exactly 0,
+    // so the recomputed map must too (a blocked element receives nothing). The AVX2 exp returns
+    // exactly 0 below -88, -inf included. Eigen's exp clamps its argument and would give them
+    // ~1e-39, so that path zeroes them after the usual softmax, leaving every other value as it was.
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+    if (haveAvx2())
+        return softmaxAvx2(x, n, mx);
+#endif
     std::vector<int64_t> hidden;
     for (int64_t i = 0; i < n; ++i)
         if (x[i] == -std::numeric_limits<float>::infinity())
             hidden.push_back(i);
-    bool done = false;
-#ifdef SINKSCOPE_MAPKERNEL_AVX2
-    if (haveAvx2()) {
-        softmaxAvx2(x, n, mx);
-        done = true;
-    }
-#endif
-    if (!done) {
-        Eigen::Map<Eigen::ArrayXf> a(x, n);
-        a = (a - mx).exp();
-        a /= a.sum();
-    }
+    Eigen::Map<Eigen::ArrayXf> a(x, n);
+    a = (a - mx).exp();
+    a /= a.sum();
     for (int64_t i : hidden)
         x[i] = 0.0f;
 }
