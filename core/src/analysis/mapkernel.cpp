@@ -173,7 +173,8 @@ __attribute__((target("avx2,fma"))) float maxAvx2(const float* x, int64_t n)
     return best;
 }
 
-__attribute__((target("avx2,fma"))) void softmaxAvx2(float* x, int64_t n, float mx)
+// x[i] = exp(x[i] - mx) in place; returns 1 / sum, the factor that makes them probabilities.
+__attribute__((target("avx2,fma"))) float expAvx2(float* x, int64_t n, float mx)
 {
     const __m256 m = _mm256_set1_ps(mx);
     __m256 acc = _mm256_setzero_ps();
@@ -193,10 +194,15 @@ __attribute__((target("avx2,fma"))) void softmaxAvx2(float* x, int64_t n, float 
         for (int j = 0; i + j < n; ++j)
             x[i + j] = tail[j];
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / hsum(acc));
-    for (i = 0; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-    const float s = _mm_cvtss_f32(_mm256_castps256_ps128(inv));
+    return 1.0f / hsum(acc);
+}
+
+__attribute__((target("avx2,fma"))) void scaleAvx2(float* x, int64_t n, float s)
+{
+    const __m256 f = _mm256_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), f));
     for (; i < n; ++i)
         x[i] *= s;
 }
@@ -323,24 +329,24 @@ float maxOf(const float* x, int64_t n)
     return best;
 }
 
-void softmaxRow(float* row, int64_t s0, int64_t s1)
+float softmaxRowUnscaled(float* row, int64_t s0, int64_t s1)
 {
     const int64_t n = s1 - s0;
     if (n <= 0)
-        return;
+        return 0.0f;
     float* x = row + s0;
     const float mx = maxOf(x, n);
     if (!std::isfinite(mx)) {
         std::fill(x, x + n, 0.0f); // every key masked (possible only through a mask bias)
-        return;
+        return 0.0f;
     }
     // Keys a mask bias hides inside [s0, s1) are -inf, and the forward pass gives them exactly 0,
     // so the recomputed map must too (a blocked element receives nothing). The AVX2 exp returns
     // exactly 0 below -88, -inf included. Eigen's exp clamps its argument and would give them
-    // ~1e-39, so that path zeroes them after the usual softmax, leaving every other value as it was.
+    // ~1e-39, so that path zeroes them after the exp, leaving every other value as it was.
 #ifdef SINKSCOPE_MAPKERNEL_AVX2
     if (haveAvx2())
-        return softmaxAvx2(x, n, mx);
+        return expAvx2(x, n, mx);
 #endif
     std::vector<int64_t> hidden;
     for (int64_t i = 0; i < n; ++i)
@@ -348,9 +354,21 @@ void softmaxRow(float* row, int64_t s0, int64_t s1)
             hidden.push_back(i);
     Eigen::Map<Eigen::ArrayXf> a(x, n);
     a = (a - mx).exp();
-    a /= a.sum();
     for (int64_t i : hidden)
         x[i] = 0.0f;
+    return 1.0f / a.sum();
+}
+
+void softmaxRow(float* row, int64_t s0, int64_t s1)
+{
+    const float inv = softmaxRowUnscaled(row, s0, s1);
+    if (inv == 0.0f)
+        return; // zeros already
+#ifdef SINKSCOPE_MAPKERNEL_AVX2
+    if (haveAvx2())
+        return scaleAvx2(row + s0, s1 - s0, inv);
+#endif
+    Eigen::Map<Eigen::ArrayXf>(row + s0, s1 - s0) *= inv;
 }
 
 int defaultThreads()

@@ -60,6 +60,11 @@ void logitRows(const HeadQK& head, const PackedKeys& keys, int64_t t0, int64_t n
 /// are all -inf becomes zeros. Entries outside [s0, s1) are not touched.
 void softmaxRow(float* row, int64_t s0, int64_t s1);
 
+/// softmaxRow without its last step: row[s0, s1) becomes exp(row - row max) and the return value is
+/// the factor (1 / sum) that turns them into the probabilities softmaxRow gives, bit for bit; a row
+/// whose keys are all -inf becomes zeros and returns 0.
+float softmaxRowUnscaled(float* row, int64_t s0, int64_t s1);
+
 /// Largest element of x[0, n) (-inf for n = 0; NaN entries are ignored).
 float maxOf(const float* x, int64_t n);
 
