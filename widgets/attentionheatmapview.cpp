@@ -36,8 +36,9 @@ constexpr int kAxisLabelChars = 12;
 // Below this many pixels per axis (a plot not laid out yet) cells are drawn exactly up to this
 // many per axis: offscreen tests and exports of never-shown plots see the real cells.
 constexpr int kMinPixelBudget = 512;
-// The percentile is estimated from at most this many evenly spaced cells of a larger map.
-constexpr int64_t kPercentileSample = 1 << 20;
+// The percentile is estimated from about this many evenly spaced cells of a larger map (every
+// cell up to 512 tokens): the colour range's estimate, not worth a million cells' copying.
+constexpr int64_t kPercentileSample = 1 << 18;
 const QColor kMarkerColor(0xe6, 0x39, 0x46);
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 } // namespace
