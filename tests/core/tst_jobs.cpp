@@ -109,6 +109,7 @@ private Q_SLOTS:
     void promptSetUsesLoadedTokenizer();
     void promptSetBatchedEqualsUnbatched();
     void classifyBatchedEqualsUnbatched();
+    void classifyBaseRunsBatched();
 
 private:
     QTemporaryDir m_tmp;
@@ -412,6 +413,53 @@ void TestJobs::classifyBatchedEqualsUnbatched()
     QCOMPARE(b->probeRuns.size(), a->probeRuns.size());
     for (size_t i = 0; i < a->probeRuns.size(); ++i)
         QVERIFY(relDiff(b->probeRuns[i]->firstMassPerQuery.data, a->probeRuns[i]->firstMassPerQuery.data) <= 1e-5);
+}
+
+void TestJobs::classifyBaseRunsBatched()
+{
+    // Over a prompt set the base runs of consecutive prompts of one length run as one batched
+    // pass: three prompts cut to the same length show one "base runs" step that advances the run
+    // counter by 3, and give the per-prompt verdicts of the one-by-one job.
+    const QString dir = m_tmp.filePath("demo-base");
+    writeDemoModel(DemoKind::Decoder, dir.toStdString());
+    const auto model = Model::load(dir.toStdString(), DevicePreference::Cpu);
+    const auto truth = demoGroundTruth(DemoKind::Decoder);
+    an::PromptSet set;
+    for (int i = 0; i < 3; ++i)
+        set.prompts.push_back({i + 1, truth.samplePrompts.at(size_t(i) % truth.samplePrompts.size())});
+    auto run = [&](int batch, std::vector<JobProgress>* progress) {
+        an::ClassifySettings s;
+        s.batchSize = batch;
+        s.length = 6;
+        an::ClassifyJob job(set, s);
+        return std::static_pointer_cast<const an::Classification>(
+            runJob(*model, job, [&](const JobProgress& p) { progress->push_back(p); }));
+    };
+    std::vector<JobProgress> oneByOne, batched;
+    const auto a = run(1, &oneByOne);
+    const auto b = run(8, &batched);
+    auto baseSteps = [](const std::vector<JobProgress>& ps) {
+        std::vector<std::pair<int, std::string>> r;
+        for (const JobProgress& p : ps)
+            if (p.layer == 0 && p.label.rfind("base run", 0) == 0)
+                r.emplace_back(p.run, p.label);
+        return r;
+    };
+    QCOMPARE(baseSteps(batched), (std::vector<std::pair<int, std::string>>{{3, "base runs (line 1 to line 3)"}}));
+    const auto single = baseSteps(oneByOne);
+    QCOMPARE(int(single.size()), 3);
+    QCOMPARE(single.front().second, std::string("base run (line 1)"));
+    QCOMPARE(b->prompts, 3);
+    QCOMPARE(b->forwardPasses, a->forwardPasses);
+    QCOMPARE(b->perPrompt.size(), a->perPrompt.size());
+    for (size_t i = 0; i < a->perPrompt.size(); ++i) {
+        QCOMPARE(b->perPrompt[i].line, a->perPrompt[i].line);
+        QCOMPARE(b->perPrompt[i].verdicts.size(), a->perPrompt[i].verdicts.size());
+        for (size_t h = 0; h < a->perPrompt[i].verdicts.size(); ++h) {
+            QCOMPARE(an::verdictName(b->perPrompt[i].verdicts[h]), an::verdictName(a->perPrompt[i].verdicts[h]));
+            QVERIFY(std::abs(b->perPrompt[i].confidence[h] - a->perPrompt[i].confidence[h]) <= 1e-4);
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestJobs)

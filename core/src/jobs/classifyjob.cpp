@@ -75,30 +75,19 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
 
     std::vector<std::vector<HeadVerdict>> perPrompt;
     int64_t T = -1;
-    for (const Prompt& prompt : m_set.prompts) {
-        const std::string where = prompt.line > 0 ? "line " + std::to_string(prompt.line) : "prompt";
-        Encoding enc = m_encoding ? *m_encoding : ctx.encode(prompt.text, m_settings.bos, m_settings.length);
-        if (m_settings.length > 0 && !m_encoding) {
-            if (int64_t(enc.tokens.size()) < m_settings.length) {
-                out->notes.push_back(where + ": " + std::to_string(enc.tokens.size()) + " tokens, fewer than --length "
-                                     + std::to_string(m_settings.length) + " (prompt skipped)");
-                continue;
-            }
-            enc.tokens.resize(size_t(m_settings.length));
-        }
-        RunRequest req;
-        req.useIds = true;
-        req.ids = enc.ids();
-        req.captureAttention = false;
-        req.captureLogits = false;
-        req.captureValues = false;
-        req.captureHidden = true;
-        req.captureQK = true;
-        std::shared_ptr<RunResult> base = ctx.run(req, "base run (" + where + ")");
-        base->encoding = enc;
+    const bool single = m_set.prompts.size() == 1;
+    // One prompt's probes and verdicts, after its base run.
+    struct Pending {
+        int line = 0;
+        std::string where;
+        Encoding enc;
+    };
+    const auto analyse = [&](const Pending& pending, std::shared_ptr<RunResult> base) {
+        const std::string& where = pending.where;
+        base->encoding = pending.enc;
         const ProbeDesign design = designProbes(*base, tokens, m_settings);
         if (m_onPlan)
-            m_onPlan(prompt.line, design);
+            m_onPlan(pending.line, design);
         ctx.plan(int(design.variants.size()));
         std::vector<RunRequest> probeRequests;
         for (const ProbeVariant& v : design.variants)
@@ -112,9 +101,8 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
 
         std::vector<HeadVerdict> heads;
         Classification::PromptVerdicts pv;
-        pv.line = prompt.line;
+        pv.line = pending.line;
         pv.tokens = base->tokens;
-        const bool single = m_set.prompts.size() == 1;
         for (int l = 0; l < info.layers; ++l)
             for (int h = 0; h < info.heads; ++h) {
                 std::map<std::string, ProbeEvidence> evidence;
@@ -132,7 +120,51 @@ std::shared_ptr<const JobResult> ClassifyJob::execute(JobContext& ctx)
         }
         perPrompt.push_back(std::move(heads));
         T = T < 0 ? base->tokens : (T == base->tokens ? T : 0);
+    };
+    // The base runs of up to batchSize consecutive prompts run as batched passes (prompts of one
+    // length together), then each prompt's probes; only one window's base runs are held at a time.
+    std::vector<Pending> window;
+    const auto flush = [&] {
+        if (window.empty())
+            return;
+        std::vector<RunRequest> requests;
+        for (const Pending& pending : window) {
+            RunRequest req;
+            req.useIds = true;
+            req.ids = pending.enc.ids();
+            req.captureAttention = false;
+            req.captureLogits = false;
+            req.captureValues = false;
+            req.captureHidden = true;
+            req.captureQK = true;
+            requests.push_back(std::move(req));
+        }
+        const std::string label = window.size() == 1 ? "base run (" + window.front().where + ")"
+                                                     : "base runs (" + window.front().where + " to " + window.back().where + ")";
+        std::vector<std::shared_ptr<RunResult>> bases = ctx.runBatch(requests, m_settings.batchSize, label);
+        for (size_t i = 0; i < window.size(); ++i)
+            analyse(window[i], std::move(bases[i]));
+        window.clear();
+    };
+    for (const Prompt& prompt : m_set.prompts) {
+        Pending pending;
+        pending.line = prompt.line;
+        pending.where = prompt.line > 0 ? "line " + std::to_string(prompt.line) : "prompt";
+        pending.enc = m_encoding ? *m_encoding : ctx.encode(prompt.text, m_settings.bos, m_settings.length);
+        if (m_settings.length > 0 && !m_encoding) {
+            if (int64_t(pending.enc.tokens.size()) < m_settings.length) {
+                flush(); // the notes stay in prompt order
+                out->notes.push_back(pending.where + ": " + std::to_string(pending.enc.tokens.size())
+                                     + " tokens, fewer than --length " + std::to_string(m_settings.length) + " (prompt skipped)");
+                continue;
+            }
+            pending.enc.tokens.resize(size_t(m_settings.length));
+        }
+        window.push_back(std::move(pending));
+        if (int(window.size()) >= m_settings.batchSize)
+            flush();
     }
+    flush();
     if (perPrompt.empty())
         throw Error(ErrorCode::InvalidArgument, "No prompt has --length " + std::to_string(m_settings.length) + " tokens.");
     out->tokens = T;
