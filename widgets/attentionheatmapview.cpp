@@ -632,6 +632,7 @@ MapBinning AttentionHeatmapView::binningFor(bool wholeMap, bool fullWindow) cons
     b.quantity = m_quantity == Quantity::Logits ? MapQuantity::Logits : MapQuantity::Probabilities;
     b.rowNormalised = m_rowNormalised;
     b.wholeMap = wholeMap;
+    b.means = false; // the view draws block maxima
     b.sampleCells = kPercentileSample;
     if (T <= 1) {
         b.q0 = b.k0 = 0;
@@ -691,7 +692,6 @@ void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<const M
     m_bins.binQueries = bins->binQueries;
     m_bins.binKeys = bins->binKeys;
     m_bins.max = bins->max;
-    m_bins.mean = bins->mean;
     m_stats = std::move(bins);
     m_sinkColumn = analysis::topElement(m_stats->share).element;
     if (first) {
@@ -723,6 +723,7 @@ MapBinning AttentionHeatmapView::shownBinning() const
     b.binQueries = m_bins.binQueries;
     b.binKeys = m_bins.binKeys;
     b.wholeMap = true;
+    b.means = false;
     b.sampleCells = kPercentileSample;
     return b;
 }
@@ -732,7 +733,7 @@ bool sameRequest(const MapBinning& a, const MapBinning& b)
 {
     return a.quantity == b.quantity && a.rowNormalised == b.rowNormalised && a.q0 == b.q0 && a.q1 == b.q1 && a.k0 == b.k0
         && a.k1 == b.k1 && a.binQueries == b.binQueries && a.binKeys == b.binKeys && a.wholeMap == b.wholeMap
-        && a.sampleCells == b.sampleCells;
+        && a.means == b.means && a.sampleCells == b.sampleCells;
 }
 } // namespace
 

@@ -261,6 +261,12 @@ void TestMapBins::binsMatchFullMap()
                 b.binQueries = c.bq;
                 b.binKeys = c.bk;
                 const MapBins m = binAttentionMap(*r, 0, 1, b);
+                // Without the means: the same maxima, no mean matrix.
+                MapBinning noMeans = b;
+                noMeans.means = false;
+                const MapBins mx = binAttentionMap(*r, 0, 1, noMeans);
+                QCOMPARE(mx.mean.size(), Eigen::Index(0));
+                QVERIFY(sameCells(mx.max, m.max));
                 const int gq = (c.q1 - c.q0 + c.bq - 1) / c.bq, gk = (c.k1 - c.k0 + c.bk - 1) / c.bk;
                 QCOMPARE(int(m.max.rows()), gq);
                 QCOMPARE(int(m.max.cols()), gk);

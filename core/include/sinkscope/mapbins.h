@@ -31,6 +31,8 @@ struct MapBinning {
     int binQueries = 1, binKeys = 1;
     /// Also the whole-map statistics of MapBins (a pass over every query row, not just the window).
     bool wholeMap = true;
+    /// Also MapBins::mean (false: `mean` is left empty, and the pass does less per cell).
+    bool means = true;
     /// Percentile sample size: every ceil(T*T / sampleCells)-th cell in row-major order.
     int64_t sampleCells = int64_t(1) << 20;
     /// Worker threads; 0: the default (up to 4, at most the hardware's).
@@ -50,7 +52,7 @@ struct MapBins {
     int64_t q0 = 0, q1 = 0, k0 = 0, k1 = 0;
     int binQueries = 1, binKeys = 1;
     RowMatrixXf max;  ///< [query bins, key bins]
-    RowMatrixXf mean; ///< [query bins, key bins]
+    RowMatrixXf mean; ///< [query bins, key bins]; empty unless MapBinning::means
 
     bool hasWholeMap = false;
     /// [T] sum_t A[t, k] / T of the probabilities (analysis::receivedShare of the full map).

@@ -100,7 +100,7 @@ struct Segment {
     const int64_t* s1;
     int rows;
     bool rowNormalised;
-    bool stats, bins;
+    bool stats, bins, means;
     int64_t k0, k1;
 };
 
@@ -141,10 +141,12 @@ __attribute__((target("avx2,fma"))) void segmentAvx2(const Segment& g, float* sh
                     ps = _mm256_min_ps(_mm256_blendv_ps(pinf, v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)), ps);
                 }
                 if (g.bins) {
-                    const __m256 f = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
                     bx = _mm256_max_ps(v, bx);
-                    bs = _mm256_add_ps(bs, _mm256_and_ps(f, v));
-                    bc = _mm256_add_ps(bc, _mm256_and_ps(f, one));
+                    if (g.means) {
+                        const __m256 f = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
+                        bs = _mm256_add_ps(bs, _mm256_and_ps(f, v));
+                        bc = _mm256_add_ps(bc, _mm256_and_ps(f, one));
+                    }
                 }
                 continue;
             }
@@ -165,8 +167,10 @@ __attribute__((target("avx2,fma"))) void segmentAvx2(const Segment& g, float* sh
             if (g.bins) {
                 const __m256 f = _mm256_and_ps(_mm256_and_ps(m, inBins), _mm256_cmp_ps(v, v, _CMP_ORD_Q));
                 bx = _mm256_max_ps(_mm256_blendv_ps(ninf, v, f), bx);
-                bs = _mm256_add_ps(bs, _mm256_and_ps(f, v));
-                bc = _mm256_add_ps(bc, _mm256_and_ps(f, one));
+                if (g.means) {
+                    bs = _mm256_add_ps(bs, _mm256_and_ps(f, v));
+                    bc = _mm256_add_ps(bc, _mm256_and_ps(f, one));
+                }
             }
         }
         if (g.stats) {
@@ -177,8 +181,10 @@ __attribute__((target("avx2,fma"))) void segmentAvx2(const Segment& g, float* sh
         }
         if (g.bins) {
             _mm256_storeu_ps(bmax + s, _mm256_max_ps(bx, _mm256_loadu_ps(bmax + s)));
-            _mm256_storeu_ps(bsum + s, _mm256_add_ps(_mm256_loadu_ps(bsum + s), bs));
-            _mm256_storeu_ps(bcnt + s, _mm256_add_ps(_mm256_loadu_ps(bcnt + s), bc));
+            if (g.means) {
+                _mm256_storeu_ps(bsum + s, _mm256_add_ps(_mm256_loadu_ps(bsum + s), bs));
+                _mm256_storeu_ps(bcnt + s, _mm256_add_ps(_mm256_loadu_ps(bcnt + s), bc));
+            }
         }
     }
 }
@@ -359,7 +365,7 @@ struct Worker {
             while (j < n && groupOf(c0 + j) == g)
                 ++j;
             Segment seg{rowE.data() + i, rowInv.data() + i, rowHi.data() + i, rowS0.data() + i, rowS1.data() + i,
-                        int(j - i), b.rowNormalised, b.wholeMap, g >= 0, b.k0, b.k1};
+                        int(j - i), b.rowNormalised, b.wholeMap, g >= 0, b.means, b.k0, b.k1};
             if (seg.stats || seg.bins)
                 segmentAvx2(seg, at(unitShare), at(colMax), at(colMin), at(colPos), binBase(binMax, p),
                             binBase(binSum, p), binBase(binCount, p));
@@ -447,17 +453,25 @@ struct Worker {
             const int64_t a = j * b.binKeys, e = std::min(nk, a + b.binKeys);
             float best = -kInf;
             double sum = 0.0, count = 0.0;
-            for (int64_t s = a + kPad; s < e + kPad; ++s) {
+            for (int64_t s = a + kPad; s < e + kPad; ++s)
                 best = std::max(best, binMax[size_t(s)]);
-                sum += binSum[size_t(s)];
-                count += binCount[size_t(s)];
+            if (b.means)
+                for (int64_t s = a + kPad; s < e + kPad; ++s) {
+                    sum += binSum[size_t(s)];
+                    count += binCount[size_t(s)];
+                }
+            if (b.means) {
+                p.out->max(bin, j) = count > 0 ? best : kNaN;
+                p.out->mean(bin, j) = count > 0 ? float(sum / count) : kNaN;
+            } else {
+                p.out->max(bin, j) = best > -kInf ? best : kNaN; // shown values are never -inf
             }
-            p.out->max(bin, j) = count > 0 ? best : kNaN;
-            p.out->mean(bin, j) = count > 0 ? float(sum / count) : kNaN;
         }
         std::fill(binMax.begin(), binMax.end(), -kInf);
-        std::fill(binSum.begin(), binSum.end(), 0.0f);
-        std::fill(binCount.begin(), binCount.end(), 0.0f);
+        if (b.means) {
+            std::fill(binSum.begin(), binSum.end(), 0.0f);
+            std::fill(binCount.begin(), binCount.end(), 0.0f);
+        }
     }
 };
 
@@ -504,7 +518,8 @@ MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinn
     const int64_t gq = (b.q1 - b.q0 + b.binQueries - 1) / b.binQueries;
     const int64_t gk = (b.k1 - b.k0 + b.binKeys - 1) / b.binKeys;
     out.max.setConstant(gq, gk, kNaN);
-    out.mean.setConstant(gq, gk, kNaN);
+    if (b.means)
+        out.mean.setConstant(gq, gk, kNaN);
     out.hasWholeMap = b.wholeMap;
     out.sampleStride = std::max<int64_t>(1, T * T / std::max<int64_t>(1, b.sampleCells));
 
