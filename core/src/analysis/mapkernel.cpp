@@ -163,14 +163,16 @@ __attribute__((target("avx2,fma"))) float maxAvx2(const float* x, int64_t n)
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         m = _mm256_max_ps(_mm256_loadu_ps(x + i), m); // NaN in x: keeps m
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, m);
-    float best = kNegInf;
-    for (float v : lanes)
-        best = v > best ? v : best;
-    for (; i < n; ++i)
-        best = x[i] > best ? x[i] : best;
-    return best;
+    if (i < n) { // the last 1..7 entries through a masked load (the other lanes read nothing)
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), lane);
+        const __m256 v = _mm256_maskload_ps(x + i, mask);
+        m = _mm256_max_ps(_mm256_blendv_ps(_mm256_set1_ps(kNegInf), v, _mm256_castsi256_ps(mask)), m);
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
 }
 
 // x[i] = exp(x[i] - mx) in place; returns 1 / sum, the factor that makes them probabilities.
