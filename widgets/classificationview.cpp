@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "classificationview.h"
 
+#include "binnedheadmap.h"
 #include "colormaps.h"
 #include "currentresult.h"
 #include "jobservice.h"
+#include "plotstyle.h"
 #include "selection.h"
 
 #include "sinkscope/error.h"
@@ -19,6 +21,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <cmath>
 #include <utility>
 
 namespace sinkscope {
@@ -121,17 +124,20 @@ void VerdictGrid::mousePressEvent(QMouseEvent* event)
 
 namespace {
 
-// One head's T x T map as a small image (viridis, masked cells light grey).
-QImage mapImage(const RunResult& run, int layer, int head)
+// The evidence maps' size in pixels: at most one drawn block per pixel.
+constexpr int kMapPixels = 120;
+
+// The drawn blocks as an image, one pixel per block (viridis, cells without a value light grey).
+QImage binsImage(const BinnedHeadMap& m)
 {
-    if (!run.canMakeMaps())
+    const RowMatrixXf& v = m.values();
+    if (!m.isShown() || v.size() == 0)
         return {};
-    const RowMatrixXf A = run.attentionMap(layer, head);
-    QImage img(int(A.cols()), int(A.rows()), QImage::Format_RGB32);
-    const bool causal = run.recipes.empty() || run.recipes.front().causal;
-    for (int t = 0; t < A.rows(); ++t)
-        for (int k = 0; k < A.cols(); ++k)
-            img.setPixel(k, t, causal && k > t ? qRgb(0xdc, 0xdc, 0xdc) : colorMapColor(ColorMap::Viridis, A(t, k)).rgb());
+    QImage img(int(v.cols()), int(v.rows()), QImage::Format_RGB32);
+    const QRgb none = noValueColor().rgb();
+    for (int t = 0; t < v.rows(); ++t)
+        for (int k = 0; k < v.cols(); ++k)
+            img.setPixel(k, t, std::isfinite(v(t, k)) ? colorMapColor(ColorMap::Viridis, v(t, k)).rgb() : none);
     return img;
 }
 
@@ -204,6 +210,10 @@ ClassificationView::ClassificationView(CurrentResult* currentResult, Selection* 
     layout->addWidget(m_status);
     layout->addWidget(m_figure, 1);
 
+    for (int i = 0; i < 2; ++i) {
+        m_binned[i] = new BinnedHeadMap(QSize(kMapPixels, kMapPixels), this);
+        connect(m_binned[i], &BinnedHeadMap::shown, this, &ClassificationView::mapsDrawn);
+    }
     connect(m_classify, &QPushButton::clicked, this, &ClassificationView::classify);
     connect(m_cancel, &QPushButton::clicked, this, &ClassificationView::cancel);
     connect(selection(), &Selection::changed, this, &ClassificationView::updateEvidence);
@@ -501,31 +511,53 @@ void ClassificationView::updatePrompts()
     }
 }
 
+bool ClassificationView::isComputing() const
+{
+    return m_binned[0]->isComputing() || m_binned[1]->isComputing();
+}
+
 void ClassificationView::updateMaps()
 {
-    m_beforeImage = m_afterImage = QImage();
     const int l = selection()->layer(), h = selection()->head();
+    std::shared_ptr<const RunResult> runs[2];
     if (m_c && m_c->base && l >= 0 && h >= 0 && l < m_c->model.layers && h < m_c->model.heads) {
-        m_beforeImage = mapImage(*m_c->base, l, h);
+        runs[0] = m_c->base;
         const auto rows = m_evidence->selectionModel() ? m_evidence->selectionModel()->selectedRows() : QModelIndexList{};
         if (!rows.isEmpty()) {
             const std::string probe = m_evidence->item(rows.first().row(), 0)->text().toStdString();
             for (size_t i = 0; i < m_c->design.variants.size() && i < m_c->probeRuns.size(); ++i)
                 if (m_c->design.variants[i].name == probe)
-                    m_afterImage = mapImage(*m_c->probeRuns[i], l, h);
+                    runs[1] = m_c->probeRuns[i];
         }
     }
-    auto show = [](QLabel* label, const QImage& img, const QString& caption) {
+    // Drawn at once for a short prompt; a long prompt's maps arrive in mapsDrawn.
+    for (int i = 0; i < 2; ++i) {
+        if (runs[i] && runs[i]->canMakeMaps())
+            m_binned[i]->showMap(runs[i], l, h);
+        else
+            m_binned[i]->clear();
+    }
+    mapsDrawn();
+}
+
+void ClassificationView::mapsDrawn()
+{
+    m_beforeImage = binsImage(*m_binned[0]);
+    m_afterImage = binsImage(*m_binned[1]);
+    auto show = [](QLabel* label, const QImage& img, const BinnedHeadMap& m, const QString& caption) {
         if (img.isNull()) {
             label->setPixmap(QPixmap());
-            label->setText(caption);
+            label->setText(m.isComputing() ? tr("computing the map …") : caption);
+            label->setToolTip(caption);
         } else {
-            label->setPixmap(QPixmap::fromImage(img.scaled(120, 120, Qt::KeepAspectRatio, Qt::FastTransformation)));
+            label->setPixmap(QPixmap::fromImage(img.scaled(kMapPixels, kMapPixels, Qt::KeepAspectRatio, Qt::FastTransformation)));
+            label->setToolTip(caption + QStringLiteral(" (") + m.aggregateText() + QStringLiteral(")"));
         }
-        label->setToolTip(caption);
     };
-    show(m_before, m_beforeImage, tr("before: the head's map in the base run"));
-    show(m_after, m_afterImage, tr("after: the head's map in the probe picked in the table"));
+    show(m_before, m_beforeImage, *m_binned[0], tr("before: the head's map in the base run"));
+    show(m_after, m_afterImage, *m_binned[1], tr("after: the head's map in the probe picked in the table"));
+    if (!isComputing())
+        Q_EMIT mapsShown();
 }
 
 } // namespace sinkscope

@@ -17,6 +17,7 @@ class QTableWidget;
 
 namespace sinkscope {
 
+class BinnedHeadMap;
 class JobService;
 
 /// The layer x head grid of verdicts (docs/METHODS.md): hue = verdict (positional blue, feature
@@ -53,7 +54,9 @@ private:
 /// ClassifyJob on the run on screen through the JobService, with progress and Cancel;
 /// classifyPromptSet runs it over a prompt file, and the view then also lists, for the selected
 /// head, each prompt's verdict (the head's `agreement` is the share of prompts that agree with
-/// the set's verdict, docs/METHODS.md "Several prompts").
+/// the set's verdict, docs/METHODS.md "Several prompts"). The two small maps are drawn by
+/// BinnedHeadMap at their size (block maxima when a cell is smaller than a pixel, said in their
+/// tooltips); a long prompt's are binned off the GUI thread (mapsShown() when drawn).
 class ClassificationView : public View
 {
     Q_OBJECT
@@ -86,9 +89,14 @@ public:
     QTableWidget* promptTable() const { return m_prompts; }
     QString verdictText() const;
     QString statusText() const;
-    /// The two small maps of the evidence panel (null images when none).
+    /// The two small maps of the evidence panel (null images when none): one pixel per drawn
+    /// block, [key blocks wide, query blocks high].
     QImage beforeMap() const { return m_beforeImage; }
     QImage afterMap() const { return m_afterImage; }
+    /// What draws the maps before (0) and after (1).
+    BinnedHeadMap* binnedMap(int side) const { return m_binned[side]; }
+    /// True while a long prompt's maps are being binned off the GUI thread.
+    bool isComputing() const;
 
 public Q_SLOTS:
     /// Runs the probes on the run on screen (no-op while one runs or without a run / service).
@@ -104,6 +112,8 @@ Q_SIGNALS:
     /// Classify could not run or its job failed or was cancelled (the message is in the status
     /// line; the previous classification stays).
     void classificationFailed(const QString& message);
+    /// The evidence maps of the selected head and probe are drawn (or said why not).
+    void mapsShown();
 
 private:
     void onProgress(quint64 id, const JobProgress& p);
@@ -113,6 +123,7 @@ private:
     void updateEvidence();
     void updatePrompts();
     void updateMaps();
+    void mapsDrawn();
     void updateButtons();
     void updateSinks();
 
@@ -133,6 +144,7 @@ private:
     QLabel* m_before = nullptr;
     QLabel* m_after = nullptr;
     QImage m_beforeImage, m_afterImage;
+    BinnedHeadMap* m_binned[2] = {};
 };
 
 } // namespace sinkscope

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "compareview.h"
 
+#include "binnedheadmap.h"
 #include "colormaps.h"
 #include "plotstyle.h"
 #include "currentresult.h"
@@ -67,6 +68,8 @@ CompareView::CompareView(CurrentResult* currentResult, Selection* sharedSelectio
         y->grid()->setVisible(false);
         m_maps[i] = new QCPColorMap(x, y);
         m_maps[i]->setInterpolate(false);
+        m_binned[i] = new BinnedHeadMap(m_maps[i], this);
+        connect(m_binned[i], &BinnedHeadMap::shown, this, &CompareView::mapsDrawn);
         if (i == 1) {
             m_scale = new QCPColorScale(m_plot);
             row->addElement(0, column++, m_scale);
@@ -124,8 +127,15 @@ std::shared_ptr<const RunResult> CompareView::runA() const
     return m_pinnedA.result ? m_pinnedA.result : current()->result();
 }
 
+bool CompareView::isComputing() const
+{
+    return m_binned[0]->isComputing() || m_binned[1]->isComputing() || m_binned[2]->isComputing();
+}
+
 void CompareView::showPlaceholder(const QString& text)
 {
+    for (BinnedHeadMap* m : m_binned)
+        m->clear(); // a map still on its way is not wanted any more
     m_hasFigure = false;
     m_alignment = {};
     m_placeholder->setText(text);
@@ -155,39 +165,19 @@ void CompareView::rebuild()
         return;
     }
     m_alignment = alignRuns(a->encoding.ids(), b->encoding.ids());
-    RowMatrixXf diff;
-    try {
-        diff = attentionDifference(*a, *b, m_alignment, layer, head);
-    } catch (const Error& e) {
-        showPlaceholder(QString::fromStdString(e.what()));
+    if (m_alignment.length <= 0) {
+        showPlaceholder(tr("Runs A and B have no positions to compare."));
         return;
     }
-    const RowMatrixXf ma = a->attentionMap(layer, head), mb = b->attentionMap(layer, head);
-    const RunResult* runs[2] = {a.get(), b.get()};
-    const RowMatrixXf* maps[2] = {&ma, &mb};
-    for (int i = 0; i < 2; ++i)
-        drawAttentionMap(m_maps[i], *runs[i], *maps[i]);
-    const int n = m_alignment.length;
-    double extent = 0.0;
-    QCPColorMapData* d = m_maps[2]->data();
-    d->setSize(n, n);
-    d->setRange(QCPRange(0, std::max(0, n - 1)), QCPRange(0, std::max(0, n - 1)));
-    for (int q = 0; q < n; ++q)
-        for (int k = 0; k < n; ++k) {
-            const bool hidden = isMaskedCell(*a, m_alignment.offsetA + q, m_alignment.offsetA + k)
-                || isMaskedCell(*b, m_alignment.offsetB + q, m_alignment.offsetB + k);
-            d->setCell(k, q, hidden ? kNaN : double(diff(q, k)));
-            if (!hidden)
-                extent = std::max(extent, double(std::abs(diff(q, k))));
-        }
-    setTokenTicks(m_rects[2]->axis(QCPAxis::atBottom), a->encoding, m_alignment.offsetA, n);
-    setTokenTicks(m_rects[2]->axis(QCPAxis::atLeft), a->encoding, m_alignment.offsetA, n);
-    m_rects[2]->axis(QCPAxis::atBottom)->setRange(-0.5, n - 0.5);
-    m_rects[2]->axis(QCPAxis::atLeft)->setRange(-0.5, n - 0.5);
+    // Binned to the plot's pixels, a long prompt's on worker threads (the maps on screen stay
+    // until the new ones arrive). The colour range of B − A is set when it is drawn.
+    m_requesting = true;
+    m_binned[0]->showMap(a, layer, head);
+    m_binned[1]->showMap(b, layer, head);
+    m_binned[2]->showDifference(a, b, m_alignment, layer, head);
+    m_requesting = false;
     m_scale->setDataRange(QCPRange(0.0, 1.0));
-    // Symmetric, so that white is exactly zero; a tiny floor keeps identical runs drawable.
-    extent = std::max(extent, 1e-6);
-    m_diffScale->setDataRange(QCPRange(-extent, extent));
+    const int n = m_alignment.length;
 
     // A pair's labels (e.g. "with block:3") say what the runs are when the model alone does not.
     auto sideName = [](const RunResult& r, const QString& label) {
@@ -195,15 +185,52 @@ void CompareView::rebuild()
         return label.isEmpty() ? name : name + QStringLiteral(", ") + label;
     };
     const QString aName = sideName(*a, m_pairLabels[0]), bName = sideName(*b, m_pairLabels[1]);
-    m_title->setText(tr("L%1.H%2   A: %3 (%4 tokens%5)   B: %6 (%7 tokens%8)   aligned: %9, %10 positions")
+    m_heading = tr("L%1.H%2   A: %3 (%4 tokens%5)   B: %6 (%7 tokens%8)   aligned: %9, %10 positions")
                          .arg(layer).arg(head)
                          .arg(aName).arg(a->tokens).arg(a->encoding.bosAdded ? tr(", BOS") : QString())
                          .arg(bName).arg(b->tokens).arg(b->encoding.bosAdded ? tr(", BOS") : QString())
-                         .arg(QString::fromStdString(m_alignment.rule)).arg(n));
+                         .arg(QString::fromStdString(m_alignment.rule)).arg(n);
+    updateLabels();
     m_stack->setCurrentWidget(m_plot);
     m_plot->replot();
     m_hasFigure = true;
     Q_EMIT figureChanged();
+    if (!isComputing())
+        Q_EMIT mapsShown();
+}
+
+void CompareView::mapsDrawn()
+{
+    if (m_requesting || !m_hasFigure)
+        return; // rebuild finishes the figure
+    updateLabels();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+    if (!isComputing())
+        Q_EMIT mapsShown();
+}
+
+void CompareView::updateLabels()
+{
+    const QString keyLabels[3] = {tr("key (A)"), tr("key (B)"), tr("key (aligned)")};
+    QStringList problems;
+    for (int i = 0; i < 3; ++i) {
+        const BinnedHeadMap* m = m_binned[i];
+        QString label = keyLabels[i];
+        if (m->isShown())
+            label += QStringLiteral(" · ") + m->aggregateText();
+        else if (!m->error().isEmpty() && !m->isComputing())
+            problems << (i == 0 ? tr("A: ") : i == 1 ? tr("B: ") : tr("B − A: ")) + m->error();
+        m_rects[i]->axis(QCPAxis::atBottom)->setLabel(label);
+    }
+    // Symmetric, so that white is exactly zero; a tiny floor keeps identical runs drawable.
+    m_diffScale->setDataRange(QCPRange(-std::max(m_binned[2]->extent(), 1e-6), std::max(m_binned[2]->extent(), 1e-6)));
+    QString title = m_heading;
+    if (isComputing())
+        title += tr("   · computing the maps …");
+    if (!problems.isEmpty())
+        title += QLatin1Char('\n') + problems.join(QLatin1Char('\n'));
+    m_title->setText(title);
 }
 
 QString CompareView::defaultFileName() const

@@ -18,13 +18,19 @@ class QStackedWidget;
 
 namespace sinkscope {
 
+class BinnedHeadMap;
+
 /// Two runs side by side and their difference: A is the current result, B a run kept for
 /// comparison (Run → Keep Run for Comparison, or the first run of a session). A view may also
 /// put both sides (setPair: e.g. a prompt before and after a control); that A stays until the
 /// next result comes, which becomes A again. Both maps and
 /// B − A follow the one shared Selection (layer, head), so navigation is synchronised by
 /// construction. The difference covers the aligned positions (compare.h) and uses the diverging
-/// colour map, symmetric around zero.
+/// colour map, symmetric around zero. The three maps are drawn by BinnedHeadMap at the plot's
+/// resolution: when a cell is smaller than a pixel, A and B show block maxima and B − A the block
+/// mean of B minus that of A (the mean of the difference over the block); each key axis label
+/// says which. A long prompt's maps are binned off the GUI thread (mapsShown() when drawn), and a
+/// newer head or run supersedes maps still on their way.
 class CompareView : public View
 {
     Q_OBJECT
@@ -48,14 +54,25 @@ public:
     bool hasFigure() const override { return m_hasFigure; }
     QCustomPlot* plot() const override { return m_plot; }
     QString defaultFileName() const override;
-    /// Long format over the aligned positions: `query_a,key_a,query_b,key_b,a,b,b_minus_a`.
+    /// Long format over the aligned positions: `query_a,key_a,query_b,key_b,a,b,b_minus_a`, every
+    /// cell visible in both runs at full resolution (not the blocks the plot draws).
     QByteArray dataCsv() const override;
+
+    /// The colour maps of A (0), B (1) and B − A (2), and what draws them.
+    QCPColorMap* colorMap(int panel) const { return m_maps[panel]; }
+    BinnedHeadMap* binnedMap(int panel) const { return m_binned[panel]; }
+    /// True while a long prompt's maps are being binned off the GUI thread.
+    bool isComputing() const;
 
 Q_SIGNALS:
     void otherChanged();
+    /// The three maps of the selected head are drawn (or said why not).
+    void mapsShown();
 
 private:
     void rebuild();
+    void mapsDrawn();
+    void updateLabels();
     void showPlaceholder(const QString& text);
 
     SessionRun m_other;
@@ -69,6 +86,9 @@ private:
     QCPTextElement* m_title = nullptr;
     QCPAxisRect* m_rects[3] = {};
     QCPColorMap* m_maps[3] = {};
+    BinnedHeadMap* m_binned[3] = {};
+    bool m_requesting = false; ///< inside rebuild: a map drawn at once waits for the others
+    QString m_heading; ///< the title's first line (runs, head, alignment)
     QCPColorScale* m_scale = nullptr;
     QCPColorScale* m_diffScale = nullptr;
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "controlsview.h"
 
+#include "binnedheadmap.h"
 #include "colormaps.h"
 #include "currentresult.h"
 #include "jobservice.h"
@@ -185,6 +186,8 @@ ControlsView::ControlsView(CurrentResult* currentResult, Selection* sharedSelect
         y->grid()->setVisible(false);
         m_maps[i] = new QCPColorMap(x, y);
         m_maps[i]->setInterpolate(false);
+        m_binned[i] = new BinnedHeadMap(m_maps[i], this);
+        connect(m_binned[i], &BinnedHeadMap::shown, this, &ControlsView::mapsDrawn);
     }
     m_scale = new QCPColorScale(m_plot);
     maps->addElement(0, 2, m_scale);
@@ -441,6 +444,8 @@ void ControlsView::rebuild()
 {
     m_cost->setText(costText());
     if (!m_result) {
+        for (BinnedHeadMap* m : m_binned)
+            m->clear(); // a map still on its way is not wanted any more
         showPlaceholder();
         Q_EMIT figureChanged();
         return;
@@ -503,23 +508,66 @@ RowMatrixXf ControlsView::afterMap() const
     return m_result->after->attentionMap(l, h);
 }
 
+bool ControlsView::isComputing() const
+{
+    return m_binned[0]->isComputing() || m_binned[1]->isComputing();
+}
+
 void ControlsView::drawMaps()
 {
     if (!m_result)
         return;
     m_drawn[0] = selection()->layer();
     m_drawn[1] = selection()->head();
-    const RowMatrixXf maps[2] = {beforeMap(), afterMap()};
-    const RunResult* runs[2] = {m_result->before.get(), m_result->after.get()};
-    for (int i = 0; i < 2; ++i)
-        if (runs[i] && maps[i].size())
-            drawAttentionMap(m_maps[i], *runs[i], maps[i]);
-    m_title->setText(tr("%1 · L%2.H%3 before (left) and after (right)")
-                         .arg(QString::fromStdString(m_result->spec.text))
-                         .arg(selection()->layer())
-                         .arg(selection()->head()));
+    // Binned to the plot's pixels; a long prompt's on a worker thread (the maps on screen stay
+    // until the new ones arrive).
+    const std::shared_ptr<const RunResult> runs[2] = {m_result->before, m_result->after};
+    m_requesting = true;
+    for (int i = 0; i < 2; ++i) {
+        if (runs[i])
+            m_binned[i]->showMap(runs[i], m_drawn[0], m_drawn[1]);
+        else
+            m_binned[i]->clear();
+    }
+    m_requesting = false;
+    updateMapTitle();
     m_plot->replot();
     Q_EMIT figureChanged();
+    if (!isComputing())
+        Q_EMIT mapsShown();
+}
+
+void ControlsView::mapsDrawn()
+{
+    if (m_requesting)
+        return; // drawMaps finishes the figure
+    updateMapTitle();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT figureChanged();
+    if (!isComputing())
+        Q_EMIT mapsShown();
+}
+
+void ControlsView::updateMapTitle()
+{
+    if (!m_result)
+        return;
+    for (int i = 0; i < 2; ++i) {
+        const BinnedHeadMap* m = m_binned[i];
+        QString label = i == 0 ? tr("key (before)") : tr("key (after)");
+        if (m->isShown())
+            label += QStringLiteral(" · ") + m->aggregateText();
+        else if (!m->error().isEmpty() && !m->isComputing())
+            label += QStringLiteral(" · ") + m->error();
+        m_mapRects[i]->axis(QCPAxis::atBottom)->setLabel(label);
+    }
+    QString title = tr("%1 · L%2.H%3 before (left) and after (right)")
+                        .arg(QString::fromStdString(m_result->spec.text))
+                        .arg(m_drawn[0])
+                        .arg(m_drawn[1]);
+    if (isComputing())
+        title += tr(" · computing the maps …");
+    m_title->setText(title);
 }
 
 void ControlsView::sendToCompare()
@@ -577,11 +625,18 @@ QByteArray ControlsView::dataCsv() const
     const QByteArray l = QByteArray::number(selection()->layer()), h = QByteArray::number(selection()->head());
     const RowMatrixXf maps[2] = {beforeMap(), afterMap()};
     const RunResult* runs[2] = {r.before.get(), r.after.get()};
-    for (int i = 0; i < 2; ++i)
-        for (int q = 0; q < maps[i].rows(); ++q)
+    // Every visible cell at full resolution (T(T+1)/2 rows per map when causal): appended in
+    // place, without the temporaries of `row`.
+    out.reserve(out.size() + 2 * maps[0].size() / 2 * 36);
+    for (int i = 0; i < 2; ++i) {
+        const QByteArray prefix = QByteArray(i == 0 ? "map_before," : "map_after,") + l + ',' + h + ',';
+        for (int q = 0; q < maps[i].rows(); ++q) {
+            const QByteArray query = QByteArray::number(q) + ',';
             for (int k = 0; k < maps[i].cols(); ++k)
                 if (!isMaskedCell(*runs[i], q, k))
-                    row(i == 0 ? "map_before" : "map_after", l, h, QByteArray::number(q), QByteArray::number(k), maps[i](q, k));
+                    out.append(prefix).append(query).append(QByteArray::number(k)).append(',').append(csvNumber(maps[i](q, k))).append('\n');
+        }
+    }
     return out;
 }
 

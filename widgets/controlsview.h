@@ -25,6 +25,7 @@ class QStackedWidget;
 
 namespace sinkscope {
 
+class BinnedHeadMap;
 class JobService;
 
 /// The controls panel (docs/METHODS.md, "Controls"): pick a control (block:J, designate:J,
@@ -36,7 +37,9 @@ class JobService;
 /// evict the NLL against position (full, evicted, window only, designated waiver). The cost (NLL
 /// before/after, mean KL) is written above. Selecting another head redraws the maps from the kept
 /// runs; a failed control (J outside the prompt, K + W too small) is said and the previous result
-/// stays.
+/// stays. The maps are drawn by BinnedHeadMap at the plot's resolution (block maxima, said in the
+/// key axis labels, when a cell is smaller than a pixel); a long prompt's maps are binned off the
+/// GUI thread and a newer head supersedes maps still on their way (mapsShown() when drawn).
 class ControlsView : public View
 {
     Q_OBJECT
@@ -53,7 +56,8 @@ public:
     /// Long format: `series,layer,head,position,key,value` with the series nll_before, nll_after,
     /// kl_mean (scalars), kl (per position), first_mass_before / first_mass_after (per layer and
     /// head), sink_before / sink_after (per layer, mean over heads), map_before / map_after (the
-    /// selected head; position = query), and for evict nll_full, nll_evicted, nll_window_only,
+    /// selected head's every visible cell at full resolution, whatever blocks the plot draws;
+    /// position = query), and for evict nll_full, nll_evicted, nll_window_only,
     /// nll_designated (per predicting position).
     QByteArray dataCsv() const override;
 
@@ -71,7 +75,8 @@ public:
     void setResult(std::shared_ptr<const analysis::ControlResult> result);
     bool isRunning() const { return m_job != 0; }
 
-    /// The selected head's maps [T, T] before and after (empty without a result).
+    /// The selected head's maps [T, T] before and after (empty without a result), formed here at
+    /// full resolution (the CSV's numbers; the plot draws from bins instead).
     RowMatrixXf beforeMap() const;
     RowMatrixXf afterMap() const;
     /// "NLL before 4.1234, after 4.5678 (+0.4444) · mean KL 0.0123 nats".
@@ -84,6 +89,11 @@ public:
     QPushButton* cancelButton() const { return m_cancel; }
     QPushButton* compareButton() const { return m_compare; }
     QProgressBar* progressBar() const { return m_progress; }
+    /// The colour maps of the maps before (0) and after (1), and what draws them.
+    QCPColorMap* colorMap(int side) const { return m_maps[side]; }
+    BinnedHeadMap* binnedMap(int side) const { return m_binned[side]; }
+    /// True while a long prompt's maps are being binned off the GUI thread.
+    bool isComputing() const;
 
 public Q_SLOTS:
     /// Runs the control the widgets describe on the run on screen (no-op while one runs). A bad
@@ -96,6 +106,8 @@ public Q_SLOTS:
 Q_SIGNALS:
     /// A control finished and its result is on screen.
     void controlFinished();
+    /// Both maps of the selected head are drawn (after a result or a head change).
+    void mapsShown();
     /// A control could not be applied (bad SPEC, the job's error, cancelled); the message is in
     /// the status line and the previous result stays.
     void controlFailed(const QString& message);
@@ -109,6 +121,8 @@ private:
     void updateButtons();
     void rebuild();
     void drawMaps();
+    void mapsDrawn();
+    void updateMapTitle();
     void showPlaceholder();
 
     std::shared_ptr<const analysis::ControlResult> m_result;
@@ -139,6 +153,8 @@ private:
     QCPTextElement* m_title = nullptr;
     QCPAxisRect* m_mapRects[2] = {};
     QCPColorMap* m_maps[2] = {};
+    BinnedHeadMap* m_binned[2] = {};
+    bool m_requesting = false; ///< inside drawMaps: a map drawn at once waits for the other
     QCPColorScale* m_scale = nullptr;
     QCPLayoutGrid* m_curves = nullptr;
     QCPAxisRect* m_sinkRect = nullptr;

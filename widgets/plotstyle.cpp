@@ -62,19 +62,4 @@ void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int leng
     axis->setTicker(ticker);
 }
 
-void drawAttentionMap(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map)
-{
-    const int T = int(map.rows());
-    QCPColorMapData* d = plottable->data();
-    d->setSize(T, T);
-    d->setRange(QCPRange(0, std::max(0, T - 1)), QCPRange(0, std::max(0, T - 1)));
-    for (int q = 0; q < T; ++q)
-        for (int k = 0; k < T; ++k)
-            d->setCell(k, q, isMaskedCell(run, q, k) ? std::numeric_limits<double>::quiet_NaN() : double(map(q, k)));
-    for (QCPAxis* axis : {plottable->keyAxis(), plottable->valueAxis()}) {
-        setTokenTicks(axis, run.encoding, 0, T);
-        axis->setRange(-0.5, T - 0.5);
-    }
-}
-
 } // namespace sinkscope

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Shared look of the views: one colour map, one placeholder page, one number format for CSV,
-// and one way to draw a head's map with token ticks (compare and controls views).
+// Shared look of the views: one colour map, one placeholder page, one number format for CSV and
+// token ticks on a map's axes. A head's map is drawn by BinnedHeadMap (binnedheadmap.h).
 #pragma once
 
 #include <QByteArray>
@@ -11,7 +11,6 @@
 
 class QCPAxis;
 class QCPColorGradient;
-class QCPColorMap;
 class QCustomPlot;
 class QLabel;
 class QStackedWidget;
@@ -32,8 +31,5 @@ bool isMaskedCell(const RunResult& run, int query, int key);
 /// Token labels as the ticks of a map axis: elements offset .. offset+length-1 of `encoding`
 /// (numbered ticks instead when there are more than 32, labels would overlap).
 void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length);
-/// Draws one head's map `map` [T, T] of `run` into `plottable` (key on x, query on y, masked
-/// cells without a value), with token ticks and the axes' ranges set to the T elements.
-void drawAttentionMap(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map);
 
 } // namespace sinkscope
