@@ -75,6 +75,13 @@ private Q_SLOTS:
     void hiddenShowsMassiveActivation();
     void tokenStripMarksWaiversAndKey();
 
+    // tst_longmaps.cpp
+    void longMapsControlsBlockMaxima();
+    void longMapsHeadChangeSupersedes();
+    void longMapsShortPromptStaysExact();
+    void longMapsCompareDifferenceIsBlockMean();
+    void longMapsClassificationEvidence();
+
     // tst_figureexport.cpp
     void exportFigure_data();
     void exportFigure();
