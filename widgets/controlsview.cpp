@@ -71,6 +71,17 @@ QCPGraph* addGraph(QCustomPlot* plot, QCPAxisRect* rect, const QString& name, co
     return g;
 }
 
+// Point markers only where they can be told apart: a long prompt's per-position curves have
+// thousands of points, and drawing a circle for each made every replot (a head change redraws
+// the whole plot) take about as long as the maps themselves.
+void setMarkers(QCPGraph* g)
+{
+    constexpr int kMaxMarkers = 256;
+    QCPScatterStyle style = g->scatterStyle();
+    style.setShape(g->dataCount() > kMaxMarkers ? QCPScatterStyle::ssNone : QCPScatterStyle::ssCircle);
+    g->setScatterStyle(style);
+}
+
 QCPLegend* addLegend(QCPAxisRect* rect)
 {
     auto* legend = new QCPLegend;
@@ -468,9 +479,11 @@ void ControlsView::rebuild()
         m_sinkGraphs[1]->setData(xs, ya, true);
     }
     m_klGraph->setData(positions(r.klPerPosition.size()), toVector(r.klPerPosition), true);
+    setMarkers(m_klGraph);
     const std::vector<double>* nll[4] = {&r.nllFull, &r.nllEvicted, &r.nllWindowOnly, &r.nllDesignated};
     for (int i = 0; i < 4; ++i) {
         m_nllGraphs[i]->setData(positions(nll[i]->size()), toVector(*nll[i]), true);
+        setMarkers(m_nllGraphs[i]);
         // "designated waiver" is absent for K = 0 (nothing to designate): no legend entry then.
         m_nllGraphs[i]->setVisible(!nll[i]->empty());
         if (nll[i]->empty())
