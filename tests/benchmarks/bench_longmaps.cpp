@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The controls view showing a long prompt's maps before and after a control, offscreen, in one
+// paired run (A and B alternate): how long the GUI thread is blocked, and how long until both
+// maps are on screen.
+//   old: what the view did before BinnedHeadMap: both T x T maps formed with
+//        RunResult::attentionMap and every cell put into a T x T colour map, on the GUI thread;
+//   new: ControlsView::setResult (BinnedHeadMap: the core's bins at the plot's pixels, off the
+//        GUI thread for T > 1024), then the same for a head change.
+// Synthetic Q/K (Llama-like head size 64), no stored maps (how the GUI runs long prompts).
+//
+//   bench_longmaps [T ...]        (default: 8192)
+#include "binnedheadmap.h"
+#include "controlsview.h"
+#include "currentresult.h"
+#include "plotstyle.h"
+#include "qcustomplot_wrapper.h"
+#include "selection.h"
+
+#include "sinkscope/controls.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <vector>
+
+using namespace sinkscope;
+
+namespace {
+
+std::shared_ptr<RunResult> syntheticRun(int T, int heads, int headDim, unsigned seed)
+{
+    auto r = std::make_shared<RunResult>();
+    r->model.name = "synthetic";
+    r->model.attention = "causal";
+    r->model.layers = 1;
+    r->model.heads = heads;
+    r->model.kvHeads = heads;
+    r->model.headDim = headDim;
+    r->tokens = T;
+    r->encoding.tokens.resize(size_t(T));
+    for (int i = 0; i < T; ++i) {
+        r->encoding.tokens[size_t(i)].id = i % 100;
+        r->encoding.tokens[size_t(i)].display = "t" + std::to_string(i % 100);
+    }
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    for (Tensor* t : {&r->queries, &r->keys}) {
+        t->shape = {1, heads, T, headDim};
+        t->data.resize(size_t(heads) * size_t(T) * size_t(headDim));
+        for (float& v : t->data)
+            v = n(rng);
+    }
+    AttentionRecipe recipe;
+    recipe.scale = 1.0 / std::sqrt(double(headDim));
+    r->recipes = {recipe};
+    r->firstTokenMass = RowMatrixXf::Zero(1, heads);
+    return r;
+}
+
+double processCpuMs()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return (double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3) + (double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3);
+}
+
+double median(std::vector<double> v)
+{
+    if (v.empty())
+        return std::nan("");
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// The previous drawing: the full map, every cell into the colour map (token ticks, axis ranges).
+void oldDraw(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map)
+{
+    const int T = int(map.rows());
+    QCPColorMapData* d = plottable->data();
+    d->setSize(T, T);
+    d->setRange(QCPRange(0, std::max(0, T - 1)), QCPRange(0, std::max(0, T - 1)));
+    for (int q = 0; q < T; ++q)
+        for (int k = 0; k < T; ++k)
+            d->setCell(k, q, isMaskedCell(run, q, k) ? std::numeric_limits<double>::quiet_NaN() : double(map(q, k)));
+    for (QCPAxis* axis : {plottable->keyAxis(), plottable->valueAxis()}) {
+        setTokenTicks(axis, run.encoding, 0, T);
+        axis->setRange(-0.5, T - 0.5);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    std::vector<int> sizes;
+    for (int i = 1; i < argc; ++i)
+        sizes.push_back(std::atoi(argv[i]));
+    if (sizes.empty())
+        sizes = {8192};
+    const int heads = 2, headDim = 64, rounds = 3;
+    std::string load;
+    std::getline(std::ifstream("/proc/loadavg"), load);
+    std::printf("controls view, before/after maps of one head, 1200 x 800 px window, head dim %d, load average %s\n", headDim,
+                load.c_str());
+    std::printf("%6s %-4s %16s %16s %16s %12s\n", "T", "", "GUI blocked ms", "until shown ms", "cpu ms", "block");
+    for (int T : sizes) {
+        auto before = syntheticRun(T, heads, headDim, 7), after = syntheticRun(T, heads, headDim, 8);
+        auto control = std::make_shared<analysis::ControlResult>();
+        control->spec = analysis::parseControlSpec("block:1");
+        control->model = before->model;
+        control->prompts = 1;
+        control->klPerPosition.assign(size_t(T), 0.0);
+        control->firstMassBefore = before->firstTokenMass;
+        control->firstMassAfter = after->firstTokenMass;
+        control->before = before;
+        control->after = after;
+
+        Selection selection;
+        selection.setBounds(1, heads, T);
+        CurrentResult current(&selection);
+        ControlsView view(&current, &selection);
+        view.resize(1200, 800);
+        view.show();
+        if (!QTest::qWaitForWindowExposed(&view))
+            return 1;
+        QSignalSpy shown(&view, &ControlsView::mapsShown);
+        std::vector<double> oldMs, oldCpu, newBlocked, newMs, newCpu, switchBlocked, switchMs, switchCpu;
+        auto settle = [&] {
+            while (view.isComputing())
+                QTest::qWait(2);
+        };
+        for (int round = 0; round < rounds; ++round) {
+            // old
+            if (!qEnvironmentVariableIsSet("BENCH_NEW_ONLY")) {
+                settle();
+                QElapsedTimer timer;
+                const double c0 = processCpuMs();
+                timer.start();
+                const RowMatrixXf mb = before->attentionMap(0, 0), ma = after->attentionMap(0, 0);
+                oldDraw(view.colorMap(0), *before, mb);
+                oldDraw(view.colorMap(1), *after, ma);
+                view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+                oldMs.push_back(double(timer.nsecsElapsed()) / 1e6);
+                oldCpu.push_back(processCpuMs() - c0);
+            }
+            // new: a result, then a head change
+            {
+                view.setResult(nullptr);
+                selection.setLayerHead(0, 0);
+                settle();
+                shown.clear();
+                QElapsedTimer timer;
+                const double c0 = processCpuMs();
+                timer.start();
+                view.setResult(control);
+                newBlocked.push_back(double(timer.nsecsElapsed()) / 1e6);
+                while (view.isComputing())
+                    if (!shown.wait(120000))
+                        return 1;
+                view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+                newMs.push_back(double(timer.nsecsElapsed()) / 1e6);
+                newCpu.push_back(processCpuMs() - c0);
+
+                settle();
+                shown.clear();
+                const double c1 = processCpuMs();
+                timer.restart();
+                selection.setLayerHead(0, 1);
+                switchBlocked.push_back(double(timer.nsecsElapsed()) / 1e6);
+                while (view.isComputing())
+                    if (!shown.wait(120000))
+                        return 1;
+                view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+                switchMs.push_back(double(timer.nsecsElapsed()) / 1e6);
+                switchCpu.push_back(processCpuMs() - c1);
+            }
+        }
+        const BinnedHeadMap* m = view.binnedMap(0);
+        std::printf("%6d %-4s %16.1f %16.1f %16.1f %12s\n", T, "old", median(oldMs), median(oldMs), median(oldCpu), "1x1");
+        std::printf("%6d %-4s %16.1f %16.1f %16.1f %9dx%-2d\n", T, "new", median(newBlocked), median(newMs), median(newCpu),
+                    m->blockQueries(), m->blockKeys());
+        std::printf("%6d %-4s %16.1f %16.1f %16.1f %9dx%-2d   (head change)\n", T, "new", median(switchBlocked),
+                    median(switchMs), median(switchCpu), m->blockQueries(), m->blockKeys());
+        std::fflush(stdout);
+    }
+    return 0;
+}
