@@ -32,10 +32,10 @@ constexpr int kLongT = 1500; // > BinnedHeadMap::asyncTokens(), and more cells t
 
 // A run with Q and K and no stored maps (how the GUI runs long prompts): 1 layer, `heads` heads
 // whose maps differ, and runs with another `phase` differ too.
-std::shared_ptr<RunResult> longRun(int T, int heads, double phase, const std::string& attention = "causal")
+std::shared_ptr<RunResult> longRun(int T, int heads, double phase, const std::string& attention = "causal", bool bos = true)
 {
     const int hd = 8;
-    auto run = test::makeCannedRun({1, heads, T, attention, false, true});
+    auto run = test::makeCannedRun({1, heads, T, attention, false, bos});
     run->model.headDim = hd;
     run->queries.shape = {1, heads, T, hd};
     run->keys.shape = {1, heads, T, hd};
@@ -293,6 +293,22 @@ void TestWidgets::longMapsCompareDifferenceIsBlockMean()
     QVERIFY(std::abs(view.colorMap(2)->colorScale()->dataRange().upper - extent) < 1e-6);
     QCOMPARE(view.colorMap(2)->colorScale()->dataRange().lower, -view.colorMap(2)->colorScale()->dataRange().upper);
 
+    // BOS on in A and off in B: A's positions 1.. line up with B's 0.., and so do the blocks.
+    auto noBos = longRun(kLongT - 1, 2, 0.9, "causal", false);
+    sb.result = noBos;
+    view.setPair(sa, sb);
+    QVERIFY(settle(view));
+    QCOMPARE(view.alignment().offsetA, 1);
+    QCOMPARE(view.alignment().offsetB, 0);
+    QCOMPARE(view.alignment().length, kLongT - 1);
+    const BinnedHeadMap* shifted = view.binnedMap(2);
+    QVERIFY(shifted->blockQueries() > 1 && shifted->blockKeys() > 1);
+    QVERIFY2(sameCells(view.colorMap(2)->data(),
+                       blockMeanDifference(ma, noBos->attentionMap(0, 0), view.alignment(), shifted->blockQueries(),
+                                           shifted->blockKeys(), true),
+                       2e-7, &why),
+             qPrintable(why));
+
     // Runs that mask different cells have no common block mean: said, not drawn.
     auto bidirectional = longRun(kLongT, 2, 0.9, "bidirectional");
     sb.result = bidirectional;
@@ -350,4 +366,28 @@ void TestWidgets::longMapsClassificationEvidence()
                 QVERIFY2(img.pixel(i, j) == expected, qPrintable(QStringLiteral("side %1 pixel %2,%3").arg(side).arg(i).arg(j)));
             }
     }
+}
+
+void TestWidgets::longMapsRebinOnResize()
+{
+    // A narrower plot gets coarser blocks: the map is binned again after the resize.
+    QCustomPlot plot;
+    plot.resize(900, 700);
+    auto* map = new QCPColorMap(plot.xAxis, plot.yAxis);
+    BinnedHeadMap binned(map);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    plot.replot();
+    const int T = 1000; // drawn before showMap returns
+    auto run = longRun(T, 1, 0.0);
+    binned.showMap(run, 0, 0);
+    QVERIFY(binned.isShown());
+    const int wide = binned.blockKeys();
+    QCOMPARE(wide, (T + plot.axisRect()->width() - 1) / plot.axisRect()->width());
+    plot.resize(300, 700);
+    QTRY_VERIFY(binned.blockKeys() > wide);
+    QCOMPARE(binned.blockKeys(), (T + BinnedHeadMap::minPixels() - 1) / BinnedHeadMap::minPixels()); // 300 px: below the floor
+    QString why;
+    QVERIFY2(sameCells(map->data(), blockMax(run->attentionMap(0, 0), binned.blockQueries(), binned.blockKeys(), true), 0.0, &why),
+             qPrintable(why));
 }

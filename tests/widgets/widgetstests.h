@@ -81,6 +81,7 @@ private Q_SLOTS:
     void longMapsShortPromptStaysExact();
     void longMapsCompareDifferenceIsBlockMean();
     void longMapsClassificationEvidence();
+    void longMapsRebinOnResize();
 
     // tst_figureexport.cpp
     void exportFigure_data();
