@@ -90,7 +90,8 @@ public:
     static int minPixels() { return 256; }
 
 Q_SIGNALS:
-    /// The latest request's cells are in the colour map (the owner replots) and values().
+    /// The latest request is done: its cells are in the colour map (the owner replots) and in
+    /// values() (isShown()), or nothing was drawn and error() says why.
     void shown();
 
 private:
