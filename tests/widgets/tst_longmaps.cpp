@@ -145,18 +145,30 @@ bool settle(V& view)
     return !view.isComputing();
 }
 
+// A shown controls view for a 1 layer x 2 heads model and two long runs to control with.
+struct LongControls {
+    Selection selection;
+    CurrentResult current{&selection};
+    ControlsView view{&current, &selection};
+    std::shared_ptr<RunResult> before = longRun(kLongT, 2, 0.0), after = longRun(kLongT, 2, 0.7);
+
+    bool show()
+    {
+        selection.setBounds(1, 2, kLongT);
+        view.resize(900, 700);
+        view.show();
+        return QTest::qWaitForWindowExposed(&view);
+    }
+};
+
 } // namespace
 
 void TestWidgets::longMapsControlsBlockMaxima()
 {
-    Selection selection;
-    selection.setBounds(1, 2, kLongT);
-    CurrentResult current(&selection);
-    ControlsView view(&current, &selection);
-    view.resize(900, 700);
-    view.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&view));
-    auto before = longRun(kLongT, 2, 0.0), after = longRun(kLongT, 2, 0.7);
+    LongControls f;
+    QVERIFY(f.show());
+    ControlsView& view = f.view;
+    const auto before = f.before, after = f.after;
     QSignalSpy shown(&view, &ControlsView::mapsShown);
     view.setResult(controlOf(before, after));
     // The GUI thread is back before the maps are: they are binned on workers.
@@ -187,14 +199,11 @@ void TestWidgets::longMapsControlsBlockMaxima()
 
 void TestWidgets::longMapsHeadChangeSupersedes()
 {
-    Selection selection;
-    selection.setBounds(1, 2, kLongT);
-    CurrentResult current(&selection);
-    ControlsView view(&current, &selection);
-    view.resize(900, 700);
-    view.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&view));
-    auto before = longRun(kLongT, 2, 0.0), after = longRun(kLongT, 2, 0.7);
+    LongControls f;
+    QVERIFY(f.show());
+    ControlsView& view = f.view;
+    const auto before = f.before, after = f.after;
+    Selection& selection = f.selection;
     view.setResult(controlOf(before, after));
     QVERIFY(settle(view));
     // Head 1 is asked for, then head 0 again before head 1's maps could be delivered: only the
