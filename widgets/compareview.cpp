@@ -92,7 +92,11 @@ CompareView::CompareView(CurrentResult* currentResult, Selection* sharedSelectio
         m_pairLabels[0] = QString();
         rebuild();
     });
-    connect(sharedSelection, &Selection::changed, this, &CompareView::rebuild);
+    // A token click changes only the query/key: the maps are redrawn for another head only.
+    connect(sharedSelection, &Selection::changed, this, [this] {
+        if (!m_hasFigure || selection()->layer() != m_drawn[0] || selection()->head() != m_drawn[1])
+            rebuild();
+    });
     rebuild();
 }
 
@@ -171,6 +175,8 @@ void CompareView::rebuild()
     }
     // Binned to the plot's pixels, a long prompt's on worker threads (the maps on screen stay
     // until the new ones arrive). The colour range of B − A is set when it is drawn.
+    m_drawn[0] = layer;
+    m_drawn[1] = head;
     m_requesting = true;
     m_binned[0]->showMap(a, layer, head);
     m_binned[1]->showMap(b, layer, head);

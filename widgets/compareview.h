@@ -88,6 +88,7 @@ private:
     QCPColorMap* m_maps[3] = {};
     BinnedHeadMap* m_binned[3] = {};
     bool m_requesting = false; ///< inside rebuild: a map drawn at once waits for the others
+    int m_drawn[2] = {-1, -1}; ///< layer and head of the figure
     QString m_heading; ///< the title's first line (runs, head, alignment)
     QCPColorScale* m_scale = nullptr;
     QCPColorScale* m_diffScale = nullptr;

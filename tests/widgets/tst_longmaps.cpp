@@ -302,6 +302,11 @@ void TestWidgets::longMapsCompareDifferenceIsBlockMean()
     QVERIFY(std::abs(view.colorMap(2)->colorScale()->dataRange().upper - extent) < 1e-6);
     QCOMPARE(view.colorMap(2)->colorScale()->dataRange().lower, -view.colorMap(2)->colorScale()->dataRange().upper);
 
+    // A token click (query or key) keeps the head: nothing is binned again.
+    selection.setQuery(700);
+    selection.setKey(3);
+    QVERIFY(!view.isComputing());
+
     // BOS on in A and off in B: A's positions 1.. line up with B's 0.., and so do the blocks.
     auto noBos = longRun(kLongT - 1, 2, 0.9, "causal", false);
     sb.result = noBos;
