@@ -457,11 +457,8 @@ bool AttentionHeatmapView::isMasked(int query, int key) const
         return false;
     // The layer's recipe says what the forward pass masked (causal and sliding windows).
     const int layer = m_shownLayer >= 0 ? m_shownLayer : 0;
-    if (size_t(layer) < m_result->recipes.size()) {
-        const AttentionRecipe& r = m_result->recipes[size_t(layer)];
-        return (r.causal && key > query) || (r.window > 0 && query - key >= r.window);
-    }
-    return m_result->model.attention == "causal" && key > query;
+    const AttentionRecipe r = m_result->recipe(layer);
+    return (r.causal && key > query) || (r.window > 0 && query - key >= r.window);
 }
 
 double AttentionHeatmapView::cellValue(int query, int key) const

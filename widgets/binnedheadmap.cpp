@@ -21,20 +21,11 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Which keys a query of `layer` sees, as binAttentionMap decides it: the layer's recipe, or for a
 // run without recipes the model's attention kind.
-AttentionRecipe visibilityOf(const RunResult& r, int layer)
-{
-    if (size_t(layer) < r.recipes.size())
-        return r.recipes[size_t(layer)];
-    AttentionRecipe recipe;
-    recipe.causal = r.model.attention != "bidirectional";
-    return recipe;
-}
-
 // Whether two runs' recipes of `layer` mask the same cells of an n x n aligned block (the masks
 // depend only on q - k, so the offsets do not matter).
 bool sameVisibility(const RunResult& a, const RunResult& b, int layer, int n)
 {
-    const AttentionRecipe ra = visibilityOf(a, layer), rb = visibilityOf(b, layer);
+    const AttentionRecipe ra = a.recipe(layer), rb = b.recipe(layer);
     auto window = [n](int w) { return w > 0 && w < n ? w : 0; };
     return ra.causal == rb.causal && window(ra.window) == window(rb.window);
 }

@@ -65,6 +65,15 @@ RowMatrixXf RunResult::attentionLogitRows(int layer, int head, int64_t first, in
     return logits;
 }
 
+AttentionRecipe RunResult::recipe(int layer) const
+{
+    if (layer >= 0 && size_t(layer) < recipes.size())
+        return recipes[size_t(layer)];
+    AttentionRecipe r;
+    r.causal = model.attention != "bidirectional";
+    return r;
+}
+
 RowMatrixXf RunResult::attentionRows(int layer, int head, int64_t first, int64_t count) const
 {
     checkHead(*this, layer, head);
@@ -74,7 +83,7 @@ RowMatrixXf RunResult::attentionRows(int layer, int head, int64_t first, int64_t
         return Eigen::Map<const RowMatrixXf>(attention.data() + ((int64_t(layer) * model.heads + head) * T * T), T, T)
             .middleRows(first, count);
     RowMatrixXf p = attentionLogitRows(layer, head, first, count);
-    const AttentionRecipe recipe = size_t(layer) < recipes.size() ? recipes[size_t(layer)] : AttentionRecipe{};
+    const AttentionRecipe recipe = this->recipe(layer);
     for (int64_t i = 0; i < count; ++i) {
         // Masked keys are exactly 0 after the softmax; only the visible ones are exponentiated.
         int64_t s0 = 0, s1 = 0;

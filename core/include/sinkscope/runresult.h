@@ -121,6 +121,9 @@ struct RunResult {
     Tensor writtenNorms;          ///< [L, H, T]: sum over queries t of ||A[t,j] v_j W_O^h||
 
     bool hasAttention() const { return !attention.empty(); }
+    /// Layer `layer`'s recipe; a run without recipes (none kept) gets the defaults with the
+    /// model's causality (ModelInfo::attention). What every recomputed map and mask uses.
+    AttentionRecipe recipe(int layer) const;
     /// True when maps can be produced: stored, or recomputable from Q/K.
     bool canMakeMaps() const { return hasAttention() || (!queries.empty() && !keys.empty()); }
     /// One head's T x T probabilities (row = query, column = key): the stored map, or recomputed

@@ -474,15 +474,6 @@ struct Worker {
     }
 };
 
-AttentionRecipe recipeOf(const RunResult& r, int layer)
-{
-    if (size_t(layer) < r.recipes.size())
-        return r.recipes[size_t(layer)];
-    AttentionRecipe recipe;
-    recipe.causal = r.model.attention != "bidirectional";
-    return recipe;
-}
-
 } // namespace
 
 MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinning& request)
@@ -537,7 +528,7 @@ MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinn
         packed = std::make_unique<mapkernel::PackedKeys>(p.head);
         p.packed = packed.get();
     } else {
-        p.recipe = recipeOf(run, layer);
+        p.recipe = run.recipe(layer);
     }
     // About 1 MiB of logits per worker: a few hundred KiB of rows stay in cache between the
     // product and the softmax.

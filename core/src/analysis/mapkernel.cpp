@@ -243,7 +243,7 @@ HeadQK headOf(const RunResult& r, int layer, int head)
     h.k = r.keys.at({layer, head / std::max(1, group)});
     h.tokens = r.tokens;
     h.headDim = r.queries.size(3);
-    h.recipe = size_t(layer) < r.recipes.size() ? r.recipes[size_t(layer)] : AttentionRecipe{};
+    h.recipe = r.recipe(layer);
     if (!r.maskBias.empty()) {
         if (int64_t(r.maskBias.size()) != r.tokens * r.tokens)
             throw Error(ErrorCode::InvalidArgument, "The run's mask bias is not [T, T].");

@@ -122,9 +122,7 @@ HeadMapStats headMapStats(const RunResult& r, int layer, int head, bool causal)
 
 bool layerCausal(const RunResult& r, int layer)
 {
-    if (size_t(layer) < r.recipes.size())
-        return r.recipes[size_t(layer)].causal;
-    return r.model.attention != "bidirectional";
+    return r.recipe(layer).causal;
 }
 
 } // namespace
