@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attentionheatmapview.h"
 
+#include "binnedheadmap.h"
 #include "currentresult.h"
 #include "figureexport.h"
 #include "plotstyle.h"
@@ -620,6 +621,11 @@ void AttentionHeatmapView::rebuildMap()
             },
             Qt::QueuedConnection);
     });
+}
+
+int AttentionHeatmapView::asyncTokens()
+{
+    return BinnedHeadMap::asyncTokens();
 }
 
 MapBinning AttentionHeatmapView::binningFor(bool wholeMap, bool fullWindow) const

@@ -92,8 +92,9 @@ public:
     /// Moves the visible range by a fraction of its size.
     void panBy(double dxFraction, double dyFraction);
     bool isZoomed() const;
-    /// Prompts longer than this get their maps computed off the GUI thread.
-    static int asyncTokens() { return 1024; }
+    /// Prompts longer than this get their maps computed off the GUI thread (BinnedHeadMap's
+    /// threshold: one for every view that bins maps).
+    static int asyncTokens();
     /// True while a map is being computed on the worker thread.
     bool isComputing() const { return m_computing; }
     /// True while neighbouring heads of a long prompt (the ones the arrow keys lead to) are being

@@ -84,7 +84,7 @@ public:
     /// "blocks of 14 queries × 10 keys: maximum" ("…: mean of B − A" for a difference).
     QString aggregateText() const;
 
-    /// Maps longer than this are binned off the GUI thread (the heatmap's threshold).
+    /// Maps longer than this are binned off the GUI thread (the heatmap uses the same threshold).
     static int asyncTokens() { return 1024; }
     /// The fewest pixels assumed per axis (a plot that is not laid out yet).
     static int minPixels() { return 256; }
