@@ -2,8 +2,12 @@
 #include "torch/transformer.h"
 
 #include "sinkscope/error.h"
+#include "torch/blocksummaries.h"
 #include "torch/torchutil.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -608,7 +612,8 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
     at::Tensor ctx = at::empty({B, T, H, hd}, qkv.v.options()).transpose(1, 2);
     at::Tensor first = wantFirst ? at::zeros({B, H, T}, floatOpts) : at::Tensor();   // A[t, 0]
     at::Tensor entropy = wantEntropy ? at::zeros({B, H, T}, floatOpts) : at::Tensor();
-    at::Tensor columns = wantColumns ? at::zeros({B, H, T}, floatOpts) : at::Tensor(); // sum over queries
+    // Sum over queries, in fp64: it collects up to T probabilities per key, block after block.
+    at::Tensor columns = wantColumns ? at::zeros({B, H, T}, floatOpts.dtype(at::kDouble)) : at::Tensor();
     at::Tensor visible = wantColumns && pass.bias.defined() ? at::zeros({T}, floatOpts) : at::Tensor();
     const at::TensorOptions hostFloat = at::TensorOptions().dtype(at::kFloat);
 
@@ -654,15 +659,32 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
                         .slice(2, k0, k1)
                         .copy_(probs[b]);
         // O(B.L.H.T) summaries, computed where the maps live so they never cross to the host.
-        if (wantFirst && k0 == 0)
-            first.slice(2, t0, t1).copy_(probs.select(3, 0));
-        if (wantEntropy)
-            entropy.slice(2, t0, t1).copy_(-at::xlogy(probs, probs).sum(-1));
-        if (wantColumns) {
-            columns.slice(2, k0, k1).add_(probs.sum(2));
-            if (visible.defined())
-                visible.slice(0, k0, k1).add_(at::isfinite(mask).sum(0).to(at::kFloat));
+        if (m_device.is_cpu() && probs.scalar_type() == at::kFloat && probs.is_contiguous()
+            && (wantFirst || wantEntropy || wantColumns)) {
+            // On the host: one pass over each head's block for all of them, in one parallel
+            // region (the tensor ops below are a pass and a fork/join each, and at::xlogy is a
+            // scalar kernel).
+            const int64_t rows = t1 - t0, keys = k1 - k0;
+            const float* p = probs.data_ptr<float>();
+            float* ent = wantEntropy ? entropy.data_ptr<float>() + t0 : nullptr; // [B, H, T]
+            float* fst = wantFirst && k0 == 0 ? first.data_ptr<float>() + t0 : nullptr;
+            double* col = wantColumns ? columns.data_ptr<double>() + k0 : nullptr;
+            const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / (rows * keys));
+            at::parallel_for(0, B * H, grain, [&](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i)
+                    summarizeProbabilityBlock(p + i * rows * keys, rows, keys, ent ? ent + i * T : nullptr,
+                                              fst ? fst + i * T : nullptr, col ? col + i * T : nullptr);
+            });
+        } else {
+            if (wantFirst && k0 == 0)
+                first.slice(2, t0, t1).copy_(probs.select(3, 0));
+            if (wantEntropy)
+                entropy.slice(2, t0, t1).copy_(-at::xlogy(probs, probs).sum(-1));
+            if (wantColumns)
+                columns.slice(2, k0, k1).add_(probs.sum(2));
         }
+        if (visible.defined())
+            visible.slice(0, k0, k1).add_(at::isfinite(mask).sum(0).to(at::kFloat));
     }
 
     // Queries that see key k are the same for every head. Without a bias they follow from the mask
