@@ -31,6 +31,8 @@
 #include <sys/resource.h>
 #include <cmath>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 using namespace sinkscope;
 
@@ -64,22 +66,33 @@ struct Timing {
     double wall = std::nan(""), cpu = std::nan(""); ///< medians, ms
 };
 
-/// Median wall and CPU time of `reps` runs after a warm-up. CPU time counts the work done whatever
-/// else the machine runs (with one thread it is the number to compare on a busy machine).
-Timing timeRun(const Model& m, const RunRequest& req, int reps)
+/// Median wall and CPU time of each request over `reps` rounds, after one warm-up run of each.
+/// Every round runs each request once, in an order that rotates from round to round, so that a
+/// change in what else the machine runs falls on all modes alike and their ratios stay comparable.
+/// CPU time counts the work done whatever else the machine runs (with one thread it is the number
+/// to compare on a busy machine).
+std::vector<Timing> timeRuns(const Model& m, const std::vector<const RunRequest*>& reqs, int reps)
 {
-    m.run(req); // warm-up
-    std::vector<double> wall, cpu;
-    for (int r = 0; r < reps; ++r) {
-        const double c0 = cpuMs();
-        const auto t0 = std::chrono::steady_clock::now();
-        m.run(req);
-        wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        cpu.push_back(cpuMs() - c0);
+    const size_t n = reqs.size();
+    for (const RunRequest* req : reqs)
+        m.run(*req); // warm-up
+    std::vector<std::vector<double>> wall(n), cpu(n);
+    for (int r = 0; r < reps; ++r)
+        for (size_t j = 0; j < n; ++j) {
+            const size_t i = (j + size_t(r)) % n;
+            const double c0 = cpuMs();
+            const auto t0 = std::chrono::steady_clock::now();
+            m.run(*reqs[i]);
+            wall[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+            cpu[i].push_back(cpuMs() - c0);
+        }
+    std::vector<Timing> out(n);
+    for (size_t i = 0; i < n; ++i) {
+        std::sort(wall[i].begin(), wall[i].end());
+        std::sort(cpu[i].begin(), cpu[i].end());
+        out[i] = {wall[i][wall[i].size() / 2], cpu[i][cpu[i].size() / 2]};
     }
-    std::sort(wall.begin(), wall.end());
-    std::sort(cpu.begin(), cpu.end());
-    return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
+    return out;
 }
 
 struct Modes {
@@ -106,10 +119,19 @@ void bench(const char* name, const Model& m, const Shape& shape, const std::vect
         interactive.captureHidden = interactive.captureQK = interactive.captureValues = true;
         RunRequest maps = interactive;
         maps.captureAttention = true;
-        const Timing cb = modes.bare ? timeRun(m, bare, reps) : Timing{};
-        const Timing cs = modes.summaries ? timeRun(m, summaries, reps) : Timing{};
-        const Timing ci = modes.interactive ? timeRun(m, interactive, reps) : Timing{};
-        const Timing cm = modes.maps ? timeRun(m, maps, reps) : Timing{};
+        // The modes asked for, timed round by round together.
+        const std::vector<std::pair<bool, const RunRequest*>> all = {
+            {modes.bare, &bare}, {modes.summaries, &summaries}, {modes.interactive, &interactive}, {modes.maps, &maps}};
+        std::vector<const RunRequest*> asked;
+        for (const auto& [on, req] : all)
+            if (on)
+                asked.push_back(req);
+        const std::vector<Timing> timed = timeRuns(m, asked, reps);
+        Timing t[4];
+        for (size_t i = 0, j = 0; i < all.size(); ++i)
+            if (all[i].first)
+                t[i] = timed[j++];
+        const Timing &cb = t[0], &cs = t[1], &ci = t[2], &cm = t[3];
         const double tb = cb.wall, ts = cs.wall, ti = ci.wall, tm = cm.wall;
         const double gflops = forwardFlops(shape, T) / (tb / 1e3) / 1e9;
         std::printf("| %s | %d | %.1f | %.1f (%.2fx) | %.1f (%.2fx) | %.1f (%.2fx) | %.1f | %.0f%% |\n", name, T, tb, ts,
