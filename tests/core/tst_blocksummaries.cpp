@@ -2,11 +2,13 @@
 // The forward pass's per-block summary kernel (core/src/torch/blocksummaries.h): row entropy,
 // first-key mass and column sums of constructed probability blocks, against values worked out
 // here in fp64 from the same fp32 probabilities (uniform rows: ln n; peaked rows, masked zeros,
-// subnormals, every tail length of the 8-wide loop). Both the vectorised and the scalar code.
+// subnormals, every tail length of the 8-wide loop), and ||v W|| from a Gram matrix against v W
+// formed directly. Both the vectorised and the scalar code.
 #include "torch/blocksummaries.h"
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -108,6 +110,8 @@ private Q_SLOTS:
     void partialOutputs_data() { paths_data(); }
     void partialOutputs();
     void pathsAgree();
+    void gramNorms_data() { paths_data(); }
+    void gramNorms();
 };
 
 void TestBlockSummaries::initTestCase()
@@ -224,6 +228,47 @@ void TestBlockSummaries::pathsAgree()
         QVERIFY(std::abs(double(v.entropy[size_t(r)]) - double(s.entropy[size_t(r)])) <= 3e-7 * double(s.entropy[size_t(r)]));
     QCOMPARE(v.first, s.first);
     QCOMPARE(v.columns, s.columns); // the same fp64 additions in the same order
+}
+
+void TestBlockSummaries::gramNorms()
+{
+    QFETCH(bool, simd);
+    // ||v W|| for random W [hd, D] and rows v, against v W formed directly in fp64 (not through
+    // the Gram matrix the kernel gets). hd covers the 32-column chunks and their remainders.
+    std::mt19937 rng(5);
+    std::normal_distribution<double> normal;
+    const int64_t D = 24, rows = 7;
+    for (int64_t hd : {1, 4, 8, 31, 32, 33, 64, 80, 128}) {
+        const int64_t stride = hd + 3; // rows interleaved with other data, as in the q|k|v projection
+        std::vector<double> w(size_t(hd * D));
+        for (double& x : w)
+            x = normal(rng) / std::sqrt(double(D));
+        std::fill(w.begin(), w.begin() + D, 0.0); // row 0 of W is zero: e_0 W = 0
+        std::vector<double> gram(size_t(hd * hd), 0.0);
+        for (int64_t i = 0; i < hd; ++i)
+            for (int64_t j = 0; j < hd; ++j)
+                for (int64_t d = 0; d < D; ++d)
+                    gram[size_t(i * hd + j)] += w[size_t(i * D + d)] * w[size_t(j * D + d)];
+        std::vector<float> v(size_t(rows * stride), 1e30f);
+        for (int64_t t = 0; t < rows; ++t)
+            for (int64_t i = 0; i < hd; ++i)
+                v[size_t(t * stride + i)] = t == 0 ? (i == 0 ? 3.0f : 0.0f) : float(normal(rng));
+        std::vector<float> out(size_t(rows), -1.0f);
+        sinkscope::detail::gramNorms(v.data(), rows, stride, gram.data(), hd, out.data(), simd);
+        QCOMPARE(out[0], 0.0f); // 3 e_0 lies in the null space of W
+        for (int64_t t = 1; t < rows; ++t) {
+            double n2 = 0;
+            for (int64_t d = 0; d < D; ++d) {
+                double acc = 0;
+                for (int64_t i = 0; i < hd; ++i)
+                    acc += double(v[size_t(t * stride + i)]) * w[size_t(i * D + d)];
+                n2 += acc * acc;
+            }
+            const double want = std::sqrt(n2), got = out[size_t(t)];
+            QVERIFY2(std::abs(got - want) <= 2e-7 * want + 1e-30,
+                     qPrintable(QStringLiteral("hd %1 row %2: %3, want %4").arg(hd).arg(t).arg(got, 0, 'g', 10).arg(want, 0, 'g', 10)));
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestBlockSummaries)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The per-query and per-key summaries of one block of attention probabilities, in one pass over
-// the block (host memory, no torch: the forward pass calls it per head on the CPU).
+// the block, and the norms of the heads' value vectors through W_O (host memory, no torch: the
+// forward pass calls them per head on the CPU).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,13 @@ namespace sinkscope::detail {
 void summarizeProbabilityBlock(const float* p, int64_t rows, int64_t keys, float* entropy, float* first,
                                double* columns, bool simd = true);
 
-/// Whether summarizeProbabilityBlock(..., simd = true) runs vectorised code on this CPU.
+/// ||v_t W|| for `rows` vectors v_t of hd floats (the t-th at v + t * stride) as sqrt(v_t G v_t^T),
+/// with G = W W^T [hd, hd] (fp64, row-major, symmetric): out[t], in fp64 (a sum that rounding
+/// makes negative counts as 0) and rounded to fp32 once. `simd` as for summarizeProbabilityBlock.
+void gramNorms(const float* v, int64_t rows, int64_t stride, const double* gram, int64_t hd, float* out,
+               bool simd = true);
+
+/// Whether summarizeProbabilityBlock and gramNorms (simd = true) run vectorised code on this CPU.
 bool probabilityBlockSimd();
 
 } // namespace sinkscope::detail

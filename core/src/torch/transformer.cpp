@@ -698,9 +698,29 @@ at::Tensor Transformer::attend(int layer, const Qkv& qkv, const Pass& pass, cons
     if (wantContrib) {
         // ||v_j W_O^h|| for every head as sqrt(v G_h v^T) with the Gram matrix of W_O^h, in fp64:
         // hd x hd per head instead of hd x D, and no cancellation for the small norms that matter.
-        const at::Tensor vd = vr.to(at::kDouble);                                    // [B, H, T, hd]
-        const at::Tensor sq = (at::matmul(vd, m_layers[size_t(layer)].woGram.unsqueeze(0)) * vd).sum(-1);
-        contrib = at::sqrt(at::clamp_min(sq, 0.0)).to(at::kFloat);                    // [B, H, T]
+        const at::Tensor& gram = m_layers[size_t(layer)].woGram; // [H, hd, hd]
+        const at::Tensor& v = qkv.v;                              // [B, Hkv, T, hd]
+        if (m_device.is_cpu() && v.scalar_type() == at::kFloat && v.stride(3) == 1
+            && gram.scalar_type() == at::kDouble && gram.is_contiguous()) {
+            // On the host: one parallel region over the heads, reading each KV head's rows where
+            // they are (a batched fp64 matmul is 12 small GEMMs, each a fork/join in OpenBLAS).
+            contrib = at::empty({B, H, T}, floatOpts);
+            const float* vp = v.data_ptr<float>();
+            const double* gp = gram.data_ptr<double>();
+            float* cp = contrib.data_ptr<float>();
+            const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / (T * hd * hd));
+            at::parallel_for(0, B * H, grain, [&](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i) {
+                    const int64_t b = i / H, h = i % H;
+                    gramNorms(vp + b * v.stride(0) + (h / group) * v.stride(1), T, v.stride(2), gp + h * hd * hd, hd,
+                              cp + i * T);
+                }
+            });
+        } else {
+            const at::Tensor vd = vr.to(at::kDouble); // [B, H, T, hd]
+            const at::Tensor sq = (at::matmul(vd, gram.unsqueeze(0)) * vd).sum(-1);
+            contrib = at::sqrt(at::clamp_min(sq, 0.0)).to(at::kFloat); // [B, H, T]
+        }
     }
     const int64_t lHT = int64_t(layer) * H * T, lKT = int64_t(layer) * Hkv * T;
     for (int64_t b = 0; b < B; ++b) {
