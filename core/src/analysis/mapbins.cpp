@@ -453,7 +453,12 @@ struct Worker {
             const int64_t a = j * b.binKeys, e = std::min(nk, a + b.binKeys);
             float best = -kInf;
             double sum = 0.0, count = 0.0;
-            best = mapkernel::maxOf(binMax.data() + a + kPad, e - a); // vectorised: a bin group's keys
+            if (e - a >= 8) {
+                best = mapkernel::maxOf(binMax.data() + a + kPad, e - a); // vectorised for wide bins
+            } else {
+                for (int64_t s = a + kPad; s < e + kPad; ++s)
+                    best = std::max(best, binMax[size_t(s)]);
+            }
             if (b.means)
                 for (int64_t s = a + kPad; s < e + kPad; ++s) {
                     sum += binSum[size_t(s)];
