@@ -538,8 +538,10 @@ MapBins binAttentionMap(const RunResult& run, int layer, int head, const MapBinn
     // About 1 MiB of logits per worker: a few hundred KiB of rows stay in cache between the
     // product and the softmax.
     p.blockRows = std::clamp<int64_t>((int64_t(1) << 18) / std::max<int64_t>(1, T), 4, 64);
-    // The segment pass compares key indices as floats: exact below 2^24 tokens.
-    p.segments = haveAvx2() && b.quantity == MapQuantity::Probabilities && T < (int64_t(1) << 24);
+    // The segment pass pays off when a bin group has several rows to accumulate in registers (one
+    // row per bin, as for prompts that fit the screen, is faster row by row); it compares key
+    // indices as floats, exact below 2^24 tokens.
+    p.segments = haveAvx2() && b.quantity == MapQuantity::Probabilities && b.binQueries > 1 && T < (int64_t(1) << 24);
 
     // Units of work: runs of rows, whole bin groups inside the window; the most expensive (last,
     // in a causal map) first, so that the workers finish together.
