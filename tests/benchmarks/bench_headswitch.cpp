@@ -12,6 +12,7 @@
 //
 //   bench_headswitch [T ...]        (default: 512 2048 8192)
 #include "attentionheatmapview.h"
+#include "benchsupport.h"
 #include "currentresult.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
@@ -31,53 +32,8 @@
 #include <vector>
 
 using namespace sinkscope;
-
-namespace {
-
-std::shared_ptr<RunResult> syntheticRun(int T, int layers, int heads, int headDim)
-{
-    auto r = std::make_shared<RunResult>();
-    r->model.name = "synthetic";
-    r->model.layers = layers;
-    r->model.heads = heads;
-    r->model.kvHeads = heads;
-    r->model.headDim = headDim;
-    r->tokens = T;
-    r->encoding.tokens.resize(size_t(T));
-    for (int i = 0; i < T; ++i) {
-        r->encoding.tokens[size_t(i)].id = i % 100;
-        r->encoding.tokens[size_t(i)].display = "t" + std::to_string(i % 100);
-    }
-    std::mt19937 rng(7);
-    std::normal_distribution<float> n(0.0f, 1.0f);
-    for (Tensor* t : {&r->queries, &r->keys}) {
-        t->shape = {layers, heads, T, headDim};
-        t->data.resize(size_t(layers) * size_t(heads) * size_t(T) * size_t(headDim));
-        for (float& v : t->data)
-            v = n(rng);
-    }
-    AttentionRecipe recipe;
-    recipe.scale = 1.0 / std::sqrt(double(headDim));
-    r->recipes.assign(size_t(layers), recipe);
-    return r;
-}
-
-// CPU time of the whole process (all threads) in ms: on a machine shared with other work the wall
-// time says how long the user waited, the CPU time how much work the switch is.
-double processCpuMs()
-{
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return (double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3) + (double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3);
-}
-
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-} // namespace
+using bench::median;
+using bench::processCpuMs;
 
 int main(int argc, char** argv)
 {
@@ -105,7 +61,7 @@ int main(int argc, char** argv)
         if (!QTest::qWaitForWindowExposed(&view))
             return 1;
         QSignalSpy shown(&view, &AttentionHeatmapView::mapShown);
-        current.setResult(syntheticRun(T, layers, heads, headDim), nullptr); // no analysis: the map alone
+        current.setResult(bench::syntheticQkRun(T, layers, heads, headDim), nullptr); // no analysis: the map alone
         if (shown.isEmpty() && !shown.wait(120000))
             return 1;
         view.plot()->replot(QCustomPlot::rpImmediateRefresh);

@@ -9,6 +9,7 @@
 // Synthetic Q/K (Llama-like head size 64), no stored maps (how the GUI runs long prompts).
 //
 //   bench_longmaps [T ...]        (default: 8192)
+#include "benchsupport.h"
 #include "binnedheadmap.h"
 #include "controlsview.h"
 #include "currentresult.h"
@@ -34,53 +35,10 @@
 #include <vector>
 
 using namespace sinkscope;
+using bench::median;
+using bench::processCpuMs;
 
 namespace {
-
-std::shared_ptr<RunResult> syntheticRun(int T, int heads, int headDim, unsigned seed)
-{
-    auto r = std::make_shared<RunResult>();
-    r->model.name = "synthetic";
-    r->model.attention = "causal";
-    r->model.layers = 1;
-    r->model.heads = heads;
-    r->model.kvHeads = heads;
-    r->model.headDim = headDim;
-    r->tokens = T;
-    r->encoding.tokens.resize(size_t(T));
-    for (int i = 0; i < T; ++i) {
-        r->encoding.tokens[size_t(i)].id = i % 100;
-        r->encoding.tokens[size_t(i)].display = "t" + std::to_string(i % 100);
-    }
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> n(0.0f, 1.0f);
-    for (Tensor* t : {&r->queries, &r->keys}) {
-        t->shape = {1, heads, T, headDim};
-        t->data.resize(size_t(heads) * size_t(T) * size_t(headDim));
-        for (float& v : t->data)
-            v = n(rng);
-    }
-    AttentionRecipe recipe;
-    recipe.scale = 1.0 / std::sqrt(double(headDim));
-    r->recipes = {recipe};
-    r->firstTokenMass = RowMatrixXf::Zero(1, heads);
-    return r;
-}
-
-double processCpuMs()
-{
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return (double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3) + (double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3);
-}
-
-double median(std::vector<double> v)
-{
-    if (v.empty())
-        return std::nan("");
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
 
 // The previous drawing: the full map, every cell into the colour map (token ticks, axis ranges).
 void oldDraw(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map)
@@ -117,7 +75,7 @@ int main(int argc, char** argv)
                 load.c_str());
     std::printf("%6s %-4s %16s %16s %16s %12s\n", "T", "", "GUI blocked ms", "until shown ms", "cpu ms", "block");
     for (int T : sizes) {
-        auto before = syntheticRun(T, heads, headDim, 7), after = syntheticRun(T, heads, headDim, 8);
+        auto before = bench::syntheticQkRun(T, 1, heads, headDim, 7), after = bench::syntheticQkRun(T, 1, heads, headDim, 8);
         auto control = std::make_shared<analysis::ControlResult>();
         control->spec = analysis::parseControlSpec("block:1");
         control->model = before->model;
