@@ -194,6 +194,10 @@ struct Options {
     double epsilon = 0.3;         ///< threshold of Sink_k^epsilon
     MassiveThresholds massive;
     double waiverThreshold = 0.5; ///< elements scoring at least this are "waiver elements" in valueDims
+    /// Threads that walk a layer's heads' maps at once; 0: the threads the run's own pass used
+    /// (RunResult::threads, so `--threads` holds for the analysis too), at least 1. The metrics do
+    /// not depend on it.
+    int threads = 0;
 };
 
 /// The top-scoring element of one head (a record of `waiver` / `top_attended`).

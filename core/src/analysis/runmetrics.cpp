@@ -5,9 +5,13 @@
 #include "sinkscope/error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -125,6 +129,36 @@ bool layerCausal(const RunResult& r, int layer)
     return r.recipe(layer).causal;
 }
 
+// headMapStats of every head of one layer, on up to `threads` threads (each head is one task, so
+// the numbers are those of a sequential walk).
+std::vector<HeadMapStats> layerMapStats(const RunResult& r, int layer, int heads, bool causal, int threads)
+{
+    std::vector<HeadMapStats> out(size_t(std::max(0, heads)));
+    threads = std::clamp(threads, 1, std::max(1, heads));
+    std::atomic<int> next{0};
+    std::exception_ptr failure;
+    std::mutex failureMutex;
+    auto work = [&] {
+        try {
+            for (int h = next++; h < heads; h = next++)
+                out[size_t(h)] = headMapStats(r, layer, h, causal);
+        } catch (...) {
+            const std::lock_guard<std::mutex> lock(failureMutex);
+            failure = std::current_exception();
+            next = heads;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i)
+        pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool)
+        t.join();
+    if (failure)
+        std::rethrow_exception(failure);
+    return out;
+}
+
 } // namespace
 
 RunMetrics analyzeRun(const RunResult& r, const Options& opt)
@@ -182,12 +216,14 @@ RunMetrics analyzeRun(const RunResult& r, const Options& opt)
     if (!haveQK)
         m.unavailable.push_back("key_decomposition: the run did not capture Q and K");
 
+    const int threads = opt.threads > 0 ? opt.threads : std::max(1, r.threads);
     for (int l = 0; l < L; ++l) {
         const bool causal = layerCausal(r, l);
+        const std::vector<HeadMapStats> layerStats = layerMapStats(r, l, int(H), causal, threads);
         for (int h = 0; h < H; ++h) {
             // The same quantities importance(), receivedShare(), firstElementMass(), rowEntropy()
             // and writtenNorms() take from a whole map (causal maps are exactly 0 above the diagonal).
-            const HeadMapStats st = headMapStats(r, l, h, causal);
+            const HeadMapStats& st = layerStats[size_t(h)];
             const int64_t firstQuery = causal ? 1 : 0;
             Eigen::VectorXf alpha(T), share(T);
             for (int64_t k = 0; k < T; ++k) {
