@@ -628,15 +628,21 @@ int AttentionHeatmapView::asyncTokens()
     return BinnedHeadMap::asyncTokens();
 }
 
-MapBinning AttentionHeatmapView::binningFor(bool wholeMap, bool fullWindow) const
+MapBinning AttentionHeatmapView::baseBinning() const
 {
-    const int T = tokenCount();
     MapBinning b;
     b.quantity = m_quantity == Quantity::Logits ? MapQuantity::Logits : MapQuantity::Probabilities;
     b.rowNormalised = m_rowNormalised;
-    b.wholeMap = wholeMap;
     b.means = false; // the view draws block maxima
     b.sampleCells = kPercentileSample;
+    return b;
+}
+
+MapBinning AttentionHeatmapView::binningFor(bool wholeMap, bool fullWindow) const
+{
+    const int T = tokenCount();
+    MapBinning b = baseBinning();
+    b.wholeMap = wholeMap;
     if (T <= 1) {
         b.q0 = b.k0 = 0;
         b.q1 = b.k1 = T;
@@ -716,9 +722,7 @@ void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<const M
 
 MapBinning AttentionHeatmapView::shownBinning() const
 {
-    MapBinning b;
-    b.quantity = m_quantity == Quantity::Logits ? MapQuantity::Logits : MapQuantity::Probabilities;
-    b.rowNormalised = m_rowNormalised;
+    MapBinning b = baseBinning();
     b.q0 = m_bins.q0;
     b.q1 = m_bins.q1;
     b.k0 = m_bins.k0;
@@ -726,8 +730,6 @@ MapBinning AttentionHeatmapView::shownBinning() const
     b.binQueries = m_bins.binQueries;
     b.binKeys = m_bins.binKeys;
     b.wholeMap = true;
-    b.means = false;
-    b.sampleCells = kPercentileSample;
     return b;
 }
 

@@ -160,6 +160,9 @@ private:
     void prefetchNeighbours();
     void cancelPrefetch();
     void applyWindow(MapBins bins);
+    /// What every request of the view shares: the quantity, row normalisation, maxima only and
+    /// the percentile sample size.
+    MapBinning baseBinning() const;
     MapBinning binningFor(bool wholeMap, bool fullWindow) const;
     bool isCheap(const MapBinning& binning) const;
     void drawBins();

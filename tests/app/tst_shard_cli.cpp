@@ -72,9 +72,10 @@ QString jsonDifference(const QJsonValue& a, const QJsonValue& b, double tol, con
     if (a.type() != b.type())
         return where + ": types differ";
     if (a.isDouble()) {
-        const double x = a.toDouble(), y = b.toDouble();
-        return std::abs(x - y) <= tol * std::max(1.0, std::abs(y)) ? QString()
-                                                                   : QStringLiteral("%1: %2 vs %3").arg(where).arg(x).arg(y);
+        const double got = a.toDouble(), want = b.toDouble();
+        return std::abs(got - want) <= tol * std::max(1.0, std::abs(want))
+                   ? QString()
+                   : QStringLiteral("%1: %2 vs %3").arg(where).arg(got).arg(want);
     }
     if (a.isArray()) {
         const QJsonArray x = a.toArray(), y = b.toArray();

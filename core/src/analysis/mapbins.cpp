@@ -293,11 +293,14 @@ struct Worker {
             const bool needLogits = p.haveQK && (!p.stored || p.b.quantity == MapQuantity::Logits);
             if (needLogits)
                 mapkernel::logitRows(p.head, *p.packed, c0, n, cols, logits.data(), ld);
-            if (p.segments)
+#ifdef SINKSCOPE_MAPBINS_AVX2
+            if (p.segments) {
                 block(p, c0, n, ld);
-            else
-                for (int64_t i = 0; i < n; ++i)
-                    row(p, c0 + i, logits.data() + i * ld);
+                continue;
+            }
+#endif
+            for (int64_t i = 0; i < n; ++i)
+                row(p, c0 + i, logits.data() + i * ld);
         }
         // Column sums over a few dozen rows in float, then in double: as exact as summing in
         // double throughout, at float speed.
@@ -375,8 +378,6 @@ struct Worker {
             i = j;
         }
     }
-#else
-    void block(const Plan&, int64_t, int64_t, int64_t) {}
 #endif
 
     void row(const Plan& p, int64_t t, float* L)

@@ -38,6 +38,15 @@ void ModelJobContext::report()
         m_progress(m_state);
 }
 
+std::function<void(int, int)> ModelJobContext::layerProgress()
+{
+    return [this](int done, int total) {
+        m_state.layer = done;
+        m_state.layers = total;
+        report();
+    };
+}
+
 std::shared_ptr<RunResult> ModelJobContext::run(const RunRequest& request, const std::string& label)
 {
     if (cancelRequested())
@@ -49,11 +58,7 @@ std::shared_ptr<RunResult> ModelJobContext::run(const RunRequest& request, const
     m_state.layer = 0;
     m_state.label = label;
     report();
-    std::shared_ptr<RunResult> r = m_model.run(request, [this](int done, int total) {
-        m_state.layer = done;
-        m_state.layers = total;
-        report();
-    }, m_cancel);
+    std::shared_ptr<RunResult> r = m_model.run(request, layerProgress(), m_cancel);
     if (cancelRequested())
         throw Error(ErrorCode::Cancelled, "The job was cancelled.");
     return r;
@@ -88,11 +93,7 @@ std::vector<std::shared_ptr<RunResult>> ModelJobContext::runBatch(const std::vec
     m_state.layer = 0;
     m_state.label = label;
     report();
-    std::vector<std::shared_ptr<RunResult>> got = m_model.runBatch(sorted, batchSize, [this](int done, int total) {
-        m_state.layer = done;
-        m_state.layers = total;
-        report();
-    }, m_cancel);
+    std::vector<std::shared_ptr<RunResult>> got = m_model.runBatch(sorted, batchSize, layerProgress(), m_cancel);
     if (cancelRequested())
         throw Error(ErrorCode::Cancelled, "The job was cancelled.");
     std::vector<std::shared_ptr<RunResult>> out(requests.size());

@@ -4,6 +4,8 @@
 
 #include "sinkscope/jobs.h"
 
+#include <functional>
+
 namespace sinkscope::detail {
 
 class ModelJobContext final : public JobContext {
@@ -22,6 +24,8 @@ public:
 
 private:
     void report();
+    /// The per-layer progress callback of Model::run / runBatch: updates the state and reports.
+    std::function<void(int, int)> layerProgress();
     const Model& m_model;
     JobProgressFn m_progress;
     const std::atomic<bool>* m_cancel;
