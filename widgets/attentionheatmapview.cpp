@@ -389,32 +389,54 @@ QString AttentionHeatmapView::defaultFileName() const
 
 QByteArray AttentionHeatmapView::dataCsv() const
 {
+    return dataExportBytes(dataExport());
+}
+
+DataExport AttentionHeatmapView::dataExport() const
+{
     if (!hasFigure())
         return {};
     // The shown quantity as computed (probabilities: masked causal cells are the model's zeros;
     // logits: masked cells empty), 9 significant digits so float32 values round-trip; header
-    // `query\key,0:<tok>,…`, then one row `<q>:<tok>,v(q,0),…` per query. The full map is formed
-    // here, for the export only (the view itself never holds it).
-    const int T = tokenCount();
+    // `query\key,0:<tok>,…`, then one row `<q>:<tok>,v(q,0),…` per query. The map is formed here
+    // block of rows by block of rows, for the export only (the view itself never holds it).
+    DataExport d;
+    const std::shared_ptr<const RunResult> run = m_result;
+    const int layer = m_shownLayer, head = m_shownHead;
     const bool logits = m_quantity == Quantity::Logits;
-    const RowMatrixXf map = logits ? m_result->attentionLogits(m_shownLayer, m_shownHead)
-                                   : m_result->attentionMap(m_shownLayer, m_shownHead);
-    auto label = [&](int i) { return csvField(QString::number(i) + QLatin1Char(':') + tokenText(i)).toUtf8(); };
-    QByteArray out;
-    out.reserve(T * T * 12 + T * 16);
-    out += "query\\key";
-    for (int k = 0; k < T; ++k)
-        out += ',' + label(k);
-    out += '\n';
-    for (int q = 0; q < T; ++q) {
-        out += label(q);
-        for (int k = 0; k < T; ++k) {
-            const float v = map(q, k);
-            out += ',' + (std::isfinite(v) ? QByteArray::number(double(v), 'g', 9) : QByteArray());
+    const int64_t T = run->tokens;
+    d.rows = T * T;
+    d.job = [run, layer, head, logits, T](CsvWriter& out) {
+        auto label = [&](int64_t i) {
+            const auto& tokens = run->encoding.tokens;
+            const QString text = size_t(i) < tokens.size() ? tokenLabel(tokens[size_t(i)]) : QStringLiteral("?");
+            return csvField(QString::number(i) + QLatin1Char(':') + text).toUtf8();
+        };
+        QByteArray& b = out.buffer();
+        b += "query\\key";
+        for (int64_t k = 0; k < T; ++k)
+            b += ',' + label(k);
+        b += '\n';
+        out.rowDone();
+        const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, T));
+        for (int64_t q0 = 0; q0 < T; q0 += block) {
+            const int64_t n = std::min(block, T - q0);
+            const RowMatrixXf rows = logits ? run->attentionLogitRows(layer, head, q0, n) : run->attentionRows(layer, head, q0, n);
+            for (int64_t i = 0; i < n; ++i) {
+                b += label(q0 + i);
+                for (int64_t k = 0; k < T; ++k) {
+                    const float v = rows(i, k);
+                    b += ',';
+                    if (std::isfinite(v))
+                        b += QByteArray::number(double(v), 'g', 9);
+                }
+                b += '\n';
+                out.rowDone();
+            }
+            out.step((q0 + n) * T, T * T);
         }
-        out += '\n';
-    }
-    return out;
+    };
+    return d;
 }
 
 QVariantMap AttentionHeatmapView::saveOptions() const

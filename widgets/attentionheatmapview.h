@@ -109,6 +109,7 @@ public:
     bool hasFigure() const override;
     QString defaultFileName() const override;
     QByteArray dataCsv() const override;
+    DataExport dataExport() const override;
     QVariantMap saveOptions() const override;
     void restoreOptions(const QVariantMap& options) override;
 

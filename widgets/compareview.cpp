@@ -246,24 +246,44 @@ QString CompareView::defaultFileName() const
 
 QByteArray CompareView::dataCsv() const
 {
+    return dataExportBytes(dataExport());
+}
+
+DataExport CompareView::dataExport() const
+{
     if (!m_hasFigure)
         return {};
     const std::shared_ptr<const RunResult> a = runA();
     const std::shared_ptr<const RunResult> b = m_other.result;
     const int layer = selection()->layer(), head = selection()->head();
-    const RowMatrixXf ma = a->attentionMap(layer, head), mb = b->attentionMap(layer, head);
-    QByteArray out = "query_a,key_a,query_b,key_b,a,b,b_minus_a\n";
-    const RunAlignment& al = m_alignment;
-    for (int q = 0; q < al.length; ++q)
-        for (int k = 0; k < al.length; ++k) {
-            const int qa = al.offsetA + q, ka = al.offsetA + k, qb = al.offsetB + q, kb = al.offsetB + k;
-            if (isMaskedCell(*a, qa, ka) || isMaskedCell(*b, qb, kb))
-                continue;
-            const float va = ma(qa, ka), vb = mb(qb, kb);
-            out += QByteArray::number(qa) + ',' + QByteArray::number(ka) + ',' + QByteArray::number(qb) + ','
-                + QByteArray::number(kb) + ',' + csvNumber(va) + ',' + csvNumber(vb) + ',' + csvNumber(vb - va) + '\n';
+    const RunAlignment al = m_alignment;
+    DataExport d;
+    d.rows = int64_t(al.length) * al.length;
+    d.job = [a, b, layer, head, al](CsvWriter& out) {
+        QByteArray& buf = out.buffer();
+        buf += "query_a,key_a,query_b,key_b,a,b,b_minus_a\n";
+        // The aligned rows of both maps, a block at a time (never two T x T matrices).
+        const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, std::max(a->tokens, b->tokens)));
+        for (int64_t q0 = 0; q0 < al.length; q0 += block) {
+            const int64_t n = std::min<int64_t>(block, al.length - q0);
+            const RowMatrixXf ra = a->attentionRows(layer, head, al.offsetA + q0, n);
+            const RowMatrixXf rb = b->attentionRows(layer, head, al.offsetB + q0, n);
+            for (int64_t j = 0; j < n; ++j) {
+                const int q = int(q0 + j);
+                for (int k = 0; k < al.length; ++k) {
+                    const int qa = al.offsetA + q, ka = al.offsetA + k, qb = al.offsetB + q, kb = al.offsetB + k;
+                    if (isMaskedCell(*a, qa, ka) || isMaskedCell(*b, qb, kb))
+                        continue;
+                    const float va = ra(j, ka), vb = rb(j, kb);
+                    buf += QByteArray::number(qa) + ',' + QByteArray::number(ka) + ',' + QByteArray::number(qb) + ','
+                        + QByteArray::number(kb) + ',' + csvNumber(va) + ',' + csvNumber(vb) + ',' + csvNumber(vb - va) + '\n';
+                }
+                out.rowDone();
+            }
+            out.step(q0 + n, al.length);
         }
-    return out;
+    };
+    return d;
 }
 
 } // namespace sinkscope

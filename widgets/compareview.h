@@ -57,6 +57,7 @@ public:
     /// Long format over the aligned positions: `query_a,key_a,query_b,key_b,a,b,b_minus_a`, every
     /// cell visible in both runs at full resolution (not the blocks the plot draws).
     QByteArray dataCsv() const override;
+    DataExport dataExport() const override;
 
     /// The colour maps of A (0), B (1) and B − A (2), and what draws them.
     QCPColorMap* colorMap(int panel) const { return m_maps[panel]; }

@@ -607,50 +607,87 @@ QString ControlsView::defaultFileName() const
 
 QByteArray ControlsView::dataCsv() const
 {
+    return dataExportBytes(dataExport());
+}
+
+DataExport ControlsView::dataExport() const
+{
     if (!m_result)
         return {};
-    const an::ControlResult& r = *m_result;
-    QByteArray out = "series,layer,head,position,key,value\n";
-    auto row = [&out](const char* series, const QByteArray& layer, const QByteArray& head, const QByteArray& pos,
-                      const QByteArray& key, double v) {
-        out += QByteArray(series) + ',' + layer + ',' + head + ',' + pos + ',' + key + ',' + csvNumber(v) + '\n';
-    };
-    row("nll_before", {}, {}, {}, {}, r.nllBefore);
-    row("nll_after", {}, {}, {}, {}, r.nllAfter);
-    row("kl_mean", {}, {}, {}, {}, r.klMean);
-    for (size_t t = 0; t < r.klPerPosition.size(); ++t)
-        row("kl", {}, {}, QByteArray::number(qulonglong(t)), {}, r.klPerPosition[t]);
-    for (int l = 0; l < r.firstMassBefore.rows(); ++l)
-        for (int h = 0; h < r.firstMassBefore.cols(); ++h) {
-            row("first_mass_before", QByteArray::number(l), QByteArray::number(h), {}, {}, r.firstMassBefore(l, h));
-            row("first_mass_after", QByteArray::number(l), QByteArray::number(h), {}, {}, r.firstMassAfter(l, h));
-        }
+    // A snapshot for the job: the shared result, the selected head, and the sink curves as drawn.
+    const std::shared_ptr<const an::ControlResult> result = m_result;
+    const int layer = selection()->layer(), head = selection()->head();
+    std::vector<std::pair<int, double>> sinks[2];
     for (int i = 0; i < 2; ++i) {
         const QSharedPointer<QCPGraphDataContainer> d = m_sinkGraphs[i]->data();
         for (auto it = d->constBegin(); it != d->constEnd(); ++it)
-            row(i == 0 ? "sink_before" : "sink_after", QByteArray::number(int(it->key)), {}, {}, {}, it->value);
+            sinks[i].emplace_back(int(it->key), it->value);
     }
-    const char* nllNames[4] = {"nll_full", "nll_evicted", "nll_window_only", "nll_designated"};
-    const std::vector<double>* nll[4] = {&r.nllFull, &r.nllEvicted, &r.nllWindowOnly, &r.nllDesignated};
-    for (int i = 0; i < 4; ++i)
-        for (size_t t = 0; t < nll[i]->size(); ++t)
-            row(nllNames[i], {}, {}, QByteArray::number(qulonglong(t)), {}, (*nll[i])[t]);
-    const QByteArray l = QByteArray::number(selection()->layer()), h = QByteArray::number(selection()->head());
-    const RowMatrixXf maps[2] = {beforeMap(), afterMap()};
-    const RunResult* runs[2] = {r.before.get(), r.after.get()};
-    // Every visible cell at full resolution (T(T+1)/2 rows per map when causal): appended in
-    // place, without the temporaries of `row`.
-    out.reserve(out.size() + 2 * maps[0].size() / 2 * 36);
-    for (int i = 0; i < 2; ++i) {
-        const QByteArray prefix = QByteArray(i == 0 ? "map_before," : "map_after,") + l + ',' + h + ',';
-        for (int q = 0; q < maps[i].rows(); ++q) {
-            const QByteArray query = QByteArray::number(q) + ',';
-            for (int k = 0; k < maps[i].cols(); ++k)
-                if (!isMaskedCell(*runs[i], q, k))
-                    out.append(prefix).append(query).append(QByteArray::number(k)).append(',').append(csvNumber(maps[i](q, k))).append('\n');
+    const bool haveMaps = layer >= 0 && head >= 0 && layer < result->model.layers && head < result->model.heads;
+    DataExport d;
+    const int64_t T = result->before ? result->before->tokens : 0;
+    d.rows = haveMaps ? T * (T + 1) : 0;
+    d.job = [result, layer, head, haveMaps, sinks = std::move(sinks[0]), sinksAfter = std::move(sinks[1])](CsvWriter& out) {
+        const an::ControlResult& r = *result;
+        QByteArray& b = out.buffer();
+        auto row = [&](const char* series, const QByteArray& l, const QByteArray& h, const QByteArray& pos,
+                       const QByteArray& key, double v) {
+            b += QByteArray(series) + ',' + l + ',' + h + ',' + pos + ',' + key + ',' + csvNumber(v) + '\n';
+            out.rowDone();
+        };
+        b += "series,layer,head,position,key,value\n";
+        row("nll_before", {}, {}, {}, {}, r.nllBefore);
+        row("nll_after", {}, {}, {}, {}, r.nllAfter);
+        row("kl_mean", {}, {}, {}, {}, r.klMean);
+        for (size_t t = 0; t < r.klPerPosition.size(); ++t)
+            row("kl", {}, {}, QByteArray::number(qulonglong(t)), {}, r.klPerPosition[t]);
+        for (int l = 0; l < r.firstMassBefore.rows(); ++l)
+            for (int h = 0; h < r.firstMassBefore.cols(); ++h) {
+                row("first_mass_before", QByteArray::number(l), QByteArray::number(h), {}, {}, r.firstMassBefore(l, h));
+                row("first_mass_after", QByteArray::number(l), QByteArray::number(h), {}, {}, r.firstMassAfter(l, h));
+            }
+        for (const auto& [l, v] : sinks)
+            row("sink_before", QByteArray::number(l), {}, {}, {}, v);
+        for (const auto& [l, v] : sinksAfter)
+            row("sink_after", QByteArray::number(l), {}, {}, {}, v);
+        const char* nllNames[4] = {"nll_full", "nll_evicted", "nll_window_only", "nll_designated"};
+        const std::vector<double>* nll[4] = {&r.nllFull, &r.nllEvicted, &r.nllWindowOnly, &r.nllDesignated};
+        for (int i = 0; i < 4; ++i)
+            for (size_t t = 0; t < nll[i]->size(); ++t)
+                row(nllNames[i], {}, {}, QByteArray::number(qulonglong(t)), {}, (*nll[i])[t]);
+        if (!haveMaps)
+            return;
+        // Every visible cell of both maps at full resolution (T(T+1)/2 rows per map when causal),
+        // formed a block of rows at a time and appended in place.
+        const QByteArray l = QByteArray::number(layer), h = QByteArray::number(head);
+        const RunResult* runs[2] = {r.before.get(), r.after.get()};
+        int64_t total = 0, done = 0;
+        for (const RunResult* run : runs)
+            total += run ? run->tokens * run->tokens : 0;
+        for (int i = 0; i < 2; ++i) {
+            const RunResult* run = runs[i];
+            if (!run)
+                continue;
+            const int64_t T = run->tokens;
+            const QByteArray prefix = QByteArray(i == 0 ? "map_before," : "map_after,") + l + ',' + h + ',';
+            const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, T));
+            for (int64_t q0 = 0; q0 < T; q0 += block) {
+                const int64_t n = std::min(block, T - q0);
+                const RowMatrixXf rows = run->attentionRows(layer, head, q0, n);
+                for (int64_t j = 0; j < n; ++j) {
+                    const int q = int(q0 + j);
+                    const QByteArray query = QByteArray::number(q) + ',';
+                    for (int k = 0; k < int(T); ++k)
+                        if (!isMaskedCell(*run, q, k))
+                            b.append(prefix).append(query).append(QByteArray::number(k)).append(',').append(csvNumber(rows(j, k))).append('\n');
+                    out.rowDone();
+                }
+                done += n * T;
+                out.step(done, total);
+            }
         }
-    }
-    return out;
+    };
+    return d;
 }
 
 } // namespace sinkscope

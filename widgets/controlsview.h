@@ -60,6 +60,7 @@ public:
     /// position = query), and for evict nll_full, nll_evicted, nll_window_only,
     /// nll_designated (per predicting position).
     QByteArray dataCsv() const override;
+    DataExport dataExport() const override;
 
     /// The SPEC the widgets describe now ("block:3", "evict:1,4", ...).
     QString specText() const;

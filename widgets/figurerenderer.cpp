@@ -70,15 +70,16 @@ bool renderFigure(const FigureRequest& request, QString* error)
                             request.averagedPrompts);
 }
 
-bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
-                      const FigureExportOptions& options, const QString& presetName, QString* error,
-                      const std::vector<std::string>& averagedPrompts)
+std::optional<FigureBundle> prepareViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs,
+                                              const QString& file, const FigureExportOptions& options,
+                                              const QString& presetName, QString* error,
+                                              const std::vector<std::string>& averagedPrompts)
 {
     const ViewSpec* spec = ViewRegistry::global().find(viewName);
     if (!view || !spec || !view->plot() || !view->hasFigure()) {
         if (error)
             *error = QObject::tr("There is no figure to export.");
-        return false;
+        return std::nullopt;
     }
     FigureProvenance p;
     p.viewName = spec->name;
@@ -92,7 +93,16 @@ bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRu
         runs.resize(std::min<size_t>(runs.size(), 1));
     p.runs = std::move(runs);
     p.averagedPrompts = averagedPrompts;
-    return exportFigureBundle(view->plot(), view->dataCsv(), p, file, options, presetName, error);
+    return prepareFigureBundle(view->plot(), view->dataExport(), p, file, options, presetName, error);
+}
+
+bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
+                      const FigureExportOptions& options, const QString& presetName, QString* error,
+                      const std::vector<std::string>& averagedPrompts)
+{
+    const std::optional<FigureBundle> b =
+        prepareViewBundle(view, viewName, std::move(runs), file, options, presetName, error, averagedPrompts);
+    return b && finishFigureBundle(*b, error);
 }
 
 } // namespace sinkscope

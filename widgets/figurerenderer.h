@@ -5,6 +5,7 @@
 #pragma once
 
 #include "figureexport.h"
+#include "figuresidecar.h"
 #include "sinkscope/analysis.h"
 #include "sinkscope/session.h"
 
@@ -40,6 +41,12 @@ class View;
 bool exportViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs, const QString& file,
                       const FigureExportOptions& options, const QString& presetName, QString* error,
                       const std::vector<std::string>& averagedPrompts = {});
+/// exportViewBundle's first step (figuresidecar.h): the figure written and the sidecar formed;
+/// finishFigureBundle writes the view's data and the sidecar, on any thread.
+std::optional<FigureBundle> prepareViewBundle(View* view, const QString& viewName, std::vector<SessionRun> runs,
+                                              const QString& file, const FigureExportOptions& options,
+                                              const QString& presetName, QString* error,
+                                              const std::vector<std::string>& averagedPrompts = {});
 
 /// Draws the view and writes the bundle. False with `error` set for an unknown view (naming the
 /// registered ones), a layer or head outside the run (naming the valid range), a view with

@@ -231,38 +231,60 @@ QByteArray figureSidecarJson(const FigureProvenance& p, const QCustomPlot* plot,
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 
-bool exportFigureBundle(QCustomPlot* plot, const QByteArray& csv, const FigureProvenance& provenance,
-                        const QString& figureFile, const FigureExportOptions& options, const QString& presetName,
-                        QString* errorMessage)
+std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
+                                                const QString& figureFile, const FigureExportOptions& options,
+                                                const QString& presetName, QString* errorMessage)
 {
     const auto format = figureFormatForFile(figureFile);
     if (!format) {
         if (errorMessage)
             *errorMessage = QObject::tr("Unknown figure format for %1: use .pdf, .png or .svg.").arg(QDir::toNativeSeparators(figureFile));
-        return false;
+        return std::nullopt;
     }
-    if (csv.isEmpty()) {
+    if (csv.empty()) {
         if (errorMessage)
             *errorMessage = QObject::tr("The view has no data to write beside the figure.");
-        return false;
+        return std::nullopt;
     }
-    const QString csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
-    const QString jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
+    FigureBundle b;
+    b.figureFile = figureFile;
+    b.csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
+    b.jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
+    b.csv = std::move(csv);
     if (!exportFigure(plot, figureFile, *format, errorMessage, options))
-        return false;
+        return std::nullopt;
     // The sidecar reads the axes after the export, which re-laid the plot out for the screen;
     // ranges do not depend on the layout.
-    const QByteArray json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
-    if (!writeFileAtomically(csvFile, csv, errorMessage)) {
-        QFile::remove(figureFile);
+    b.json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
+    return b;
+}
+
+bool finishFigureBundle(const FigureBundle& b, QString* errorMessage, const std::atomic<bool>* cancel,
+                        const std::function<void(double)>& progress)
+{
+    if (!writeDataExport(b.csv, b.csvFile, errorMessage, cancel, progress)) {
+        QFile::remove(b.figureFile);
         return false;
     }
-    if (!writeFileAtomically(jsonFile, json, errorMessage)) {
-        QFile::remove(figureFile);
-        QFile::remove(csvFile);
+    if (!writeFileAtomically(b.jsonFile, b.json, errorMessage)) {
+        QFile::remove(b.figureFile);
+        QFile::remove(b.csvFile);
         return false;
     }
     return true;
+}
+
+bool exportFigureBundle(QCustomPlot* plot, const DataExport& csv, const FigureProvenance& provenance, const QString& figureFile,
+                        const FigureExportOptions& options, const QString& presetName, QString* errorMessage)
+{
+    const std::optional<FigureBundle> b = prepareFigureBundle(plot, csv, provenance, figureFile, options, presetName, errorMessage);
+    return b && finishFigureBundle(*b, errorMessage);
+}
+
+bool exportFigureBundle(QCustomPlot* plot, const QByteArray& csv, const FigureProvenance& provenance, const QString& figureFile,
+                        const FigureExportOptions& options, const QString& presetName, QString* errorMessage)
+{
+    return exportFigureBundle(plot, DataExport::ofBytes(csv), provenance, figureFile, options, presetName, errorMessage);
 }
 
 } // namespace sinkscope

@@ -4,6 +4,7 @@
 // view settings, metric definitions, program version, time). fig.pdf -> fig.csv, fig.json.
 #pragma once
 
+#include "dataexport.h"
 #include "figureexport.h"
 #include "sinkscope/session.h"
 
@@ -11,6 +12,9 @@
 #include <QString>
 #include <QVariantMap>
 
+#include <atomic>
+#include <functional>
+#include <optional>
 #include <vector>
 
 class QCustomPlot;
@@ -51,8 +55,27 @@ QByteArray figureSidecarJson(const FigureProvenance& provenance, const QCustomPl
 /// Each file is written atomically; when one fails the ones already written by this call are
 /// removed again, so that a figure never stands without its data and record. On failure returns
 /// false with `errorMessage` set.
+bool exportFigureBundle(QCustomPlot* plot, const DataExport& csv, const FigureProvenance& provenance,
+                        const QString& figureFile, const FigureExportOptions& options, const QString& presetName,
+                        QString* errorMessage = nullptr);
+/// The same with a CSV already formed.
 bool exportFigureBundle(QCustomPlot* plot, const QByteArray& csv, const FigureProvenance& provenance,
                         const QString& figureFile, const FigureExportOptions& options, const QString& presetName,
                         QString* errorMessage = nullptr);
+
+/// exportFigureBundle in two steps, so that a large CSV can be written off the GUI thread:
+/// prepareFigureBundle writes the figure and forms the sidecar (it reads the plot: GUI thread);
+/// finishFigureBundle (any thread) writes the CSV, then the sidecar, and when either fails or is
+/// cancelled removes the bundle's files again.
+struct FigureBundle {
+    QString figureFile, csvFile, jsonFile;
+    DataExport csv;
+    QByteArray json;
+};
+std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
+                                                const QString& figureFile, const FigureExportOptions& options,
+                                                const QString& presetName, QString* errorMessage = nullptr);
+bool finishFigureBundle(const FigureBundle& bundle, QString* errorMessage = nullptr, const std::atomic<bool>* cancel = nullptr,
+                        const std::function<void(double)>& progress = {});
 
 } // namespace sinkscope

@@ -13,6 +13,7 @@
 //      ViewRegistry::global().add(spec) before the main window is built, as the tests do).
 #pragma once
 
+#include "dataexport.h"
 #include "sinkscope/session.h"
 
 #include <QByteArray>
@@ -59,6 +60,10 @@ public:
     /// The numbers behind the current figure as UTF-8 CSV, header row first (empty: no figure).
     /// Each view writes its own table; docs/CLI.md-style column names, 9 significant digits.
     virtual QByteArray dataCsv() const = 0;
+    /// The same table as a job that may run off the GUI thread (what File → Export Data and the
+    /// figure exports write). The default wraps dataCsv(), formed now; views whose tables grow
+    /// with T × T stream them from a snapshot instead, and their dataCsv() runs this job.
+    virtual DataExport dataExport() const { return DataExport::ofBytes(dataCsv()); }
 
     /// The view's display options to keep across restarts (stored under "views/<name>/").
     virtual QVariantMap saveOptions() const { return {}; }

@@ -6,6 +6,7 @@
 #include "currentresult.h"
 #include "demomodel.h"
 #include "engineclient.h"
+#include "exportrunner.h"
 #include "figureexport.h"
 #include "figurerenderer.h"
 #include "figuresidecar.h"
@@ -147,6 +148,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     });
 
     m_sessions = new SessionController(this);
+    m_exports = new ExportRunner(this);
     connect(m_sessions, &SessionController::autosaveFailed, this,
             [this](const QString& message) { showMessage(tr("Autosave failed: %1").arg(message), true); });
 
@@ -816,17 +818,37 @@ void MainWindow::exportPaperFigureDialog()
                                                       figureFileFilter());
     if (name.isEmpty())
         return;
+    if (m_exports->busy()) {
+        showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
+        return;
+    }
     const std::optional<Session> session = m_sessions->sessionOnScreen();
     QString error;
-    if (!session || !exportViewBundle(v, currentViewName(), session->runs, name, dialog.options(), dialog.presetName(), &error)) {
+    const std::optional<FigureBundle> bundle =
+        session ? prepareViewBundle(v, currentViewName(), session->runs, name, dialog.options(), dialog.presetName(), &error)
+                : std::nullopt;
+    if (!bundle) {
         showMessage(tr("Export failed: %1").arg(error), true);
         return;
     }
-    showMessage(tr("Figure written to %1, with its data (%2) and record (%3)")
-                    .arg(QDir::toNativeSeparators(name),
-                         QFileInfo(figureCompanionPath(name, QStringLiteral("csv"))).fileName(),
-                         QFileInfo(figureCompanionPath(name, QStringLiteral("json"))).fileName()),
-                false);
+    const QString written = tr("Figure written to %1, with its data (%2) and record (%3)")
+                                .arg(QDir::toNativeSeparators(name), QFileInfo(bundle->csvFile).fileName(),
+                                     QFileInfo(bundle->jsonFile).fileName());
+    if (bundle->csv.heavy()) {
+        m_exports->start(
+            tr("Writing %L1 rows of data to %2 …").arg(bundle->csv.rows).arg(QDir::toNativeSeparators(bundle->csvFile)),
+            [b = *bundle](QString* e, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
+                return finishFigureBundle(b, e, cancel, progress);
+            },
+            [this, written](bool ok, const QString& e) { showMessage(ok ? written : tr("Export failed: %1").arg(e), !ok); });
+        showMessage(tr("Writing the figure's data in the background …"), false);
+        return;
+    }
+    if (!finishFigureBundle(*bundle, &error)) {
+        showMessage(tr("Export failed: %1").arg(error), true);
+        return;
+    }
+    showMessage(written, false);
 }
 
 void MainWindow::keepRunForComparison()
@@ -896,12 +918,31 @@ bool MainWindow::exportDataTo(const QString& fileName)
         showMessage(tr("There is no data to export yet: run a prompt first."), true);
         return false;
     }
+    if (m_exports->busy()) {
+        showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
+        return false;
+    }
+    const DataExport data = view->dataExport();
+    const QString shown = QDir::toNativeSeparators(fileName);
+    if (data.heavy()) {
+        // Millions of rows: written off the GUI thread, the window stays usable meanwhile.
+        m_exports->start(
+            tr("Writing %L1 rows of data to %2 …").arg(data.rows).arg(shown),
+            [data, fileName](QString* error, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
+                return writeDataExport(data, fileName, error, cancel, progress);
+            },
+            [this, shown](bool ok, const QString& error) {
+                showMessage(ok ? tr("Data written to %1").arg(shown) : tr("Export failed: %1").arg(error), !ok);
+            });
+        showMessage(tr("Writing the data to %1 in the background …").arg(shown), false);
+        return true;
+    }
     QString error;
-    if (!writeFileAtomically(fileName, view->dataCsv(), &error)) {
+    if (!writeDataExport(data, fileName, &error)) {
         showMessage(tr("Export failed: %1").arg(error), true);
         return false;
     }
-    showMessage(tr("Data written to %1").arg(QDir::toNativeSeparators(fileName)), false);
+    showMessage(tr("Data written to %1").arg(shown), false);
     return true;
 }
 
@@ -912,25 +953,69 @@ bool MainWindow::exportAllTo(const QString& dirName)
         showMessage(tr("Export failed: the folder %1 does not exist.").arg(QDir::toNativeSeparators(dirName)), true);
         return false;
     }
+    if (m_exports->busy()) {
+        showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
+        return false;
+    }
+    // The figures here (they are drawn from the widgets); the tables after them, off the GUI
+    // thread when any of them is large.
     QStringList written;
+    std::vector<std::pair<QString, DataExport>> tables;
+    int64_t rows = 0;
+    bool heavy = false;
     for (const auto& [name, v] : m_views) {
         if (!v->hasFigure())
             continue;
         const QString stem = dir.filePath(v->defaultFileName());
         const QString figure = stem + (v->plot() ? QStringLiteral(".pdf") : QStringLiteral(".png"));
         QString error;
-        if (!exportViewFigure(v, figure, &error) || !writeFileAtomically(stem + QStringLiteral(".csv"), v->dataCsv(), &error)) {
+        if (!exportViewFigure(v, figure, &error)) {
             showMessage(tr("Export of the %1 view failed: %2").arg(name, error), true);
             return false;
         }
+        tables.emplace_back(stem + QStringLiteral(".csv"), v->dataExport());
+        rows += tables.back().second.rows;
+        heavy = heavy || tables.back().second.heavy();
         written << name;
     }
     if (written.isEmpty()) {
         showMessage(tr("There is no figure to export yet: run a prompt first."), true);
         return false;
     }
-    showMessage(tr("Figures and data of %1 written to %2").arg(written.join(QStringLiteral(", ")), QDir::toNativeSeparators(dirName)),
-                false);
+    auto writeTables = [tables](QString* error, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
+        int64_t total = 0, done = 0;
+        for (const auto& t : tables)
+            total += std::max<int64_t>(1, t.second.rows);
+        for (const auto& [file, data] : tables) {
+            const int64_t n = std::max<int64_t>(1, data.rows);
+            const auto part = [&](double f) {
+                if (progress)
+                    progress((double(done) + f * double(n)) / double(total));
+            };
+            if (!writeDataExport(data, file, error, cancel, part)) {
+                *error = tr("%1: %2").arg(QFileInfo(file).fileName(), *error);
+                return false;
+            }
+            done += n;
+        }
+        return true;
+    };
+    const QString summary =
+        tr("Figures and data of %1 written to %2").arg(written.join(QStringLiteral(", ")), QDir::toNativeSeparators(dirName));
+    if (heavy) {
+        m_exports->start(tr("Writing the data of %1 views (%L2 rows) to %3 …").arg(written.size()).arg(rows).arg(QDir::toNativeSeparators(dirName)),
+                         writeTables, [this, summary](bool ok, const QString& error) {
+                             showMessage(ok ? summary : tr("Export failed: %1 (the figures are written)").arg(error), !ok);
+                         });
+        showMessage(tr("Figures written; writing their data in the background …"), false);
+        return true;
+    }
+    QString error;
+    if (!writeTables(&error, nullptr, {})) {
+        showMessage(tr("Export failed: %1").arg(error), true);
+        return false;
+    }
+    showMessage(summary, false);
     return true;
 }
 

@@ -17,6 +17,7 @@ class EngineClient;
 class PromptSetDialog;
 class PromptSetRunner;
 class SessionController;
+class ExportRunner;
 struct PromptSetResult;
 class QAction;
 class QComboBox;
@@ -109,10 +110,15 @@ public Q_SLOTS:
     void chooseModelFolder();
     /// Exports the current view's figure; the format follows the suffix (pdf, png, svg).
     bool exportFigureTo(const QString& fileName);
-    /// Exports the data behind the current view as CSV.
+    /// Exports the data behind the current view as CSV. A large table (a long prompt's map) is
+    /// written off the GUI thread by exports(): then true means started, and exports() says
+    /// when it has ended (finished) and how.
     bool exportDataTo(const QString& fileName);
-    /// Writes every view that has a figure into `dir`: <file name>.pdf and <file name>.csv.
+    /// Writes every view that has a figure into `dir`: <file name>.pdf and <file name>.csv (the
+    /// figures here, large tables off the GUI thread as for exportDataTo).
     bool exportAllTo(const QString& dir);
+    /// Where the long exports run (one at a time, cancellable).
+    ExportRunner* exports() const { return m_exports; }
 
 Q_SIGNALS:
     /// A run's result and its analysis are on screen (emitted after the analysis thread is done).
@@ -201,5 +207,6 @@ private:
     QAction* m_saveSessionAction = nullptr;
     QAction* m_paperFigureAction = nullptr;
     SessionController* m_sessions = nullptr;
+    ExportRunner* m_exports = nullptr;
     QMenu* m_recentMenu = nullptr;
 };
