@@ -7,6 +7,7 @@
 #include "sinkscope/model.h"
 #include "sinkscope/safetensors.h"
 #include "engineclient.h"
+#include "exportrunner.h"
 #include "mainwindow.h"
 #include "selection.h"
 #include "sinkcurveview.h"
@@ -30,8 +31,10 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 
+#include <atomic>
 #include <functional>
 
 using namespace sinkscope;
@@ -73,6 +76,57 @@ public:
     int triggered = 0;
 };
 
+/// A view whose data is a large table (more rows than DataExport::kHeavyRows, as a long prompt's
+/// map is), written by a job that waits at `gate` halfway until the test opens it.
+class BigDataView : public View
+{
+public:
+    static inline std::atomic<bool> gate{true};
+    static constexpr int kRows = 20000;
+
+    BigDataView(CurrentResult* current, Selection* selection, QWidget* parent)
+        : View(current, selection, parent)
+    {
+        connect(current, &CurrentResult::metricsAvailable, this, [this] { Q_EMIT figureChanged(); });
+    }
+    static ViewSpec spec()
+    {
+        return {QStringLiteral("bigdata"), QStringLiteral("Big data view"), QKeySequence(), QStringLiteral("A test view."),
+                [](CurrentResult* c, Selection* s, QWidget* p) -> View* { return new BigDataView(c, s, p); }};
+    }
+    /// The table the job writes, formed here independently.
+    static QByteArray expected()
+    {
+        QByteArray out = "i,square\n";
+        for (int i = 0; i < kRows; ++i)
+            out += QByteArray::number(i) + ',' + QByteArray::number(qlonglong(i) * i) + '\n';
+        return out;
+    }
+    bool hasFigure() const override { return current()->metrics() != nullptr; }
+    QString defaultFileName() const override { return QStringLiteral("bigdata"); }
+    QByteArray dataCsv() const override { return dataExportBytes(dataExport()); }
+    DataExport dataExport() const override
+    {
+        if (!hasFigure())
+            return {};
+        DataExport d;
+        d.rows = DataExport::kHeavyRows + 1;
+        d.job = [](CsvWriter& out) {
+            out.buffer() += "i,square\n";
+            for (int i = 0; i < kRows; ++i) {
+                while (i == kRows / 2 && !gate) {
+                    out.step(i, kRows); // a cancel ends the wait
+                    QThread::msleep(1);
+                }
+                out.buffer() += QByteArray::number(i) + ',' + QByteArray::number(qlonglong(i) * i) + '\n';
+                out.rowDone();
+                out.step(i + 1, kRows);
+            }
+        };
+        return d;
+    }
+};
+
 } // namespace
 
 class TestMainWindow : public QObject {
@@ -86,6 +140,7 @@ private Q_SLOTS:
     void badPromptKeepsResult_data();
     void badPromptKeepsResult();
     void exportsFigureAndData();
+    void largeExportRunsInTheBackground();
     void cancelKeepsPreviousResult();
     void registeredViewAppearsEverywhere();
     void deviceBoxSaysCudaIsMissing();
@@ -112,6 +167,7 @@ void TestMainWindow::initTestCase()
     QSettings().clear();
     // Before any window exists: every window built afterwards has the dummy view.
     QString error;
+    QVERIFY2(ViewRegistry::global().add(BigDataView::spec(), &error), qPrintable(error));
     QVERIFY2(ViewRegistry::global().add(DummyView::spec(), &error), qPrintable(error));
     m_model = QDir(m_tmp.path()).filePath("tiny");
     writeTinyLlamaWithTokenizer(m_model, 4, 3);
@@ -244,6 +300,61 @@ void TestMainWindow::exportsFigureAndData()
     QVERIFY(QFileInfo(sinkPdf).size() > 1000);
 }
 
+void TestMainWindow::largeExportRunsInTheBackground()
+{
+    MainWindow w;
+    w.show();
+    QVERIFY(openTiny(w));
+    QVERIFY(runPrompt(w, "hello"));
+    QVERIFY(w.showView("bigdata"));
+    const QDir dir(QDir(m_tmp.path()).filePath("background"));
+    QVERIFY(QDir().mkpath(dir.path()));
+    const QString csv = dir.filePath("big.csv");
+    QSignalSpy done(w.exports(), &ExportRunner::finished);
+
+    // Started, not written: the job waits at its gate while the GUI thread is back.
+    BigDataView::gate = false;
+    QVERIFY(w.exportDataTo(csv));
+    QVERIFY(w.exports()->busy());
+    QVERIFY(w.message().contains("in the background"));
+    QVERIFY(!QFileInfo::exists(csv));
+    // The window is usable meanwhile: the selection moves, and a second export is refused.
+    const auto r = w.result();
+    w.selection()->setLayerHead(r->model.layers - 1, r->model.heads - 1);
+    QCOMPARE(w.selection()->head(), r->model.heads - 1);
+    QVERIFY(!w.exportDataTo(dir.filePath("second.csv")));
+    QVERIFY(w.message().contains("still being written"));
+    // Cancelled: no file, and no temporary file left behind.
+    w.exports()->cancel();
+    QVERIFY(done.wait(10000));
+    QCOMPARE(done.last().at(0).toBool(), false);
+    QVERIFY(!w.exports()->busy());
+    QVERIFY2(w.message().contains("cancelled"), qPrintable(w.message()));
+    QVERIFY(dir.entryList(QDir::Files | QDir::Hidden).isEmpty());
+
+    // With the gate open the whole table arrives, and the window says so.
+    BigDataView::gate = true;
+    QVERIFY(w.exportDataTo(csv));
+    QVERIFY(done.wait(10000));
+    QCOMPARE(done.last().at(0).toBool(), true);
+    QCOMPARE(w.message(), QString("Data written to %1").arg(QDir::toNativeSeparators(csv)));
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll(), BigDataView::expected());
+    QCOMPARE(dir.entryList(QDir::Files | QDir::Hidden), QStringList{"big.csv"});
+
+    // Export All writes it too, off the GUI thread, beside the figures written at once.
+    const QDir all(dir.filePath("all"));
+    QVERIFY(QDir().mkpath(all.path()));
+    QVERIFY(w.exportAllTo(all.path()));
+    QVERIFY(done.wait(20000));
+    QCOMPARE(done.last().at(0).toBool(), true);
+    QFile g(all.filePath("bigdata.csv"));
+    QVERIFY(g.open(QIODevice::ReadOnly));
+    QCOMPARE(g.readAll(), BigDataView::expected());
+    QVERIFY(QFileInfo::exists(all.filePath(w.view("heatmap")->defaultFileName() + ".csv")));
+}
+
 void TestMainWindow::cancelKeepsPreviousResult()
 {
     // A model whose forward pass takes tens of milliseconds, so a cancel issued right after the
@@ -329,7 +440,10 @@ void TestMainWindow::registeredViewAppearsEverywhere()
     // Export All writes every view that has a figure, this one included.
     const QString all = QDir(m_tmp.path()).filePath("all");
     QDir().mkpath(all);
+    QSignalSpy done(w.exports(), &ExportRunner::finished);
     QVERIFY(w.exportAllTo(all));
+    QVERIFY(done.wait(20000)); // the big test view's table makes it a background export
+    QCOMPARE(done.last().at(0).toBool(), true);
     QVERIFY(QFileInfo::exists(QDir(all).filePath("dummy.csv")));
     QVERIFY(QFileInfo::exists(QDir(all).filePath("dummy.png")));
     for (const ViewSpec& spec : ViewRegistry::global().views())

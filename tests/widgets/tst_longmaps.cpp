@@ -5,23 +5,31 @@
 #include "widgetstests.h"
 #include "widgetstestdata.h"
 
+#include "attentionheatmapview.h"
 #include "binnedheadmap.h"
 #include "classificationview.h"
 #include "colormaps.h"
 #include "compareview.h"
 #include "controlsview.h"
 #include "currentresult.h"
+#include "dataexport.h"
 #include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
+#include "tokenlabels.h"
 
 #include "sinkscope/classify.h"
 #include "sinkscope/compare.h"
 #include "sinkscope/controls.h"
 
+#include <QDir>
+#include <QFile>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 
 using namespace sinkscope;
@@ -404,4 +412,57 @@ void TestWidgets::longMapsRebinOnResize()
     QString why;
     QVERIFY2(sameCells(map->data(), blockMax(run->attentionMap(0, 0), binned.blockQueries(), binned.blockKeys(), true), 0.0, &why),
              qPrintable(why));
+}
+
+void TestWidgets::longMapsCsvIsStreamed()
+{
+    // The heatmap of a long prompt: its CSV is a job over a snapshot, written a block of rows at a
+    // time (kLongT rows are several blocks of 2^20 cells), to a file or into memory alike.
+    Selection selection;
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    view.resize(900, 700);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    const std::shared_ptr<RunResult> run = longRun(kLongT, 2, 0.3);
+    QSignalSpy shown(&view, &AttentionHeatmapView::mapShown);
+    current.setResult(run);
+    selection.setLayerHead(0, 1);
+    QVERIFY(shown.wait(20000) || view.hasFigure());
+    QTRY_VERIFY_WITH_TIMEOUT(view.hasFigure() && view.shownHead() == 1, 20000);
+    const DataExport data = view.dataExport();
+    QCOMPARE(data.rows, qint64(kLongT) * kLongT);
+    QVERIFY(data.heavy()); // the window writes it off the GUI thread
+
+    // The snapshot holds: the view moving to another head does not change what is written.
+    selection.setLayerHead(0, 0);
+    QTemporaryDir dir;
+    const QString file = dir.filePath(QStringLiteral("map.csv"));
+    std::vector<double> reports;
+    QString error;
+    QVERIFY2(writeDataExport(data, file, &error, nullptr, [&](double f) { reports.push_back(f); }), qPrintable(error));
+    QVERIFY(reports.size() >= 2);
+    QVERIFY(std::is_sorted(reports.begin(), reports.end()));
+    QCOMPARE(reports.back(), 1.0);
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = f.readAll().split('\n');
+    QCOMPARE(lines.size(), kLongT + 2); // header, T rows, trailing newline
+    const RowMatrixXf map = run->attentionMap(0, 1); // head 1, the head shown when asked
+    for (int q : {0, 700, 1401, kLongT - 1}) { // rows in the first, second and third block
+        const QList<QByteArray> fields = lines[q + 1].split(',');
+        QCOMPARE(fields.size(), kLongT + 1);
+        QCOMPARE(fields[0], QByteArray::number(q) + ':' + tokenLabel(run->encoding.tokens[size_t(q)]).toUtf8());
+        for (int k : {0, 1, q / 2, q})
+            QCOMPARE(fields[k + 1].toFloat(), map(q, k)); // 9 digits: exact float round trip
+        if (q + 1 < kLongT)
+            QCOMPARE(fields[q + 2], QByteArray("0")); // a masked cell is the model's zero
+    }
+
+    // Cancelled after its first report: no file, and no temporary file left behind.
+    std::atomic<bool> cancel{false};
+    const QString other = dir.filePath(QStringLiteral("cancelled.csv"));
+    QVERIFY(!writeDataExport(data, other, &error, &cancel, [&](double) { cancel = true; }));
+    QVERIFY2(error.contains(QStringLiteral("cancelled")), qPrintable(error));
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden), QStringList{QStringLiteral("map.csv")});
 }

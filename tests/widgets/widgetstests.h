@@ -82,6 +82,7 @@ private Q_SLOTS:
     void longMapsCompareDifferenceIsBlockMean();
     void longMapsClassificationEvidence();
     void longMapsRebinOnResize();
+    void longMapsCsvIsStreamed();
 
     // tst_figureexport.cpp
     void exportFigure_data();
