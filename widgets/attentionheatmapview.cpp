@@ -725,6 +725,10 @@ void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<const M
     m_bins.max = bins->max;
     m_stats = std::move(bins);
     m_sinkColumn = analysis::topElement(m_stats->share).element;
+    // The plot page first: the tick labels are thinned to the plot's size, which a hidden plot
+    // (the placeholder page of a map still on its way) does not have.
+    m_placeholder->setText(QString());
+    m_stack->setCurrentIndex(1);
     if (first) {
         updateTickers();
         resetZoom(); // sets the ranges and draws the cells
@@ -733,8 +737,6 @@ void AttentionHeatmapView::applyMap(int layer, int head, std::shared_ptr<const M
     }
     updateColorRange();
     m_title->setText(title());
-    m_placeholder->setText(QString());
-    m_stack->setCurrentIndex(1);
     updateSelectionMarker(); // replots
     Q_EMIT figureChanged();
     Q_EMIT mapShown();

@@ -96,7 +96,7 @@ public:
     /// What draws the maps before (0) and after (1).
     BinnedHeadMap* binnedMap(int side) const { return m_binned[side]; }
     /// True while a long prompt's maps are being binned off the GUI thread.
-    bool isComputing() const;
+    bool isComputing() const override;
 
 public Q_SLOTS:
     /// Runs the probes on the run on screen (no-op while one runs or without a run / service).

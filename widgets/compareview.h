@@ -63,7 +63,7 @@ public:
     QCPColorMap* colorMap(int panel) const { return m_maps[panel]; }
     BinnedHeadMap* binnedMap(int panel) const { return m_binned[panel]; }
     /// True while a long prompt's maps are being binned off the GUI thread.
-    bool isComputing() const;
+    bool isComputing() const override;
 
 Q_SIGNALS:
     void otherChanged();

@@ -94,7 +94,7 @@ public:
     QCPColorMap* colorMap(int side) const { return m_maps[side]; }
     BinnedHeadMap* binnedMap(int side) const { return m_binned[side]; }
     /// True while a long prompt's maps are being binned off the GUI thread.
-    bool isComputing() const;
+    bool isComputing() const override;
 
 public Q_SLOTS:
     /// Runs the control the widgets describe on the run on screen (no-op while one runs). A bad

@@ -60,7 +60,9 @@ bool renderFigure(const FigureRequest& request, QString* error)
     selection.setLayerHead(request.layer.value_or(0), request.head.value_or(0));
     if (request.query >= 0 && request.key >= 0)
         selection.setCell(request.query, request.key);
-    QCoreApplication::processEvents();
+    // A long prompt's map is computed off the GUI thread: the figure is the finished one.
+    if (!waitUntilComputed(view.get()))
+        return fail(QObject::tr("The view '%1' did not finish computing its figure.").arg(request.view));
     if (!view->hasFigure())
         return fail(QObject::tr("The view '%1' has nothing to draw for this run.").arg(request.view));
     if (!view->plot())

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "viewregistry.h"
 
+#include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QRegularExpression>
+#include <QThread>
 
 namespace sinkscope {
 
@@ -79,6 +82,18 @@ QStringList ViewRegistry::names() const
 QString ViewRegistry::unknownViewMessage(const QString& name) const
 {
     return QStringLiteral("Unknown view '%1'. The views are: %2.").arg(name, names().join(QStringLiteral(", ")));
+}
+
+bool waitUntilComputed(View* view, int timeoutMs)
+{
+    QElapsedTimer clock;
+    clock.start();
+    QCoreApplication::processEvents();
+    while (view && view->isComputing() && clock.elapsed() < timeoutMs) {
+        QThread::msleep(2); // the map is made on worker threads; its delivery is a queued call
+        QCoreApplication::processEvents();
+    }
+    return view && !view->isComputing();
 }
 
 } // namespace sinkscope

@@ -50,6 +50,9 @@ public:
     /// Whether a figure is shown now (false while the view shows a placeholder). Export of the
     /// figure and of the data is offered only when true.
     virtual bool hasFigure() const = 0;
+    /// True while the figure is still being computed off the GUI thread (a long prompt's map):
+    /// what is on screen is not yet the figure asked for. Headless drawing waits for false.
+    virtual bool isComputing() const { return false; }
     /// The plot File → Export Figure renders (PDF and SVG stay vectors). nullptr when the view is
     /// not one plot: then the figure is figureWidget() grabbed as PNG.
     virtual QCustomPlot* plot() const { return nullptr; }
@@ -129,6 +132,10 @@ public:
 private:
     std::vector<ViewSpec> m_views;
 };
+
+/// Runs the event loop until `view` has computed its figure (isComputing() false) or `timeoutMs`
+/// have passed; true when it has. For headless drawing (figures, screenshots) of long prompts.
+bool waitUntilComputed(View* view, int timeoutMs = 10 * 60 * 1000);
 
 /// The views that ship with SinkScope, in tab order (widgets/builtinviews.cpp).
 std::vector<ViewSpec> builtinViewSpecs();

@@ -132,6 +132,12 @@ int main(int argc, char** argv)
             return;
         if (viewAsked)
             window.showView(shownView);
+        // A long prompt's map is made off the GUI thread: the shot shows it, not "computing".
+        if (!sinkscope::waitUntilComputed(window.currentView())) {
+            std::fprintf(stderr, "error: the view did not finish computing its figure.\n");
+            QApplication::exit(1);
+            return;
+        }
         QString error;
         if (!sinkscope::grabWidgetToPng(&window, shot, &error)) {
             std::fprintf(stderr, "error: %s\n", qPrintable(error));

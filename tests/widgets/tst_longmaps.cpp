@@ -13,6 +13,7 @@
 #include "controlsview.h"
 #include "currentresult.h"
 #include "dataexport.h"
+#include "figurerenderer.h"
 #include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
@@ -24,6 +25,9 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
+#include <QFontMetrics>
+#include <QImage>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -421,7 +425,7 @@ void TestWidgets::longMapsCsvIsStreamed()
     Selection selection;
     CurrentResult current(&selection);
     AttentionHeatmapView view(&current, &selection);
-    view.resize(900, 700);
+    view.resize(420, 330); // small, as a printed figure is: the labels must be thinned to it
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
     const std::shared_ptr<RunResult> run = longRun(kLongT, 2, 0.3);
@@ -430,6 +434,16 @@ void TestWidgets::longMapsCsvIsStreamed()
     selection.setLayerHead(0, 1);
     QVERIFY(shown.wait(20000) || view.hasFigure());
     QTRY_VERIFY_WITH_TIMEOUT(view.hasFigure() && view.shownHead() == 1, 20000);
+    // The tick labels are thinned to the plot: no two are closer than a line of text.
+    view.plot()->replot(); // the tick vectors are laid out by a replot
+    for (QCPAxis* axis : {view.plot()->xAxis, view.plot()->yAxis}) {
+        const QVector<double> ticks = axis->tickVector();
+        QVERIFY(ticks.size() >= 2);
+        const int line = QFontMetrics(axis->tickLabelFont()).height();
+        for (int i = 1; i < ticks.size(); ++i)
+            QVERIFY2(std::abs(axis->coordToPixel(ticks[i]) - axis->coordToPixel(ticks[i - 1])) >= line,
+                     qPrintable(QStringLiteral("ticks %1 and %2").arg(ticks[i - 1]).arg(ticks[i])));
+    }
     const DataExport data = view.dataExport();
     QCOMPARE(data.rows, qint64(kLongT) * kLongT);
     QVERIFY(data.heavy()); // the window writes it off the GUI thread
@@ -465,4 +479,31 @@ void TestWidgets::longMapsCsvIsStreamed()
     QVERIFY(!writeDataExport(data, other, &error, &cancel, [&](double) { cancel = true; }));
     QVERIFY2(error.contains(QStringLiteral("cancelled")), qPrintable(error));
     QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden), QStringList{QStringLiteral("map.csv")});
+}
+
+void TestWidgets::longMapsFigureIsDrawn()
+{
+    // Headless (sinkscope-cli figure): a long prompt's map is computed off the GUI thread, and
+    // the figure is written once it is there, with its full CSV.
+    const std::shared_ptr<RunResult> run = longRun(kLongT, 2, 0.3);
+    FigureRequest request;
+    SessionRun shown;
+    shown.result = run;
+    request.runs = {shown};
+    request.view = QStringLiteral("heatmap");
+    request.head = 1;
+    QTemporaryDir dir;
+    request.out = dir.filePath(QStringLiteral("long.png"));
+    QString error;
+    QVERIFY2(renderFigure(request, &error), qPrintable(error));
+    QVERIFY(!QImage(request.out).isNull());
+    QFile csv(dir.filePath(QStringLiteral("long.csv")));
+    QVERIFY(csv.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = csv.readAll().split('\n');
+    QCOMPARE(lines.size(), kLongT + 2);
+    const RowMatrixXf map = run->attentionMap(0, 1);
+    const QList<QByteArray> row = lines[1201].split(',');
+    QCOMPARE(row[1].toFloat(), map(1200, 0));
+    QCOMPARE(row[1201].toFloat(), map(1200, 1200));
+    QVERIFY(QFileInfo::exists(dir.filePath(QStringLiteral("long.json"))));
 }

@@ -83,6 +83,7 @@ private Q_SLOTS:
     void longMapsClassificationEvidence();
     void longMapsRebinOnResize();
     void longMapsCsvIsStreamed();
+    void longMapsFigureIsDrawn();
 
     // tst_figureexport.cpp
     void exportFigure_data();
