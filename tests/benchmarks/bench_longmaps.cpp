@@ -7,11 +7,16 @@
 //   new: ControlsView::setResult (BinnedHeadMap: the core's bins at the plot's pixels, off the
 //        GUI thread for T > 1024), then the same for a head change.
 // Synthetic Q/K (Llama-like head size 64), no stored maps (how the GUI runs long prompts).
+// Then the view's CSV (every visible cell of both maps): the GUI thread's snapshot, the job
+// streamed to a file (what File → Export Data runs off the GUI thread), and the same job
+// collected into one string (what dataCsv() did on the GUI thread before, then also holding both
+// T x T maps), each with the peak resident memory it added.
 //
 //   bench_longmaps [T ...]        (default: 8192)
 #include "benchsupport.h"
 #include "binnedheadmap.h"
 #include "controlsview.h"
+#include "dataexport.h"
 #include "currentresult.h"
 #include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
@@ -21,13 +26,17 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QDir>
+#include <QFileInfo>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -54,6 +63,27 @@ void oldDraw(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& ma
         setTokenTicks(axis, run.encoding, 0, T);
         axis->setRange(-0.5, T - 0.5);
     }
+}
+
+// Resident memory in MiB from /proc/self/status: "VmRSS" now, "VmHWM" the peak since reset.
+double statusMiB(const char* key)
+{
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(key, 0) == 0)
+            return std::atof(line.c_str() + std::strlen(key) + 1) / 1024.0;
+    return std::nan("");
+}
+
+// Runs `f` and returns the peak resident memory it added, in MiB (the peak is reset first).
+template <class F>
+double peakAddedMiB(F&& f)
+{
+    std::ofstream("/proc/self/clear_refs") << "5";
+    const double before = statusMiB("VmRSS:");
+    f();
+    return statusMiB("VmHWM:") - before;
 }
 
 } // namespace
@@ -152,6 +182,35 @@ int main(int argc, char** argv)
                     m->blockQueries(), m->blockKeys());
         std::printf("%6d %-4s %16.1f %16.1f %16.1f %9dx%-2d   (head change)\n", T, "new", median(switchBlocked),
                     median(switchMs), median(switchCpu), m->blockQueries(), m->blockKeys());
+        std::fflush(stdout);
+
+        // The CSV of both maps.
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("controls.csv"));
+        QElapsedTimer timer;
+        timer.start();
+        const DataExport data = view.dataExport();
+        const double snapshotMs = double(timer.nsecsElapsed()) / 1e6;
+        double streamMs = 0, memoryMs = 0;
+        qint64 bytes = 0;
+        const double streamMiB = peakAddedMiB([&] {
+            timer.restart();
+            QString error;
+            if (!writeDataExport(data, file, &error))
+                std::fprintf(stderr, "error: %s\n", qPrintable(error));
+            streamMs = double(timer.nsecsElapsed()) / 1e6;
+        });
+        bytes = QFileInfo(file).size();
+        QFile::remove(file);
+        const double memoryMiB = peakAddedMiB([&] {
+            timer.restart();
+            const QByteArray all = dataExportBytes(data);
+            memoryMs = double(timer.nsecsElapsed()) / 1e6;
+            bytes = std::max<qint64>(bytes, all.size());
+        });
+        std::printf("%6d csv  %.1f MB, %lld rows: GUI-thread snapshot %.1f ms; streamed to a file %.0f ms, +%.0f MiB peak; "
+                    "into one string %.0f ms, +%.0f MiB peak\n",
+                    T, double(bytes) / 1e6, static_cast<long long>(data.rows), snapshotMs, streamMs, streamMiB, memoryMs, memoryMiB);
         std::fflush(stdout);
     }
     return 0;
