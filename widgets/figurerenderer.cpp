@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "figurerenderer.h"
 
+#include "classificationview.h"
 #include "compareview.h"
+#include "controlsview.h"
 #include "currentresult.h"
 #include "figuresidecar.h"
 #include "sinkscope/error.h"
@@ -45,9 +47,13 @@ bool renderFigure(const FigureRequest& request, QString* error)
             return fail(QObject::tr("The compare view needs two runs: give a session saved from a comparison (--session)."));
         compare->setOther(request.runs[1]);
     }
+    auto* controls = qobject_cast<ControlsView*>(view.get());
+    if (controls && !request.control)
+        return fail(QObject::tr("The controls view draws a control of the prompt: give one with --control SPEC."));
     const FigureExportOptions options = printFigureOptions(request.preset, request.fontPt, request.dpi);
-    // Laid out at the figure's own size, like a view on screen would be.
-    view->resize(options.size);
+    // Laid out at the figure's own size, like a view on screen would be; a view that is not one
+    // plot at a window's size (it is grabbed as it looks on screen).
+    view->resize(view->plot() ? options.size : request.widgetSize);
     view->setAttribute(Qt::WA_DontShowOnScreen);
     view->show();
     try {
@@ -60,14 +66,17 @@ bool renderFigure(const FigureRequest& request, QString* error)
     selection.setLayerHead(request.layer.value_or(0), request.head.value_or(0));
     if (request.query >= 0 && request.key >= 0)
         selection.setCell(request.query, request.key);
+    // After the run: a new result drops what was derived from the previous one.
+    if (controls)
+        controls->setResult(request.control);
+    if (auto* classification = qobject_cast<ClassificationView*>(view.get()); classification && request.classification) {
+        classification->setClassification(request.classification); // published in `current` too
+    }
     // A long prompt's map is computed off the GUI thread: the figure is the finished one.
     if (!waitUntilComputed(view.get()))
         return fail(QObject::tr("The view '%1' did not finish computing its figure.").arg(request.view));
     if (!view->hasFigure())
         return fail(QObject::tr("The view '%1' has nothing to draw for this run.").arg(request.view));
-    if (!view->plot())
-        return fail(QObject::tr("The view '%1' is not a plot and cannot be exported as a figure.").arg(request.view));
-
     return exportViewBundle(view.get(), spec->name, request.runs, request.out, options, request.preset.name, error,
                             request.averagedPrompts);
 }
@@ -78,7 +87,7 @@ std::optional<FigureBundle> prepareViewBundle(View* view, const QString& viewNam
                                               const std::vector<std::string>& averagedPrompts)
 {
     const ViewSpec* spec = ViewRegistry::global().find(viewName);
-    if (!view || !spec || !view->plot() || !view->hasFigure()) {
+    if (!view || !spec || !view->hasFigure()) {
         if (error)
             *error = QObject::tr("There is no figure to export.");
         return std::nullopt;
@@ -95,6 +104,8 @@ std::optional<FigureBundle> prepareViewBundle(View* view, const QString& viewNam
         runs.resize(std::min<size_t>(runs.size(), 1));
     p.runs = std::move(runs);
     p.averagedPrompts = averagedPrompts;
+    if (!view->plot()) // a view that is more than one plot: a picture of the whole view
+        return prepareWidgetBundle(view->figureWidget(), view->dataExport(), p, file, error);
     return prepareFigureBundle(view->plot(), view->dataExport(), p, file, options, presetName, error);
 }
 

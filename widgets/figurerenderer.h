@@ -7,8 +7,11 @@
 #include "figureexport.h"
 #include "figuresidecar.h"
 #include "sinkscope/analysis.h"
+#include "sinkscope/classify.h"
+#include "sinkscope/controls.h"
 #include "sinkscope/session.h"
 
+#include <QSize>
 #include <QString>
 #include <QVariantMap>
 
@@ -31,6 +34,14 @@ struct FigureRequest {
     double dpi = 300.0;
     double fontPt = 9.0;
     QString out;                  ///< FILE.pdf|svg|png; FILE.csv and FILE.json are written beside it
+    /// The controls view draws this control of runs[0]'s prompt (required for that view).
+    std::shared_ptr<const analysis::ControlResult> control;
+    /// The classification view shows this classification of runs[0] (without one, only which
+    /// heads have a waiver, the others "unprobed").
+    std::shared_ptr<const analysis::Classification> classification;
+    /// A view that is not one plot (the classification view) is written as a PNG of the whole
+    /// view laid out at this size in pixels; the preset and dpi apply to plots only.
+    QSize widgetSize{1280, 860};
 };
 
 class View;

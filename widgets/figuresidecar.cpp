@@ -2,6 +2,8 @@
 #include "figuresidecar.h"
 
 #include "qcustomplot_wrapper.h"
+
+#include <QWidget>
 #include "sinkscope/version.h"
 
 #include <QDateTime>
@@ -256,6 +258,33 @@ std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport cs
     // The sidecar reads the axes after the export, which re-laid the plot out for the screen;
     // ranges do not depend on the layout.
     b.json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
+    return b;
+}
+
+std::optional<FigureBundle> prepareWidgetBundle(QWidget* widget, DataExport csv, const FigureProvenance& provenance,
+                                                const QString& figureFile, QString* errorMessage)
+{
+    if (figureFormatForFile(figureFile) != FigureFormat::Png) {
+        if (errorMessage)
+            *errorMessage = QObject::tr("This view is not one plot and is exported as PNG only: use a .png file name.");
+        return std::nullopt;
+    }
+    if (csv.empty()) {
+        if (errorMessage)
+            *errorMessage = QObject::tr("The view has no data to write beside the figure.");
+        return std::nullopt;
+    }
+    FigureBundle b;
+    b.figureFile = figureFile;
+    b.csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
+    b.jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
+    b.csv = std::move(csv);
+    if (!grabWidgetToPng(widget, figureFile, errorMessage))
+        return std::nullopt;
+    FigureExportOptions grabbed;
+    grabbed.size = widget->size();
+    grabbed.pngScale = 1.0;
+    b.json = figureSidecarJson(provenance, nullptr, figureFile, FigureFormat::Png, grabbed, QStringLiteral("window"));
     return b;
 }
 

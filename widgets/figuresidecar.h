@@ -18,6 +18,7 @@
 #include <vector>
 
 class QCustomPlot;
+class QWidget;
 
 namespace sinkscope {
 
@@ -75,6 +76,9 @@ struct FigureBundle {
 std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
                                                 const QString& figureFile, const FigureExportOptions& options,
                                                 const QString& presetName, QString* errorMessage = nullptr);
+/// The same for a view that is not one plot: `widget` grabbed as PNG (other formats are refused).
+std::optional<FigureBundle> prepareWidgetBundle(QWidget* widget, DataExport csv, const FigureProvenance& provenance,
+                                                const QString& figureFile, QString* errorMessage = nullptr);
 bool finishFigureBundle(const FigureBundle& bundle, QString* errorMessage = nullptr, const std::atomic<bool>* cancel = nullptr,
                         const std::function<void(double)>& progress = {});
 
