@@ -48,6 +48,11 @@ public:
     std::shared_ptr<const RunResult> runA() const;
     /// B, when set.
     const SessionRun* other() const { return m_other.result ? &m_other : nullptr; }
+    /// The A that setPair pinned, until the current result changes (null when A is the current result).
+    const SessionRun* pinnedA() const { return m_pinnedA.result ? &m_pinnedA : nullptr; }
+    /// The label the title shows for A (0) or B (1): setPair's, "" when none. B's stays when a new
+    /// current result replaces a pinned A.
+    QString pairLabel(int side) const { return m_pairLabels[side == 0 ? 0 : 1]; }
     /// The alignment of the runs on screen (length 0 when there is no figure).
     const RunAlignment& alignment() const { return m_alignment; }
 

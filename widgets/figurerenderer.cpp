@@ -63,6 +63,8 @@ bool renderFigure(const FigureRequest& request, QString* error)
     } catch (const Error& e) {
         return fail(QString::fromStdString(e.describe()));
     }
+    if (compare && request.pair)
+        compare->setPair(request.runs[0], request.runs[1]); // after the run: a new result unpins A
     selection.setLayerHead(request.layer.value_or(0), request.head.value_or(0));
     if (request.query >= 0 && request.key >= 0)
         selection.setCell(request.query, request.key);

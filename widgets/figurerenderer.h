@@ -23,6 +23,7 @@ namespace sinkscope {
 
 struct FigureRequest {
     std::vector<SessionRun> runs; ///< [0] the run shown; [1] the other side of a comparison
+    bool pair = false;            ///< runs[0] and runs[1] are a pair (Session::pair): compare shows them with their labels
     /// The analysis shown with runs[0] (e.g. the mean over a prompt set); null: analyzeRun(runs[0]).
     std::shared_ptr<const analysis::RunMetrics> metrics;
     std::vector<std::string> averagedPrompts; ///< the prompts `metrics` is the mean of (recorded in the sidecar)

@@ -104,7 +104,11 @@ int figureCommand(const QStringList& args)
 
     if (o.has("session")) {
         const Session s = loadSession(o.value("session").toStdString());
-        req.runs = s.runs;
+        // compare draws the session's A and B (a pair's, e.g. before and with a control); the
+        // other views its main run.
+        const bool compare = view == QLatin1String("compare");
+        req.runs = compare ? comparedRuns(s) : s.runs;
+        req.pair = compare && s.pair;
         if (!req.layer)
             req.layer = s.layer;
         if (!req.head)

@@ -824,8 +824,10 @@ void MainWindow::exportPaperFigureDialog()
     }
     const std::optional<Session> session = m_sessions->sessionOnScreen();
     QString error;
+    // The compare figure records its A and B (a pinned pair's A is not the main run).
     const std::optional<FigureBundle> bundle =
-        session ? prepareViewBundle(v, currentViewName(), session->runs, name, dialog.options(), dialog.presetName(), &error)
+        session ? prepareViewBundle(v, currentViewName(), qobject_cast<CompareView*>(v) ? comparedRuns(*session) : session->runs,
+                                    name, dialog.options(), dialog.presetName(), &error)
                 : std::nullopt;
     if (!bundle) {
         showMessage(tr("Export failed: %1").arg(error), true);

@@ -46,6 +46,12 @@ SessionController::SessionController(MainWindow* window) : QObject(window), m_wi
         m_modelMissing = false;
         autosave();
     });
+    // Keep Run for Comparison and Send to Compare change what is on screen without a run.
+    if (CompareView* compare = compareView(window))
+        connect(compare, &CompareView::otherChanged, this, [this] {
+            if (!m_opening)
+                autosave();
+        });
 }
 
 SessionController::~SessionController()
@@ -69,10 +75,30 @@ std::optional<Session> SessionController::sessionOnScreen(QString* why) const
     main.result = result;
     s.runs.push_back(main);
     if (CompareView* compare = compareView(m_window); compare && compare->other()) {
-        SessionRun other = *compare->other();
-        other.label = "B";
-        s.runs.front().label = "A";
-        s.runs.push_back(other);
+        SessionRun b = *compare->other();
+        const SessionRun* pinned = compare->pinnedA();
+        const QString labelA = compare->pairLabel(0), labelB = compare->pairLabel(1);
+        if (!pinned && labelA.isEmpty() && labelB.isEmpty()) {
+            // A kept run B against the current run: the main run is A.
+            b.label = "B";
+            s.runs.front().label = "A";
+            s.runs.push_back(b);
+        } else {
+            // A pair a view put (e.g. Send to Compare): both sides with their labels, so that
+            // the reopened view shows the same A and B. B stays runs[1] (what a reader that knows
+            // no pair compares with); a pinned A other than the main run is a run of its own.
+            b.label = labelB.toStdString();
+            s.runs.push_back(b);
+            if (pinned && pinned->result != result) {
+                SessionRun a = *pinned;
+                a.label = labelA.toStdString();
+                s.runs.push_back(a);
+                s.pair = SessionPair{2, 1};
+            } else {
+                s.runs.front().label = labelA.toStdString();
+                s.pair = SessionPair{0, 1};
+            }
+        }
     }
     s.view = m_window->currentViewName().toStdString();
     const Selection* sel = m_window->selection();
@@ -133,14 +159,18 @@ bool SessionController::open(const QString& path, QString* error)
     m_window->setBosPolicy(QString::fromStdString(bosPolicyName(main.bos)));
     m_shownPrompt = QString::fromStdString(main.prompt);
     m_shownBos = QString::fromStdString(bosPolicyName(main.bos));
-    if (CompareView* compare = compareView(m_window)) {
-        if (s.runs.size() > 1)
-            compare->setOther(s.runs[1]);
-        else
-            compare->clearOther();
-    }
+    CompareView* compare = compareView(m_window);
+    const std::vector<SessionRun> sides = comparedRuns(s);
     m_opening = true;
+    if (compare) {
+        if (!s.pair && sides.size() > 1)
+            compare->setOther(sides[1]);
+        else
+            compare->clearOther(); // a pair is put below: showing the main run unpins any A
+    }
     m_window->showSessionRun(main.result, metrics);
+    if (compare && s.pair)
+        compare->setPair(sides[0], sides[1]);
     m_opening = false;
     m_window->selection()->setLayerHead(s.layer, s.head);
     if (s.query >= 0 && s.key >= 0)

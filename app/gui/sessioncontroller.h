@@ -13,8 +13,9 @@
 class MainWindow;
 
 /// Sessions of the main window: File → Save Session / Open Session, and the autosave of what is
-/// on screen after every run (written on a worker thread, in order, atomically), offered for
-/// restore at the next start. A session opened without its model shows the saved runs; a new run
+/// on screen after every run and every change of the Compare view's runs (written on a worker
+/// thread, in order, atomically), offered for restore at the next start. A pair the Compare view
+/// shows (a pinned A and B with their labels) is saved as the session's pair and reopened as it. A session opened without its model shows the saved runs; a new run
 /// needs a model, and the window says so.
 class SessionController : public QObject {
     Q_OBJECT

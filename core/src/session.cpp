@@ -164,6 +164,13 @@ ModelReference describeModelFolder(const std::string& dir)
     return ref;
 }
 
+std::vector<SessionRun> comparedRuns(const Session& session)
+{
+    if (session.pair)
+        return {session.runs.at(size_t(session.pair->a)), session.runs.at(size_t(session.pair->b))};
+    return {session.runs.begin(), session.runs.begin() + std::min<std::ptrdiff_t>(std::ptrdiff_t(session.runs.size()), 2)};
+}
+
 std::string encodeSession(const Session& session, const SessionSaveOptions& options)
 {
     if (session.runs.empty())
@@ -176,6 +183,14 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
         }
         if (!isObject)
             throw Error(ErrorCode::InvalidArgument, "The session's settings are not a JSON object.");
+    }
+    if (session.pair) {
+        const int n = int(session.runs.size());
+        const SessionPair& p = *session.pair;
+        if (p.a < 0 || p.a >= n || p.b < 0 || p.b >= n || p.a == p.b)
+            throw Error(ErrorCode::InvalidArgument, "The session's compare pair (A = run " + std::to_string(p.a)
+                                                        + ", B = run " + std::to_string(p.b) + ") is not two different runs of its "
+                                                        + std::to_string(n) + ".");
     }
 
     std::string data;
@@ -285,6 +300,12 @@ std::string encodeSession(const Session& session, const SessionSaveOptions& opti
     // The writer is Qt's (see ARCHITECTURE.md): the settings, checked above, become its object.
     root["settings"] = QJsonDocument::fromJson(QByteArray::fromStdString(session.settingsJson)).object();
     root["runs"] = runs;
+    if (session.pair) {
+        QJsonObject pair;
+        pair["a"] = session.pair->a;
+        pair["b"] = session.pair->b;
+        root["pair"] = pair;
+    }
     const QByteArray manifest = QJsonDocument(root).toJson(QJsonDocument::Indented);
 
     const uint64_t dataOffset = alignUp(kHeaderBytes + uint64_t(manifest.size()));
@@ -557,6 +578,19 @@ Session decodeSession(const std::string& bytes, const std::string& source)
             rd.fail(where + "holds only part of what recomputes its attention maps (queries, keys and recipes)");
         run.result = std::move(r);
         s.runs.push_back(std::move(run));
+    }
+    // Optional: absent in a session whose Compare view showed no pair (and in every file written
+    // before pairs were kept), which then means runs[1] is B against the main run.
+    if (const json::Value pair = root.find("pair"); !pair.isAbsent()) {
+        if (!pair.isObject())
+            rd.fail(std::string("its \"pair\" is ") + pair.kindName() + ", not an object");
+        const int64_t last = int64_t(s.runs.size()) - 1;
+        SessionPair p;
+        p.a = int(rd.integer(pair, "a", "its pair ", 0, last));
+        p.b = int(rd.integer(pair, "b", "its pair ", 0, last));
+        if (p.a == p.b)
+            rd.fail("its pair's sides A and B are the same run " + std::to_string(p.a));
+        s.pair = p;
     }
     const RunResult& main = *s.runs.front().result;
     if (s.layer >= main.model.layers || s.head >= main.model.heads || s.query >= main.tokens || s.key >= main.tokens)

@@ -180,6 +180,66 @@ private Q_SLOTS:
         QCOMPARE(readAll(QDir(dir.path()).filePath("from-session.csv")), readAll(QDir(dir.path()).filePath("fresh.csv")));
     }
 
+    // A session whose compare view showed a pair (Send to Compare: a pinned A that is not the main
+    // run): the compare figure draws that A against B, names them by the pair's labels, and its
+    // record lists exactly those two runs.
+    void compareFigureOfASessionPair()
+    {
+        QTemporaryDir dir;
+        Session s;
+        std::vector<std::vector<int32_t>> ids;
+        {
+            const auto m = Model::load(m_model.toStdString(), DevicePreference::Cpu);
+            const char* prompts[] = {kPrompt, "the cat sat on the mat.", "a cat."};
+            const char* labels[] = {"", "with it", "without it"};
+            for (int i = 0; i < 3; ++i) {
+                RunRequest req;
+                req.text = prompts[i];
+                SessionRun run;
+                run.model = describeModelFolder(m_model.toStdString());
+                run.prompt = prompts[i];
+                run.label = labels[i];
+                run.result = m->run(req);
+                ids.push_back(run.result->encoding.ids());
+                s.runs.push_back(run);
+            }
+        }
+        s.pair = SessionPair{2, 1};
+        s.layer = 0;
+        s.head = 1;
+        QVERIFY(ids[0].size() != ids[1].size() && ids[1].size() != ids[2].size() && ids[0].size() != ids[2].size());
+        const QString session = QDir(dir.path()).filePath("pair.sinkscope");
+        saveSession(s, session.toStdString());
+        const QString out = QDir(dir.path()).filePath("pair.svg");
+        const Outcome o = figure({"--session", session, "--view", "compare", "--out", out});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        const QJsonObject j = readJson(QDir(dir.path()).filePath("pair.json"));
+        const QJsonArray runs = j["runs"].toArray();
+        QCOMPARE(runs.size(), 2);
+        QCOMPARE(runs[0]["label"].toString(), QString("without it"));
+        QCOMPARE(runs[1]["label"].toString(), QString("with it"));
+        for (int side = 0; side < 2; ++side) {
+            const std::vector<int32_t>& want = ids[side == 0 ? 2 : 1];
+            const QJsonArray got = runs[side]["token_ids"].toArray();
+            QCOMPARE(size_t(got.size()), want.size());
+            for (size_t t = 0; t < want.size(); ++t)
+                QCOMPARE(got[qsizetype(t)].toInt(), want[t]);
+        }
+        // The title names both sides by their labels, as the window's compare view does.
+        const QByteArray svg = readAll(out);
+        QVERIFY(svg.contains("without it"));
+        QVERIFY(svg.contains("with it"));
+        // The data are A's and B's cells: A ("a cat.") is the shorter run, so the aligned queries
+        // of A stop before its own T.
+        int maxQueryA = -1;
+        for (const QByteArray& line : readAll(QDir(dir.path()).filePath("pair.csv")).split('\n')) {
+            const QList<QByteArray> f = line.split(',');
+            if (f.size() == 7 && f[0] != "query_a")
+                maxQueryA = std::max(maxQueryA, f[0].toInt());
+        }
+        QCOMPARE(maxQueryA, int(ids[2].size()) - 1);
+    }
+
     void errors_data()
     {
         QTest::addColumn<QStringList>("args");

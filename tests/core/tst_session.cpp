@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Session files: a constructed run and a real demo-model run survive the round trip bit for bit
-// (every capture, token, recipe and setting), and every kind of damage is refused with a message
-// that says what is wrong.
+// (every capture, token, recipe and setting), a Compare pair keeps its two runs and labels, and
+// every kind of damage is refused with a message that says what is wrong.
 #include "sinkscope/demomodels.h"
 #include "sinkscope/error.h"
 #include "sinkscope/model.h"
@@ -253,6 +253,58 @@ private Q_SLOTS:
         QCOMPARE(back.runs[1].model.hfRepo, std::string("org/name"));
         QCOMPARE(back.runs[1].model.hfRevision, std::string("abc123"));
         compareRuns(*other, *back.runs[1].result);
+        // A comparison of a kept run with the main one is no pair: runs[1] is B against the main run.
+        QVERIFY(!back.pair);
+        const std::vector<SessionRun> sides = comparedRuns(back);
+        QCOMPARE(sides.size(), size_t(2));
+        QCOMPARE(sides[0].label, std::string("A"));
+        QCOMPARE(sides[1].label, std::string("B"));
+        QCOMPARE(sides[1].result, back.runs[1].result);
+        QCOMPARE(comparedRuns(sessionOf(constructedRun())).size(), size_t(1));
+    }
+
+    void comparePairKeepsItsSidesAndLabels_data()
+    {
+        QTest::addColumn<int>("a"); // index of side A
+        QTest::addColumn<int>("b");
+        QTest::newRow("A a run of its own") << 2 << 1;
+        QTest::newRow("A is the main run") << 0 << 1;
+        QTest::newRow("B after A") << 1 << 2;
+    }
+    void comparePairKeepsItsSidesAndLabels()
+    {
+        QFETCH(int, a);
+        QFETCH(int, b);
+        Session s = sessionOf(constructedRun(1));
+        s.runs[0].label = "";
+        for (uint32_t seed : {2u, 3u}) {
+            SessionRun r;
+            r.model = describeModelFolder("/models/constructed");
+            r.result = constructedRun(seed);
+            s.runs.push_back(r);
+        }
+        s.runs[size_t(a)].label = "without block:3";
+        s.runs[size_t(b)].label = "with block:3";
+        s.pair = SessionPair{a, b};
+        const Session back = decodeSession(encodeSession(s), "mem");
+        QVERIFY(back.pair);
+        QCOMPARE(back.pair->a, a);
+        QCOMPARE(back.pair->b, b);
+        QCOMPARE(back.runs.size(), size_t(3));
+        QCOMPARE(back.runs[size_t(a)].label, std::string("without block:3"));
+        QCOMPARE(back.runs[size_t(b)].label, std::string("with block:3"));
+        for (size_t i = 0; i < 3; ++i)
+            compareRuns(*s.runs[i].result, *back.runs[i].result);
+        const std::vector<SessionRun> sides = comparedRuns(back);
+        QCOMPARE(sides.size(), size_t(2));
+        QCOMPARE(sides[0].result, back.runs[size_t(a)].result);
+        QCOMPARE(sides[1].result, back.runs[size_t(b)].result);
+        QCOMPARE(sides[0].label, std::string("without block:3"));
+        // The manifest says it in one object a reader can see: {"a": i, "b": j}.
+        const std::string bytes = encodeSession(s);
+        const QJsonObject root = QJsonDocument::fromJson(QByteArray::fromStdString(bytes.substr(56, le64(bytes, 24)))).object();
+        QCOMPARE(root["pair"].toObject(), (QJsonObject{{"a", a}, {"b", b}}));
+        QCOMPARE(root["version"].toInt(), 1); // an addition that version-1 readers skip, not a new format
     }
 
     void compactSessionRecomputesMapsFromQK()
@@ -354,6 +406,10 @@ private Q_SLOTS:
         QTest::newRow("no runs") << "noruns" << format << "holds no run";
         QTest::newRow("q without k") << "halfqk" << format << "only part of what recomputes";
         QTest::newRow("bos") << "bos" << format << "\"bos_policy\" is not auto, on or off";
+        QTest::newRow("pair not an object") << "pair:type" << format << "its \"pair\" is a number, not an object";
+        QTest::newRow("pair without b") << "pair:nob" << format << "its pair  has no \"b\"";
+        QTest::newRow("pair past the runs") << "pair:outside" << format << "its pair \"b\" must be an integer from 0 to 0";
+        QTest::newRow("pair of one run") << "pair:same" << format << "its pair's sides A and B are the same run 0";
     }
     void refusesDamage()
     {
@@ -450,6 +506,18 @@ private Q_SLOTS:
             });
         } else if (op == "bos") {
             bad = editRun([](QJsonObject& run) { run["bos_policy"] = "sometimes"; });
+        } else if (op == "pair") {
+            const QString how = kind.section(':', 1, 1);
+            bad = withManifest(good, [&](QJsonObject& root) {
+                if (how == "type")
+                    root["pair"] = 1;
+                else if (how == "nob")
+                    root["pair"] = QJsonObject{{"a", 0}};
+                else if (how == "outside")
+                    root["pair"] = QJsonObject{{"a", 0}, {"b", 1}}; // the file holds one run
+                else
+                    root["pair"] = QJsonObject{{"a", 0}, {"b", 0}};
+            });
         }
         try {
             decodeSession(bad, "x.sinkscope");
@@ -486,6 +554,21 @@ private Q_SLOTS:
         Session s = sessionOf(constructedRun());
         s.settingsJson = "[1]";
         QVERIFY_THROWS_EXCEPTION(Error, encodeSession(s));
+        // A pair must name two different runs of the session.
+        Session two = sessionOf(constructedRun());
+        two.runs.push_back(two.runs.front());
+        for (const SessionPair& p : {SessionPair{0, 2}, SessionPair{1, 1}, SessionPair{-1, 1}}) {
+            two.pair = p;
+            try {
+                encodeSession(two);
+                QFAIL("a pair outside the session's runs was written");
+            } catch (const Error& e) {
+                QCOMPARE(e.code(), ErrorCode::InvalidArgument);
+                QVERIFY2(QString::fromStdString(e.what()).contains("compare pair"), e.what());
+            }
+        }
+        two.pair = SessionPair{1, 0};
+        QVERIFY(decodeSession(encodeSession(two), "mem").pair);
     }
 
     void missingFileIsAnIoError()

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,23 @@ struct SessionRun {
     std::shared_ptr<const RunResult> result; ///< never null in a loaded session
 };
 
+/// The two sides of the Compare view when a view put both of them (CompareView::setPair, e.g.
+/// the run before a control and the run with it): indices into Session::runs. Their runs' labels
+/// are the pair's labels. Side A may be the main run (a = 0) or a run of its own.
+struct SessionPair {
+    int a = 0; ///< index of side A in Session::runs
+    int b = 1; ///< index of side B in Session::runs (the program writes 1, see docs/SESSION.md)
+};
+
 /// Everything a session file holds.
 struct Session {
     /// The newest format version this build writes and reads.
     static constexpr int kFormatVersion = 1;
 
     std::vector<SessionRun> runs; ///< at least one; runs[0] is the main run
+    /// The Compare view's pair; nullopt when Compare shows the main run as A and runs[1] (when
+    /// present) as B. When set, a and b are different indices into `runs`.
+    std::optional<SessionPair> pair;
     std::string view;             ///< the registered name of the view on screen ("" = default)
     int layer = 0, head = 0;      ///< the selection
     int query = -1, key = -1;     ///< -1 = none selected
@@ -51,6 +63,10 @@ struct Session {
     std::string created;          ///< UTC time of writing, ISO 8601 (set by saveSession)
 };
 
+/// The Compare view's sides of `session`, A then B: the pair's runs when it has a pair, else
+/// runs[0] and runs[1]; only runs[0] when it holds one run and no pair.
+std::vector<SessionRun> comparedRuns(const Session& session);
+
 /// What saveSession keeps of each run's captures (the summaries are always kept).
 struct SessionSaveOptions {
     bool attentionMaps = true; ///< stored [L,H,T,T] maps (when the run has them); without them maps are recomputed from Q/K
@@ -58,8 +74,8 @@ struct SessionSaveOptions {
 };
 
 /// Writes `session` to `path` atomically (a temporary file renamed into place). Sets the file's
-/// app version and time. Throws Error(InvalidArgument) for an empty session or a run whose
-/// captures do not match its model's dimensions, Error(Io) when the file cannot be written.
+/// app version and time. Throws Error(InvalidArgument) for an empty session, a pair whose sides
+/// are not two different runs of it, or a run whose captures do not match its model's dimensions, Error(Io) when the file cannot be written.
 void saveSession(const Session& session, const std::string& path, const SessionSaveOptions& options = {});
 
 /// The bytes saveSession would write (for tests and size estimates).
