@@ -8,6 +8,8 @@
 #ifdef SINKSCOPE_CLI_HAS_WIDGETS
 #include "figurerenderer.h"
 #include "figuresidecar.h"
+#include "sinkscope/classify.h"
+#include "sinkscope/controls.h"
 #include "sinkscope/analysis.h"
 #include "sinkscope/metricsio.h"
 #include "sinkscope/model.h"
@@ -29,6 +31,8 @@ const CommandSpec& figureSpec()
          {QStringLiteral("prompts"), QStringLiteral("FILE"), QStringLiteral("a prompt set: the mean over its largest length group")},
          {QStringLiteral("session"), QStringLiteral("FILE"), QStringLiteral("draw from a saved session (no --model, --bos, --device)")},
          {QStringLiteral("view"), QStringLiteral("NAME"), QStringLiteral("the view to draw (required)")},
+         {QStringLiteral("control"), QStringLiteral("SPEC"),
+          QStringLiteral("with --view controls: the control to apply (block:J | designate:J | positions:shift=D | positions:J=0 | evict:K,W)")},
          {QStringLiteral("layer"), QStringLiteral("L"), QStringLiteral("the layer to show")},
          {QStringLiteral("head"), QStringLiteral("H"), QStringLiteral("the head to show")},
          {QStringLiteral("preset"), QStringLiteral("one-column|two-column|WxH"), QStringLiteral("figure size (default one-column)")},
@@ -85,7 +89,12 @@ int figureCommand(const QStringList& args)
     if (!format)
         throw UsageError("--out must end in .pdf, .svg or .png, got '" + outFile.toStdString() + "'");
     QString presetError;
-    const auto preset = parseFigurePreset(o.value("preset", QStringLiteral("one-column")), &presetError);
+    // The controls view is four panels (two maps, two curves): a one-column figure would crush them.
+    const bool fourPanels = view == QLatin1String("controls");
+    if (fourPanels && !o.has("preset"))
+        err(QStringLiteral("note: the controls view is four panels: drawn at the two-column preset (--preset chooses another)"));
+    const auto preset =
+        parseFigurePreset(o.value("preset", fourPanels ? QStringLiteral("two-column") : QStringLiteral("one-column")), &presetError);
     if (!preset)
         throw UsageError(presetError.toStdString());
     req.preset = *preset;
@@ -101,6 +110,22 @@ int figureCommand(const QStringList& args)
     }
     req.layer = parseIndex(o, "layer");
     req.head = parseIndex(o, "head");
+    // The controls view draws a control of the prompt; the classification view the probes'
+    // verdicts. Both need the model, so they are computed here from --model and the prompt(s).
+    const bool controlsView = view == QLatin1String("controls");
+    const bool classificationView = view == QLatin1String("classification");
+    std::optional<analysis::ControlSpec> control;
+    if (o.has("control")) {
+        if (!controlsView)
+            throw UsageError("--control applies to --view controls only");
+        control = analysis::parseControlSpec(o.value("control").toStdString()); // refused before the model loads
+    } else if (controlsView) {
+        throw UsageError("--view controls needs --control SPEC (the control to draw)");
+    }
+    if (classificationView && *format != FigureFormat::Png)
+        throw UsageError("--view classification is not one plot and is written as PNG only: give --out FILE.png");
+    if ((controlsView || classificationView) && o.has("session"))
+        throw UsageError("--view " + view.toStdString() + " runs the model: give --model with --prompt or --prompts, not --session");
 
     if (o.has("session")) {
         const Session s = loadSession(o.value("session").toStdString());
@@ -177,15 +202,43 @@ int figureCommand(const QStringList& args)
                     .arg(prompts[group.front()].line));
         }
         req.runs.push_back(shown);
+        analysis::PromptSet set;
+        set.prompts = prompts;
+        if (control) {
+            analysis::ControlJob job(set, *control, bos);
+            req.control = std::static_pointer_cast<const analysis::ControlResult>(runJob(*model, job));
+            err(QStringLiteral("%1 on %2 prompt(s): NLL %3 -> %4, mean KL %5")
+                    .arg(QString::fromStdString(control->text))
+                    .arg(req.control->prompts)
+                    .arg(req.control->nllBefore, 0, 'f', 4)
+                    .arg(req.control->nllAfter, 0, 'f', 4)
+                    .arg(req.control->klMean, 0, 'g', 4));
+        }
+        if (classificationView) {
+            analysis::ClassifySettings settings;
+            settings.bos = bos;
+            analysis::ClassifyJob job(set, settings);
+            req.classification = std::static_pointer_cast<const analysis::Classification>(runJob(*model, job));
+            err(QStringLiteral("classified %1 prompt(s) in %2 forward passes: model verdict %3")
+                    .arg(req.classification->prompts)
+                    .arg(req.classification->forwardPasses)
+                    .arg(analysis::verdictName(req.classification->modelVerdict)));
+        }
     }
 
+    if (classificationView)
+        err(QStringLiteral("note: the %1 view is not one plot: it is written as a PNG of the whole view laid out at %2 x %3 px "
+                           "(--preset and --dpi apply to plots)")
+                .arg(view)
+                .arg(req.widgetSize.width())
+                .arg(req.widgetSize.height()));
     QString error;
     if (!renderFigure(req, &error))
         throw Error(ErrorCode::InvalidArgument, error.toStdString());
-    err(QStringLiteral("%1 (%2 x %3 in) -> %4, %5, %6")
-            .arg(view)
-            .arg(req.preset.widthIn, 0, 'g', 3)
-            .arg(req.preset.heightIn, 0, 'g', 3)
+    const QString size = classificationView ? QStringLiteral("%1 x %2 px").arg(req.widgetSize.width()).arg(req.widgetSize.height())
+                                            : QStringLiteral("%1 x %2 in").arg(req.preset.widthIn, 0, 'g', 3).arg(req.preset.heightIn, 0, 'g', 3);
+    err(QStringLiteral("%1 (%2) -> %3, %4, %5")
+            .arg(view, size)
             .arg(QDir::toNativeSeparators(req.out), QDir::toNativeSeparators(figureCompanionPath(req.out, QStringLiteral("csv"))),
                  QDir::toNativeSeparators(figureCompanionPath(req.out, QStringLiteral("json")))));
     return 0;

@@ -240,6 +240,43 @@ private Q_SLOTS:
         QCOMPARE(maxQueryA, int(ids[2].size()) - 1);
     }
 
+    void controlsAndClassificationFigures()
+    {
+        // The controls view draws a control the command applies: blocking element 0 of the demo
+        // decoder, whose L0.H0 is a planted first-position waiver (its mass on element 0 near 1),
+        // leaves every head nothing on element 0.
+        const QString controls = QDir(m_tmp.path()).filePath("controls.pdf");
+        Outcome o = figure({"--model", m_model, "--prompt", kPrompt, "--view", "controls", "--control", "block:0", "--out", controls});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        QVERIFY(o.err.contains("drawn at the two-column preset"));
+        QVERIFY(readAll(controls).startsWith("%PDF-"));
+        const QByteArray csv = readAll(QDir(m_tmp.path()).filePath("controls.csv"));
+        QVERIFY(csv.startsWith("series,layer,head,position,key,value\n"));
+        QVERIFY(csv.contains("\nfirst_mass_before,0,0,,,0.99"));
+        for (int h = 0; h < 4; ++h)
+            QVERIFY(csv.contains(QByteArray("\nfirst_mass_after,0,") + QByteArray::number(h) + ",,,0\n"));
+        QVERIFY(csv.contains("\nmap_after,0,0,1,0,0\n")); // the blocked key, in the selected head's map
+        const QJsonObject j = readJson(QDir(m_tmp.path()).filePath("controls.json"));
+        QCOMPARE(j["view"]["name"].toString(), "controls");
+        QCOMPARE(j["figure"]["preset"].toString(), "two-column");
+
+        // The classification view: the command runs the probes; the planted waivers come out as
+        // the verdicts (L0.H0 positional, L0.H1 the "." elements: feature).
+        const QString cls = QDir(m_tmp.path()).filePath("verdicts.png");
+        o = figure({"--model", m_model, "--prompt", kPrompt, "--view", "classification", "--out", cls});
+        QVERIFY2(o.code == 0, qPrintable(o.err));
+        QVERIFY(o.err.contains("not one plot"));
+        const QByteArray table = readAll(QDir(m_tmp.path()).filePath("verdicts.csv"));
+        QVERIFY2(table.contains("\n0,0,positional,"), table.constData());
+        QVERIFY2(table.contains("\n0,1,feature,"), table.constData());
+        const QJsonObject k = readJson(QDir(m_tmp.path()).filePath("verdicts.json"));
+        QCOMPARE(k["view"]["name"].toString(), "classification");
+        QCOMPARE(k["figure"]["preset"].toString(), "window");
+        const QImage image(cls);
+        QVERIFY(image.width() > 1000 && image.height() > 700);
+        QCOMPARE(qRound(k["figure"]["width_in"].toDouble() * 96), image.width());
+    }
+
     void errors_data()
     {
         QTest::addColumn<QStringList>("args");
@@ -264,6 +301,16 @@ private Q_SLOTS:
                                   << 2 << "error: missing --model";
         QTest::newRow("compare needs two runs") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "compare", "--out", out}
                                                 << 1 << "error: The compare view needs two runs";
+        QTest::newRow("controls without a control") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "controls", "--out", out}
+                                                    << 2 << "error: --view controls needs --control SPEC";
+        QTest::newRow("control elsewhere") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--control", "block:0", "--out", out}
+                                           << 2 << "error: --control applies to --view controls only";
+        QTest::newRow("bad control") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "controls", "--control", "block:x", "--out", out}
+                                     << 1 << "error: ";
+        QTest::newRow("classification as pdf") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "classification", "--out", out}
+                                               << 2 << "is written as PNG only";
+        QTest::newRow("controls of a session") << QStringList{"--session", "s", "--view", "controls", "--control", "block:0", "--out", out}
+                                               << 2 << "runs the model";
         QTest::newRow("bad session") << QStringList{"--session", QDir(m_tmp.path()).filePath("nope.sinkscope"), "--view", "heatmap", "--out", out}
                                      << 1 << "does not exist";
     }
