@@ -233,16 +233,12 @@ QByteArray figureSidecarJson(const FigureProvenance& p, const QCustomPlot* plot,
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 
-std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
-                                                const QString& figureFile, const FigureExportOptions& options,
-                                                const QString& presetName, QString* errorMessage)
+namespace {
+
+// The bundle's file names and data, before its figure is drawn; nullopt (and why) when the view
+// has no data to write beside it.
+std::optional<FigureBundle> bundleFor(const QString& figureFile, DataExport csv, QString* errorMessage)
 {
-    const auto format = figureFormatForFile(figureFile);
-    if (!format) {
-        if (errorMessage)
-            *errorMessage = QObject::tr("Unknown figure format for %1: use .pdf, .png or .svg.").arg(QDir::toNativeSeparators(figureFile));
-        return std::nullopt;
-    }
     if (csv.empty()) {
         if (errorMessage)
             *errorMessage = QObject::tr("The view has no data to write beside the figure.");
@@ -253,11 +249,27 @@ std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport cs
     b.csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
     b.jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
     b.csv = std::move(csv);
-    if (!exportFigure(plot, figureFile, *format, errorMessage, options))
+    return b;
+}
+
+} // namespace
+
+std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
+                                                const QString& figureFile, const FigureExportOptions& options,
+                                                const QString& presetName, QString* errorMessage)
+{
+    const auto format = figureFormatForFile(figureFile);
+    if (!format) {
+        if (errorMessage)
+            *errorMessage = QObject::tr("Unknown figure format for %1: use .pdf, .png or .svg.").arg(QDir::toNativeSeparators(figureFile));
+        return std::nullopt;
+    }
+    std::optional<FigureBundle> b = bundleFor(figureFile, std::move(csv), errorMessage);
+    if (!b || !exportFigure(plot, figureFile, *format, errorMessage, options))
         return std::nullopt;
     // The sidecar reads the axes after the export, which re-laid the plot out for the screen;
     // ranges do not depend on the layout.
-    b.json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
+    b->json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
     return b;
 }
 
@@ -269,22 +281,13 @@ std::optional<FigureBundle> prepareWidgetBundle(QWidget* widget, DataExport csv,
             *errorMessage = QObject::tr("This view is not one plot and is exported as PNG only: use a .png file name.");
         return std::nullopt;
     }
-    if (csv.empty()) {
-        if (errorMessage)
-            *errorMessage = QObject::tr("The view has no data to write beside the figure.");
+    std::optional<FigureBundle> b = bundleFor(figureFile, std::move(csv), errorMessage);
+    if (!b || !grabWidgetToPng(widget, figureFile, errorMessage))
         return std::nullopt;
-    }
-    FigureBundle b;
-    b.figureFile = figureFile;
-    b.csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
-    b.jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
-    b.csv = std::move(csv);
-    if (!grabWidgetToPng(widget, figureFile, errorMessage))
-        return std::nullopt;
-    FigureExportOptions grabbed;
+    FigureExportOptions grabbed; // the picture's own size, one pixel per screen pixel
     grabbed.size = widget->size();
     grabbed.pngScale = 1.0;
-    b.json = figureSidecarJson(provenance, nullptr, figureFile, FigureFormat::Png, grabbed, QStringLiteral("window"));
+    b->json = figureSidecarJson(provenance, nullptr, figureFile, FigureFormat::Png, grabbed, QStringLiteral("window"));
     return b;
 }
 
