@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The GUI program's command line, run as a process offscreen: every registered view can be
 // captured with --screenshot, and what the user asked for is never replaced by a default.
+#include "colormaps.h"
 #include "tinymodels.h"
 #include "viewregistry.h"
 
@@ -11,6 +12,8 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <cmath>
 
 using namespace sinkscope;
 
@@ -24,6 +27,7 @@ private Q_SLOTS:
     void refusesWhatItCannotDo_data();
     void refusesWhatItCannotDo();
     void viewsThatRunAJobFirst();
+    void longPromptShotShowsTheMap();
 
 private:
     int runGui(const QStringList& args, QByteArray* err);
@@ -161,6 +165,31 @@ void TestGuiCli::viewsThatRunAJobFirst()
     const auto [rcClass, classified] = shot({"--view", "classification"}, "classification.png", &err);
     QVERIFY2(rcClass == 0, err.constData());
     QVERIFY(!classified.isNull());
+}
+
+void TestGuiCli::longPromptShotShowsTheMap()
+{
+    // More than 1024 tokens: the heatmap is binned off the GUI thread, and the screenshot waits
+    // for it instead of catching the "computing the map" page.
+    const QString model = QDir(m_tmp.path()).filePath("tiny-long");
+    test::writeTinyLlamaWithTokenizer(model, 2, 1, 2048);
+    const QString prompt = QStringLiteral("hello world ").repeated(120); // about 1200 tokens
+    const QString png = QDir(m_tmp.path()).filePath("long-heatmap.png");
+    QByteArray err;
+    const int rc = runGui({"--model", model, "--prompt", prompt, "--view", "heatmap", "--size", "1000x700", "--screenshot", png}, &err);
+    QVERIFY2(rc == 0, err.constData());
+    const QImage image = QImage(png).convertToFormat(QImage::Format_RGB32);
+    QCOMPARE(image.size(), QSize(1000, 700));
+    // The map's cells: the low end of the colour map (viridis, dark purple) covers much of the
+    // plot, since a long causal map spreads its attention thin; the placeholder page has none.
+    const QColor low = colorMapColor(ColorMap::Viridis, 0.0);
+    qint64 cells = 0;
+    for (int y = 0; y < image.height(); ++y)
+        for (int x = 0; x < image.width(); ++x) {
+            const QColor c = image.pixelColor(x, y);
+            cells += std::abs(c.red() - low.red()) + std::abs(c.green() - low.green()) + std::abs(c.blue() - low.blue()) < 40;
+        }
+    QVERIFY2(cells > image.width() * image.height() / 20, qPrintable(QString::number(cells)));
 }
 
 QTEST_GUILESS_MAIN(TestGuiCli)

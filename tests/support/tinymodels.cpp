@@ -189,12 +189,12 @@ std::string tinyTokenizerJson()
     return QJsonDocument(root).toJson().toStdString();
 }
 
-TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers, uint32_t seed)
+TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers, uint32_t seed, int maxPositions)
 {
     TinyLlamaSpec spec;
     spec.layers = layers;
     spec.vocab = kTinyTokenizerVocab;
-    spec.maxPositions = 128;
+    spec.maxPositions = maxPositions;
     spec.seed = seed;
     writeTinyLlama(dir, spec, makeTinyLlamaWeights(spec));
     QFile tok(QDir(dir).filePath("tokenizer.json"));

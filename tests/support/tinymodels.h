@@ -60,8 +60,9 @@ std::string tinyLlamaConfigJson(const TinyLlamaSpec& spec);
 /// Needs a model vocabulary of at least kTinyTokenizerVocab.
 std::string tinyTokenizerJson();
 constexpr int kTinyTokenizerVocab = 312;
-/// Writes a tiny Llama with tokenizer.json (vocab kTinyTokenizerVocab) into `dir`; returns the spec.
-TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers = 2, uint32_t seed = 1);
+/// Writes a tiny Llama with tokenizer.json (vocab kTinyTokenizerVocab) into `dir`, for prompts of up
+/// to `maxPositions` tokens; returns the spec.
+TinyLlamaSpec writeTinyLlamaWithTokenizer(const QString& dir, int layers = 2, uint32_t seed = 1, int maxPositions = 128);
 
 /// Independent reference forward pass in double precision with plain loops (no torch, no code
 /// shared with the core): returns attention probabilities [L][H][T][T] flattened and logits [T][V].
