@@ -96,7 +96,7 @@ public:
     /// threshold: one for every view that bins maps).
     static int asyncTokens();
     /// True while a map is being computed on the worker thread.
-    bool isComputing() const override { return m_computing; }
+    bool isComputing() const override { return m_computing || m_windowPending; }
     /// True while neighbouring heads of a long prompt (the ones the arrow keys lead to) are being
     /// binned ahead in the background; switching to one of them afterwards needs no computation.
     bool isPrefetching() const { return m_prefetchRunning > 0; }

@@ -63,8 +63,9 @@ public:
     /// Forgets the request and empties the map.
     void clear();
 
-    /// True while a map is being binned on the worker thread.
-    bool isComputing() const { return m_pending != 0; }
+    /// True while a map is being binned on the worker thread, or a rebinning for the plot's
+    /// laid-out size is queued.
+    bool isComputing() const { return m_pending != 0 || m_sizeCheckQueued; }
     /// True once the latest request's cells are drawn.
     bool isShown() const { return m_shown; }
     /// Why the latest request drew nothing ("" when it did or is on its way).

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "viewregistry.h"
 
+#include "qcustomplot_wrapper.h"
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QRegularExpression>
@@ -86,14 +88,29 @@ QString ViewRegistry::unknownViewMessage(const QString& name) const
 
 bool waitUntilComputed(View* view, int timeoutMs)
 {
+    if (!view)
+        return false;
     QElapsedTimer clock;
     clock.start();
-    QCoreApplication::processEvents();
-    while (view && view->isComputing() && clock.elapsed() < timeoutMs) {
-        QThread::msleep(2); // the map is made on worker threads; its delivery is a queued call
+    // The map arrives as a queued call, and what it starts (a replot, a rebinning for the laid-out
+    // size) is queued in turn: done only when nothing is computing over several passes in a row.
+    int quiet = 0;
+    while (quiet < 3 && clock.elapsed() < timeoutMs) {
+        QCoreApplication::sendPostedEvents();
         QCoreApplication::processEvents();
+        if (view->isComputing()) {
+            quiet = 0;
+            QThread::msleep(2); // the map is made on worker threads
+        } else {
+            ++quiet;
+        }
     }
-    return view && !view->isComputing();
+    if (view->isComputing())
+        return false;
+    // A grab paints each plot's buffer from its last replot: bring every one up to date now.
+    for (QCustomPlot* plot : view->findChildren<QCustomPlot*>())
+        plot->replot(QCustomPlot::rpImmediateRefresh);
+    return true;
 }
 
 } // namespace sinkscope

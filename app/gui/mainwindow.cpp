@@ -1118,6 +1118,21 @@ void MainWindow::restoreLayout()
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    // A file still being written is not thrown away by closing: the window closes when it is
+    // done. Closing again cancels it (a cancelled file is never left half written).
+    if (m_exports->busy() && !m_closeCancelsExport) {
+        m_closeCancelsExport = true;
+        connect(m_exports, &ExportRunner::finished, this, &QWidget::close, Qt::SingleShotConnection);
+        showMessage(tr("An export is still being written: the window closes when it is done (close again to cancel "
+                       "the export and close now)."),
+                    false);
+        event->ignore();
+        return;
+    }
+    if (m_exports->busy()) {
+        m_exports->cancel();
+        m_exports->waitForDone();
+    }
     saveLayout();
     QMainWindow::closeEvent(event);
 }

@@ -208,5 +208,6 @@ private:
     QAction* m_paperFigureAction = nullptr;
     SessionController* m_sessions = nullptr;
     ExportRunner* m_exports = nullptr;
+    bool m_closeCancelsExport = false; ///< a close was put off for a running export: the next one cancels it
     QMenu* m_recentMenu = nullptr;
 };

@@ -176,7 +176,9 @@ void TestGuiCli::longPromptShotShowsTheMap()
     const QString prompt = QStringLiteral("hello world ").repeated(120); // about 1200 tokens
     const QString png = QDir(m_tmp.path()).filePath("long-heatmap.png");
     QByteArray err;
-    const int rc = runGui({"--model", model, "--prompt", prompt, "--view", "heatmap", "--size", "1000x700", "--screenshot", png}, &err);
+    const int rc = runGui({"--model", model, "--prompt", prompt, "--view", "heatmap", "--layer", "1", "--head", "1", "--size", "1000x700",
+                           "--screenshot", png},
+                          &err);
     QVERIFY2(rc == 0, err.constData());
     const QImage image = QImage(png).convertToFormat(QImage::Format_RGB32);
     QCOMPARE(image.size(), QSize(1000, 700));

@@ -353,6 +353,36 @@ void TestMainWindow::largeExportRunsInTheBackground()
     QVERIFY(g.open(QIODevice::ReadOnly));
     QCOMPARE(g.readAll(), BigDataView::expected());
     QVERIFY(QFileInfo::exists(all.filePath(w.view("heatmap")->defaultFileName() + ".csv")));
+
+    // Closing while a file is written puts the close off until it is done...
+    const QString late = dir.filePath("late.csv");
+    BigDataView::gate = false;
+    QVERIFY(w.exportDataTo(late));
+    QVERIFY(!w.close());
+    QVERIFY(w.isVisible());
+    QVERIFY2(w.message().contains("closes when it is done"), qPrintable(w.message()));
+    BigDataView::gate = true;
+    QVERIFY(done.wait(10000));
+    QTRY_VERIFY(!w.isVisible());
+    QFile lateFile(late);
+    QVERIFY(lateFile.open(QIODevice::ReadOnly));
+    QCOMPARE(lateFile.readAll(), BigDataView::expected());
+
+    // ...and closing again cancels it: the window closes at once, and no file is left.
+    MainWindow v;
+    v.show();
+    QVERIFY(openTiny(v));
+    QVERIFY(runPrompt(v, "hello"));
+    QVERIFY(v.showView("bigdata"));
+    const QString dropped = dir.filePath("dropped.csv");
+    BigDataView::gate = false;
+    QVERIFY(v.exportDataTo(dropped));
+    QVERIFY(!v.close());
+    QVERIFY(v.close());
+    QVERIFY(!v.isVisible());
+    QVERIFY(!v.exports()->busy() || v.exports()->waitForDone(10000));
+    QVERIFY(!QFileInfo::exists(dropped));
+    BigDataView::gate = true;
 }
 
 void TestMainWindow::cancelKeepsPreviousResult()

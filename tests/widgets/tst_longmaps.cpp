@@ -12,6 +12,7 @@
 #include "compareview.h"
 #include "controlsview.h"
 #include "currentresult.h"
+#include "viewregistry.h"
 #include "dataexport.h"
 #include "figurerenderer.h"
 #include "plotstyle.h"
@@ -506,4 +507,27 @@ void TestWidgets::longMapsFigureIsDrawn()
     QCOMPARE(row[1].toFloat(), map(1200, 0));
     QCOMPARE(row[1201].toFloat(), map(1200, 1200));
     QVERIFY(QFileInfo::exists(dir.filePath(QStringLiteral("long.json"))));
+}
+
+void TestWidgets::longMapsWaitLeavesNothingStale()
+{
+    // What a screenshot of a long prompt grabs after waitUntilComputed is the head asked for,
+    // drawn: not the previous head's cells under a "computing" title (a queued replot not yet run).
+    Selection selection;
+    CurrentResult current(&selection);
+    AttentionHeatmapView view(&current, &selection);
+    view.resize(700, 500);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    const std::shared_ptr<RunResult> run = longRun(kLongT, 2, 0.3);
+    current.setResult(run);
+    QVERIFY(waitUntilComputed(&view));
+    selection.setLayerHead(0, 1); // another head: binned on the worker
+    QVERIFY(view.isComputing());
+    QVERIFY(waitUntilComputed(&view));
+    QCOMPARE(view.shownHead(), 1);
+    QVERIFY(!view.isComputing());
+    const QImage grabbed = view.grab().toImage();
+    view.plot()->replot(QCustomPlot::rpImmediateRefresh);
+    QCOMPARE(grabbed, view.grab().toImage());
 }

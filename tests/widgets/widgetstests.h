@@ -84,6 +84,7 @@ private Q_SLOTS:
     void longMapsRebinOnResize();
     void longMapsCsvIsStreamed();
     void longMapsFigureIsDrawn();
+    void longMapsWaitLeavesNothingStale();
 
     // tst_figureexport.cpp
     void exportFigure_data();
