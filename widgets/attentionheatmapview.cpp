@@ -405,7 +405,7 @@ DataExport AttentionHeatmapView::dataExport() const
     const int layer = m_shownLayer, head = m_shownHead;
     const bool logits = m_quantity == Quantity::Logits;
     const int64_t T = run->tokens;
-    d.rows = T * T;
+    d.cells = T * T;
     d.job = [run, layer, head, logits, T](CsvWriter& out) {
         auto label = [&](int64_t i) {
             const auto& tokens = run->encoding.tokens;

@@ -258,7 +258,7 @@ DataExport CompareView::dataExport() const
     const int layer = selection()->layer(), head = selection()->head();
     const RunAlignment al = m_alignment;
     DataExport d;
-    d.rows = int64_t(al.length) * al.length;
+    d.cells = int64_t(al.length) * al.length;
     d.job = [a, b, layer, head, al](CsvWriter& out) {
         QByteArray& buf = out.buffer();
         buf += "query_a,key_a,query_b,key_b,a,b,b_minus_a\n";

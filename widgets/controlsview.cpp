@@ -626,7 +626,7 @@ DataExport ControlsView::dataExport() const
     const bool haveMaps = layer >= 0 && head >= 0 && layer < result->model.layers && head < result->model.heads;
     DataExport d;
     const int64_t T = result->before ? result->before->tokens : 0;
-    d.rows = haveMaps ? T * (T + 1) : 0;
+    d.cells = haveMaps ? T * (T + 1) : 0; // two maps' visible cells, about
     d.job = [result, layer, head, haveMaps, sinks = std::move(sinks[0]), sinksAfter = std::move(sinks[1])](CsvWriter& out) {
         const an::ControlResult& r = *result;
         QByteArray& b = out.buffer();

@@ -42,7 +42,7 @@ DataExport DataExport::ofBytes(const QByteArray& bytes)
     if (bytes.isEmpty())
         return {};
     DataExport d;
-    d.rows = bytes.count('\n');
+    d.cells = bytes.count(',') + bytes.count('\n');
     d.job = [bytes](CsvWriter& out) {
         out.buffer() += bytes;
         out.flush();

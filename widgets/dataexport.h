@@ -49,12 +49,13 @@ private:
 /// The numbers behind a figure, as a job. Empty (`job` unset): the view has no figure.
 struct DataExport {
     std::function<void(CsvWriter&)> job;
-    /// About how many rows the job writes: above kHeavyRows the program runs it off the GUI thread.
-    int64_t rows = 0;
-    static constexpr int64_t kHeavyRows = 250000;
+    /// About how many values the table holds: above kHeavyCells the program writes it off the GUI
+    /// thread (a long prompt's map is T x T of them).
+    int64_t cells = 0;
+    static constexpr int64_t kHeavyCells = 250000;
 
     bool empty() const { return !job; }
-    bool heavy() const { return rows > kHeavyRows; }
+    bool heavy() const { return cells > kHeavyCells; }
     /// A job that writes `bytes` (the small tables, formed on the calling thread).
     static DataExport ofBytes(const QByteArray& bytes);
 };

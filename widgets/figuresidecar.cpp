@@ -2,10 +2,9 @@
 #include "figuresidecar.h"
 
 #include "qcustomplot_wrapper.h"
-
-#include <QWidget>
 #include "sinkscope/version.h"
 
+#include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -13,6 +12,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QWidget>
 
 namespace sinkscope {
 
@@ -248,6 +248,9 @@ std::optional<FigureBundle> bundleFor(const QString& figureFile, DataExport csv,
     b.figureFile = figureFile;
     b.csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
     b.jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
+    // Hidden, beside the figure (the same file system, so finishing is a rename).
+    const QFileInfo target(figureFile);
+    b.drawnFile = target.dir().filePath(QStringLiteral(".%1.%2.drawing").arg(target.fileName()).arg(QCoreApplication::applicationPid()));
     b.csv = std::move(csv);
     return b;
 }
@@ -265,8 +268,12 @@ std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport cs
         return std::nullopt;
     }
     std::optional<FigureBundle> b = bundleFor(figureFile, std::move(csv), errorMessage);
-    if (!b || !exportFigure(plot, figureFile, *format, errorMessage, options))
+    if (!b)
         return std::nullopt;
+    if (!exportFigure(plot, b->drawnFile, *format, errorMessage, options)) {
+        QFile::remove(b->drawnFile);
+        return std::nullopt;
+    }
     // The sidecar reads the axes after the export, which re-laid the plot out for the screen;
     // ranges do not depend on the layout.
     b->json = figureSidecarJson(provenance, plot, figureFile, *format, options, presetName);
@@ -282,8 +289,12 @@ std::optional<FigureBundle> prepareWidgetBundle(QWidget* widget, DataExport csv,
         return std::nullopt;
     }
     std::optional<FigureBundle> b = bundleFor(figureFile, std::move(csv), errorMessage);
-    if (!b || !grabWidgetToPng(widget, figureFile, errorMessage))
+    if (!b)
         return std::nullopt;
+    if (!grabWidgetToPng(widget, b->drawnFile, errorMessage)) {
+        QFile::remove(b->drawnFile);
+        return std::nullopt;
+    }
     FigureExportOptions grabbed; // the picture's own size, one pixel per screen pixel
     grabbed.size = widget->size();
     grabbed.pngScale = 1.0;
@@ -295,15 +306,30 @@ bool finishFigureBundle(const FigureBundle& b, QString* errorMessage, const std:
                         const std::function<void(double)>& progress)
 {
     if (!writeDataExport(b.csv, b.csvFile, errorMessage, cancel, progress)) {
-        QFile::remove(b.figureFile);
+        discardFigureBundle(b);
         return false;
     }
     if (!writeFileAtomically(b.jsonFile, b.json, errorMessage)) {
-        QFile::remove(b.figureFile);
+        discardFigureBundle(b);
         QFile::remove(b.csvFile);
         return false;
     }
+    // rename() refuses an existing target on some systems: the old figure goes just before.
+    QFile::remove(b.figureFile);
+    if (!QFile::rename(b.drawnFile, b.figureFile)) {
+        if (errorMessage)
+            *errorMessage = QObject::tr("Could not write %1: the figure could not be put in place.").arg(QDir::toNativeSeparators(b.figureFile));
+        discardFigureBundle(b);
+        QFile::remove(b.csvFile);
+        QFile::remove(b.jsonFile);
+        return false;
+    }
     return true;
+}
+
+void discardFigureBundle(const FigureBundle& b)
+{
+    QFile::remove(b.drawnFile);
 }
 
 bool exportFigureBundle(QCustomPlot* plot, const DataExport& csv, const FigureProvenance& provenance, const QString& figureFile,

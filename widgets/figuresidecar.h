@@ -65,11 +65,14 @@ bool exportFigureBundle(QCustomPlot* plot, const QByteArray& csv, const FigurePr
                         QString* errorMessage = nullptr);
 
 /// exportFigureBundle in two steps, so that a large CSV can be written off the GUI thread:
-/// prepareFigureBundle writes the figure and forms the sidecar (it reads the plot: GUI thread);
-/// finishFigureBundle (any thread) writes the CSV, then the sidecar, and when either fails or is
-/// cancelled removes the bundle's files again.
+/// prepareFigureBundle draws the figure into a temporary file beside it and forms the sidecar (it
+/// reads the plot: GUI thread); finishFigureBundle (any thread) writes the CSV, then the sidecar,
+/// then puts the figure under its name. When a step fails or is cancelled, the files this bundle
+/// wrote are removed and the figure's temporary file with them: files of the same names from
+/// before are left as they were, and a figure never stands without its data and record.
 struct FigureBundle {
     QString figureFile, csvFile, jsonFile;
+    QString drawnFile; ///< where prepare drew the figure (renamed to figureFile by finish)
     DataExport csv;
     QByteArray json;
 };
@@ -81,5 +84,7 @@ std::optional<FigureBundle> prepareWidgetBundle(QWidget* widget, DataExport csv,
                                                 const QString& figureFile, QString* errorMessage = nullptr);
 bool finishFigureBundle(const FigureBundle& bundle, QString* errorMessage = nullptr, const std::atomic<bool>* cancel = nullptr,
                         const std::function<void(double)>& progress = {});
+/// Removes what prepareFigureBundle drew, for a bundle that will not be finished.
+void discardFigureBundle(const FigureBundle& bundle);
 
 } // namespace sinkscope

@@ -38,6 +38,7 @@ bool ExportRunner::start(const QString& what, Work work, Done done)
     m_dialog->setWindowTitle(tr("Exporting"));
     m_dialog->setLabelText(what);
     m_dialog->setCancelButtonText(tr("Cancel"));
+    m_dialog->reset();
     m_dialog->setValue(0);
     m_dialog->show();
 
@@ -48,7 +49,8 @@ bool ExportRunner::start(const QString& what, Work work, Done done)
             QMetaObject::invokeMethod(
                 self.data(),
                 [self, f] {
-                    if (self && self->m_dialog && self->m_busy)
+                    // Not after Cancel: setValue would show the dialog Cancel has hidden again.
+                    if (self && self->m_dialog && self->m_busy && !self->m_cancel->load())
                         self->m_dialog->setValue(int(std::lround(std::clamp(f, 0.0, 1.0) * 1000)));
                 },
                 Qt::QueuedConnection);

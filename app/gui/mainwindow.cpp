@@ -810,6 +810,10 @@ void MainWindow::exportPaperFigureDialog()
     View* v = currentView();
     if (!v || !v->hasFigure() || !v->plot())
         return;
+    if (m_exports->busy()) { // said before the dialogs, not after them
+        showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
+        return;
+    }
     PaperExportDialog dialog(this);
     if (dialog.exec() != QDialog::Accepted)
         return;
@@ -838,7 +842,7 @@ void MainWindow::exportPaperFigureDialog()
                                      QFileInfo(bundle->jsonFile).fileName());
     if (bundle->csv.heavy()) {
         m_exports->start(
-            tr("Writing %L1 rows of data to %2 …").arg(bundle->csv.rows).arg(QDir::toNativeSeparators(bundle->csvFile)),
+            tr("Writing %L1 values of data to %2 …").arg(bundle->csv.cells).arg(QDir::toNativeSeparators(bundle->csvFile)),
             [b = *bundle](QString* e, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
                 return finishFigureBundle(b, e, cancel, progress);
             },
@@ -929,7 +933,7 @@ bool MainWindow::exportDataTo(const QString& fileName)
     if (data.heavy()) {
         // Millions of rows: written off the GUI thread, the window stays usable meanwhile.
         m_exports->start(
-            tr("Writing %L1 rows of data to %2 …").arg(data.rows).arg(shown),
+            tr("Writing %L1 values of data to %2 …").arg(data.cells).arg(shown),
             [data, fileName](QString* error, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
                 return writeDataExport(data, fileName, error, cancel, progress);
             },
@@ -959,61 +963,97 @@ bool MainWindow::exportAllTo(const QString& dirName)
         showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
         return false;
     }
-    // The figures here (they are drawn from the widgets); the tables after them, off the GUI
-    // thread when any of them is large.
-    QStringList written;
-    std::vector<std::pair<QString, DataExport>> tables;
-    int64_t rows = 0;
+    // The figures are drawn here (from the widgets), each into a hidden file beside its name; then
+    // each view's table is written and its figure put in place, off the GUI thread when any table
+    // is large. A view whose table fails or is cancelled keeps no new figure either: the folder
+    // never holds a new figure beside an old or missing table.
+    struct Item {
+        QString name, figure, drawn, csv;
+        DataExport data;
+    };
+    std::vector<Item> items;
+    int64_t cells = 0;
     bool heavy = false;
+    auto discard = [](const std::vector<Item>& list, size_t from) {
+        for (size_t i = from; i < list.size(); ++i)
+            QFile::remove(list[i].drawn);
+    };
     for (const auto& [name, v] : m_views) {
         if (!v->hasFigure())
             continue;
+        Item it;
+        it.name = name;
         const QString stem = dir.filePath(v->defaultFileName());
-        const QString figure = stem + (v->plot() ? QStringLiteral(".pdf") : QStringLiteral(".png"));
+        it.figure = stem + (v->plot() ? QStringLiteral(".pdf") : QStringLiteral(".png"));
+        it.drawn = dir.filePath(QStringLiteral(".%1.%2.drawing").arg(QFileInfo(it.figure).fileName()).arg(QCoreApplication::applicationPid()));
+        it.csv = stem + QStringLiteral(".csv");
         QString error;
-        if (!exportViewFigure(v, figure, &error)) {
+        // The format follows the figure's name, not the hidden file's.
+        const bool drawn = v->plot() ? exportFigure(v->plot(), it.drawn, *figureFormatForFile(it.figure), &error)
+                                     : grabWidgetToPng(v->figureWidget(), it.drawn, &error);
+        if (!drawn) {
+            QFile::remove(it.drawn);
+            discard(items, 0);
             showMessage(tr("Export of the %1 view failed: %2").arg(name, error), true);
             return false;
         }
-        tables.emplace_back(stem + QStringLiteral(".csv"), v->dataExport());
-        rows += tables.back().second.rows;
-        heavy = heavy || tables.back().second.heavy();
-        written << name;
+        it.data = v->dataExport();
+        cells += it.data.cells;
+        heavy = heavy || it.data.heavy();
+        items.push_back(std::move(it));
     }
-    if (written.isEmpty()) {
+    if (items.empty()) {
         showMessage(tr("There is no figure to export yet: run a prompt first."), true);
         return false;
     }
-    auto writeTables = [tables](QString* error, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
+    QStringList names;
+    for (const Item& it : items)
+        names << it.name;
+    auto writeAll = [items, discard](QString* error, const std::atomic<bool>* cancel, const std::function<void(double)>& progress) {
         int64_t total = 0, done = 0;
-        for (const auto& t : tables)
-            total += std::max<int64_t>(1, t.second.rows);
-        for (const auto& [file, data] : tables) {
-            const int64_t n = std::max<int64_t>(1, data.rows);
+        for (const Item& it : items)
+            total += std::max<int64_t>(1, it.data.cells);
+        for (size_t i = 0; i < items.size(); ++i) {
+            const Item& it = items[i];
+            const int64_t n = std::max<int64_t>(1, it.data.cells);
             const auto part = [&](double f) {
                 if (progress)
                     progress((double(done) + f * double(n)) / double(total));
             };
-            if (!writeDataExport(data, file, error, cancel, part)) {
-                *error = tr("%1: %2").arg(QFileInfo(file).fileName(), *error);
+            // A view with a figure and an empty table writes an empty file, as it always did.
+            const bool ok = it.data.empty() ? writeFileAtomically(it.csv, QByteArray(), error)
+                                            : writeDataExport(it.data, it.csv, error, cancel, part);
+            QFile::remove(it.figure);
+            if (!ok || !QFile::rename(it.drawn, it.figure)) {
+                if (ok)
+                    *error = tr("the figure %1 could not be put in place").arg(QDir::toNativeSeparators(it.figure));
+                QStringList written, missing;
+                for (size_t k = 0; k < items.size(); ++k)
+                    (k < i ? written : missing) << items[k].name;
+                *error = tr("%1: %2 (written: %3; not written: %4)")
+                             .arg(it.name, *error, written.isEmpty() ? tr("none") : written.join(QStringLiteral(", ")),
+                                  missing.join(QStringLiteral(", ")));
+                discard(items, i);
                 return false;
             }
             done += n;
         }
         return true;
     };
-    const QString summary =
-        tr("Figures and data of %1 written to %2").arg(written.join(QStringLiteral(", ")), QDir::toNativeSeparators(dirName));
+    const QString summary = tr("Figures and data of %1 written to %2").arg(names.join(QStringLiteral(", ")), QDir::toNativeSeparators(dirName));
     if (heavy) {
-        m_exports->start(tr("Writing the data of %1 views (%L2 rows) to %3 …").arg(written.size()).arg(rows).arg(QDir::toNativeSeparators(dirName)),
-                         writeTables, [this, summary](bool ok, const QString& error) {
-                             showMessage(ok ? summary : tr("Export failed: %1 (the figures are written)").arg(error), !ok);
+        m_exports->start(tr("Writing the figures and data of %1 views (%L2 values) to %3 …")
+                             .arg(items.size())
+                             .arg(cells)
+                             .arg(QDir::toNativeSeparators(dirName)),
+                         writeAll, [this, summary](bool ok, const QString& error) {
+                             showMessage(ok ? summary : tr("Export failed: %1").arg(error), !ok);
                          });
-        showMessage(tr("Figures written; writing their data in the background …"), false);
+        showMessage(tr("Writing the figures and their data in the background …"), false);
         return true;
     }
     QString error;
-    if (!writeTables(&error, nullptr, {})) {
+    if (!writeAll(&error, nullptr, {})) {
         showMessage(tr("Export failed: %1").arg(error), true);
         return false;
     }
@@ -1023,6 +1063,10 @@ bool MainWindow::exportAllTo(const QString& dirName)
 
 void MainWindow::exportAllDialog()
 {
+    if (m_exports->busy()) {
+        showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
+        return;
+    }
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Export All Views"), QDir::homePath());
     if (!dir.isEmpty())
         exportAllTo(dir);
@@ -1046,6 +1090,10 @@ void MainWindow::exportDataDialog()
     View* view = currentView();
     if (!view)
         return;
+    if (m_exports->busy()) {
+        showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
+        return;
+    }
     const QString name = QFileDialog::getSaveFileName(this, tr("Export Data"),
                                                       QDir::home().filePath(view->defaultFileName() + ".csv"),
                                                       tr("CSV (*.csv)"));

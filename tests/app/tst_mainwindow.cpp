@@ -27,6 +27,7 @@
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -76,7 +77,7 @@ public:
     int triggered = 0;
 };
 
-/// A view whose data is a large table (more rows than DataExport::kHeavyRows, as a long prompt's
+/// A view whose data is a large table (more values than DataExport::kHeavyCells, as a long prompt's
 /// map is), written by a job that waits at `gate` halfway until the test opens it.
 class BigDataView : public View
 {
@@ -110,7 +111,7 @@ public:
         if (!hasFigure())
             return {};
         DataExport d;
-        d.rows = DataExport::kHeavyRows + 1;
+        d.cells = DataExport::kHeavyCells + 1;
         d.job = [](CsvWriter& out) {
             out.buffer() += "i,square\n";
             for (int i = 0; i < kRows; ++i) {
@@ -353,6 +354,24 @@ void TestMainWindow::largeExportRunsInTheBackground()
     QVERIFY(g.open(QIODevice::ReadOnly));
     QCOMPARE(g.readAll(), BigDataView::expected());
     QVERIFY(QFileInfo::exists(all.filePath(w.view("heatmap")->defaultFileName() + ".csv")));
+
+    // Export All cancelled while the big table is written: every figure left in the folder has
+    // its table beside it, the big view's figure is not put in place, and no hidden file remains.
+    const QDir cancelled(dir.filePath("cancelled-all"));
+    QVERIFY(QDir().mkpath(cancelled.path()));
+    BigDataView::gate = false;
+    QVERIFY(w.exportAllTo(cancelled.path()));
+    w.exports()->cancel();
+    QVERIFY(done.wait(10000));
+    QCOMPARE(done.last().at(0).toBool(), false);
+    BigDataView::gate = true;
+    QVERIFY2(w.message().contains("cancelled") && w.message().contains(QRegularExpression("not written: [^)]*bigdata")),
+             qPrintable(w.message()));
+    QVERIFY(!QFileInfo::exists(cancelled.filePath("bigdata.png")));
+    QVERIFY(!QFileInfo::exists(cancelled.filePath("bigdata.csv")));
+    QCOMPARE(cancelled.entryList(QDir::Files | QDir::Hidden).filter(QRegularExpression("^\\.")), QStringList());
+    for (const QString& f : cancelled.entryList({"*.pdf", "*.png"}, QDir::Files))
+        QVERIFY2(QFileInfo::exists(cancelled.filePath(QFileInfo(f).completeBaseName() + ".csv")), qPrintable(f));
 
     // Closing while a file is written puts the close off until it is done...
     const QString late = dir.filePath("late.csv");

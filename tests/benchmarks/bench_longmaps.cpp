@@ -208,9 +208,9 @@ int main(int argc, char** argv)
             memoryMs = double(timer.nsecsElapsed()) / 1e6;
             bytes = std::max<qint64>(bytes, all.size());
         });
-        std::printf("%6d csv  %.1f MB, %lld rows: GUI-thread snapshot %.1f ms; streamed to a file %.0f ms, +%.0f MiB peak; "
+        std::printf("%6d csv  %.1f MB, %lld map cells (a row each): GUI-thread snapshot %.1f ms; streamed to a file %.0f ms, +%.0f MiB peak; "
                     "into one string %.0f ms, +%.0f MiB peak\n",
-                    T, double(bytes) / 1e6, static_cast<long long>(data.rows), snapshotMs, streamMs, streamMiB, memoryMs, memoryMiB);
+                    T, double(bytes) / 1e6, static_cast<long long>(data.cells), snapshotMs, streamMs, streamMiB, memoryMs, memoryMiB);
         std::fflush(stdout);
     }
     return 0;

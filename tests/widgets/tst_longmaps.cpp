@@ -446,7 +446,7 @@ void TestWidgets::longMapsCsvIsStreamed()
                      qPrintable(QStringLiteral("ticks %1 and %2").arg(ticks[i - 1]).arg(ticks[i])));
     }
     const DataExport data = view.dataExport();
-    QCOMPARE(data.rows, qint64(kLongT) * kLongT);
+    QCOMPARE(data.cells, qint64(kLongT) * kLongT);
     QVERIFY(data.heavy()); // the window writes it off the GUI thread
 
     // The snapshot holds: the view moving to another head does not change what is written.

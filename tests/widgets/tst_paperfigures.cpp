@@ -26,7 +26,9 @@
 #include <QTest>
 #include <QXmlStreamReader>
 
+#include <atomic>
 #include <cmath>
+#include <optional>
 
 using namespace sinkscope;
 
@@ -327,6 +329,43 @@ private Q_SLOTS:
         QVERIFY(!exportFigureBundle(&t.plot, "a\n", {}, dir.filePath("fig.gif"), {}, {}, &error));
         QVERIFY(error.contains(".pdf, .png or .svg"));
         QVERIFY(QDir(dir.path()).entryList(QDir::Files).isEmpty());
+    }
+
+    void cancelledBundleLeavesTheOldFiles()
+    {
+        // A bundle whose table is cancelled (or fails) while it is written leaves the files of the
+        // same names from before as they were, and nothing of its own.
+        TestPlot t;
+        QTemporaryDir dir;
+        const QString file = dir.filePath("fig.pdf");
+        for (const char* name : {"fig.pdf", "fig.csv", "fig.json"}) {
+            QFile old(dir.filePath(name));
+            QVERIFY(old.open(QIODevice::WriteOnly));
+            old.write(QByteArray("old ") + name);
+        }
+        DataExport slow;
+        slow.cells = 2;
+        slow.job = [](CsvWriter& out) {
+            out.buffer() += "a\n";
+            out.step(1, 2); // the cancel lands here
+            out.buffer() += "1\n";
+        };
+        QString error;
+        const std::optional<FigureBundle> b = prepareFigureBundle(&t.plot, slow, {}, file, {}, {}, &error);
+        QVERIFY2(b, qPrintable(error));
+        QCOMPARE(readAll(file), QByteArray("old fig.pdf")); // the new figure is not in place yet
+        std::atomic<bool> cancel{true};
+        QVERIFY(!finishFigureBundle(*b, &error, &cancel));
+        QVERIFY2(error.contains("cancelled"), qPrintable(error));
+        for (const char* name : {"fig.pdf", "fig.csv", "fig.json"})
+            QCOMPARE(readAll(dir.filePath(name)), QByteArray("old ") + name);
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 3);
+        // Finished, it replaces all three.
+        const std::optional<FigureBundle> again = prepareFigureBundle(&t.plot, slow, {}, file, {}, {}, &error);
+        QVERIFY(again && finishFigureBundle(*again, &error));
+        QVERIFY(readAll(file).startsWith("%PDF-"));
+        QCOMPARE(readAll(dir.filePath("fig.csv")), QByteArray("a\n1\n"));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 3);
     }
 
     void everyRegisteredViewIsDocumentedAndLabelled_data()
