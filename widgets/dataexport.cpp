@@ -84,6 +84,8 @@ bool writeDataExport(const DataExport& data, const QString& fileName, QString* e
         return fail(QString::fromStdString(e.describe()));
     } catch (const std::bad_alloc&) {
         return fail(QObject::tr("Out of memory while writing %1.").arg(fileName));
+    } catch (const std::exception& e) {
+        return fail(QObject::tr("Could not write %1: %2").arg(fileName, QString::fromUtf8(e.what())));
     }
     return true;
 }

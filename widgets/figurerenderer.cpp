@@ -17,6 +17,15 @@
 
 namespace sinkscope {
 
+QString selectionOutsideModel(int layers, int heads, std::optional<int> layer, std::optional<int> head)
+{
+    if (layer && (*layer < 0 || *layer >= layers))
+        return QObject::tr("Layer %1 is not in the model: the layers are 0 to %2.").arg(*layer).arg(layers - 1);
+    if (head && (*head < 0 || *head >= heads))
+        return QObject::tr("Head %1 is not in the model: the heads are 0 to %2.").arg(*head).arg(heads - 1);
+    return {};
+}
+
 bool renderFigure(const FigureRequest& request, QString* error)
 {
     auto fail = [&](const QString& text) {
@@ -30,11 +39,8 @@ bool renderFigure(const FigureRequest& request, QString* error)
     if (!spec)
         return fail(ViewRegistry::global().unknownViewMessage(request.view));
     const std::shared_ptr<const RunResult> result = request.runs.front().result;
-    const int layers = result->model.layers, heads = result->model.heads;
-    if (request.layer && (*request.layer < 0 || *request.layer >= layers))
-        return fail(QObject::tr("Layer %1 is not in the model: the layers are 0 to %2.").arg(*request.layer).arg(layers - 1));
-    if (request.head && (*request.head < 0 || *request.head >= heads))
-        return fail(QObject::tr("Head %1 is not in the model: the heads are 0 to %2.").arg(*request.head).arg(heads - 1));
+    if (const QString why = selectionOutsideModel(result->model.layers, result->model.heads, request.layer, request.head); !why.isEmpty())
+        return fail(why);
 
     Selection selection;
     CurrentResult current(&selection);

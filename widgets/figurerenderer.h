@@ -60,6 +60,10 @@ std::optional<FigureBundle> prepareViewBundle(View* view, const QString& viewNam
                                               const QString& presetName, QString* error,
                                               const std::vector<std::string>& averagedPrompts = {});
 
+/// Why a figure of (layer, head) cannot be drawn for a model of these dimensions, naming the valid
+/// range ("" when it can; an absent index is not checked).
+QString selectionOutsideModel(int layers, int heads, std::optional<int> layer, std::optional<int> head);
+
 /// Draws the view and writes the bundle. False with `error` set for an unknown view (naming the
 /// registered ones), a layer or head outside the run (naming the valid range), a view with
 /// nothing to draw for these runs, or a failed write.

@@ -8,6 +8,7 @@
 #ifdef SINKSCOPE_CLI_HAS_WIDGETS
 #include "figurerenderer.h"
 #include "figuresidecar.h"
+#include "viewregistry.h"
 #include "sinkscope/classify.h"
 #include "sinkscope/controls.h"
 #include "sinkscope/analysis.h"
@@ -82,17 +83,42 @@ int figureCommand(const QStringList& args)
     if (o.has("session") && (o.has("model") || o.has("bos") || o.has("device")))
         throw UsageError("--session holds its runs: --model, --bos and --device do not apply to it");
 
+    if (!ViewRegistry::global().find(view)) // before any model is loaded
+        throw Error(ErrorCode::InvalidArgument, ViewRegistry::global().unknownViewMessage(view).toStdString());
+
     FigureRequest req;
     req.view = view;
     req.out = QFileInfo(outFile).absoluteFilePath();
     const auto format = figureFormatForFile(outFile);
     if (!format)
         throw UsageError("--out must end in .pdf, .svg or .png, got '" + outFile.toStdString() + "'");
+    // The controls view draws a control of the prompt; the classification view the probes'
+    // verdicts. Both need the model, so they are computed here from --model and the prompt. Their
+    // usage is checked before anything is loaded or run.
+    const bool controlsView = view == QLatin1String("controls");
+    const bool classificationView = view == QLatin1String("classification");
+    if ((controlsView || classificationView) && o.has("session"))
+        throw UsageError("--view " + view.toStdString() + " runs the model: give --model with --prompt or --prompts, not --session");
+    if (controlsView && o.has("prompts"))
+        throw UsageError("--view controls draws one prompt's maps: give --prompt (sinkscope-cli control --prompts measures a set)");
+    std::optional<analysis::ControlSpec> control;
+    if (o.has("control")) {
+        if (!controlsView)
+            throw UsageError("--control applies to --view controls only");
+        try {
+            control = analysis::parseControlSpec(o.value("control").toStdString());
+        } catch (const Error& e) {
+            throw UsageError(std::string("--control: ") + e.what());
+        }
+    } else if (controlsView) {
+        throw UsageError("--view controls needs --control SPEC (the control to draw)");
+    }
+    if (classificationView && *format != FigureFormat::Png)
+        throw UsageError("--view classification is not one plot and is written as PNG only: give --out FILE.png");
+
     QString presetError;
     // The controls view is four panels (two maps, two curves): a one-column figure would crush them.
-    const bool fourPanels = view == QLatin1String("controls");
-    if (fourPanels && !o.has("preset"))
-        err(QStringLiteral("note: the controls view is four panels: drawn at the two-column preset (--preset chooses another)"));
+    const bool fourPanels = controlsView && !o.has("preset");
     const auto preset =
         parseFigurePreset(o.value("preset", fourPanels ? QStringLiteral("two-column") : QStringLiteral("one-column")), &presetError);
     if (!preset)
@@ -110,22 +136,8 @@ int figureCommand(const QStringList& args)
     }
     req.layer = parseIndex(o, "layer");
     req.head = parseIndex(o, "head");
-    // The controls view draws a control of the prompt; the classification view the probes'
-    // verdicts. Both need the model, so they are computed here from --model and the prompt(s).
-    const bool controlsView = view == QLatin1String("controls");
-    const bool classificationView = view == QLatin1String("classification");
-    std::optional<analysis::ControlSpec> control;
-    if (o.has("control")) {
-        if (!controlsView)
-            throw UsageError("--control applies to --view controls only");
-        control = analysis::parseControlSpec(o.value("control").toStdString()); // refused before the model loads
-    } else if (controlsView) {
-        throw UsageError("--view controls needs --control SPEC (the control to draw)");
-    }
-    if (classificationView && *format != FigureFormat::Png)
-        throw UsageError("--view classification is not one plot and is written as PNG only: give --out FILE.png");
-    if ((controlsView || classificationView) && o.has("session"))
-        throw UsageError("--view " + view.toStdString() + " runs the model: give --model with --prompt or --prompts, not --session");
+    if (fourPanels)
+        err(QStringLiteral("note: the controls view is four panels: drawn at the two-column preset (--preset chooses another)"));
 
     if (o.has("session")) {
         const Session s = loadSession(o.value("session").toStdString());
@@ -160,6 +172,9 @@ int figureCommand(const QStringList& args)
         const auto model = Model::load(modelDir.toStdString(), parseDevicePreference(o.value("device", "auto").toStdString()));
         for (const std::string& note : model->info().notes)
             err(QStringLiteral("note: %1").arg(QString::fromStdString(note)));
+        // Before any pass runs (a control or the probes are many): the head asked for is in the model.
+        if (const QString why = selectionOutsideModel(model->info().layers, model->info().heads, req.layer, req.head); !why.isEmpty())
+            throw Error(ErrorCode::InvalidArgument, why.toStdString());
         std::vector<analysis::PromptRun> measured;
         std::vector<std::shared_ptr<const RunResult>> results;
         for (const analysis::Prompt& p : prompts) {

@@ -342,7 +342,7 @@ public:
     {
         const json::Value v = o.find(key);
         if (v.isAbsent())
-            fail(where + " has no \"" + key + "\"");
+            fail(where + "has no \"" + key + "\"");
         return v;
     }
     std::string str(json::Value o, const char* key, const std::string& where) const
@@ -441,23 +441,23 @@ Session decodeSession(const std::string& bytes, const std::string& source)
     const json::Document manifest = json::parseObject(std::string_view(bytes.data() + kHeaderBytes, size_t(manifestBytes)),
                                                       "The manifest of " + source);
     const json::Value root = manifest.root();
-    if (rd.str(root, "format", "the manifest") != "sinkscope-session")
+    if (rd.str(root, "format", "the manifest ") != "sinkscope-session")
         rd.fail("its manifest is not a session manifest");
-    if (uint64_t(rd.integer(root, "version", "the manifest", 1, 1 << 30)) != version)
+    if (uint64_t(rd.integer(root, "version", "the manifest ", 1, 1 << 30)) != version)
         rd.fail("the manifest's version differs from the header's");
 
     Session s;
-    s.appVersion = rd.str(root, "app_version", "the manifest");
-    s.created = rd.str(root, "created", "the manifest");
-    s.view = rd.str(root, "view", "the manifest");
-    const json::Value sel = rd.object(root, "selection", "the manifest");
+    s.appVersion = rd.str(root, "app_version", "the manifest ");
+    s.created = rd.str(root, "created", "the manifest ");
+    s.view = rd.str(root, "view", "the manifest ");
+    const json::Value sel = rd.object(root, "selection", "the manifest ");
     s.layer = int(rd.integer(sel, "layer", "the selection ", 0, kMaxDim));
     s.head = int(rd.integer(sel, "head", "the selection ", 0, kMaxDim));
     s.query = int(rd.integer(sel, "query", "the selection ", -1, kMaxDim));
     s.key = int(rd.integer(sel, "key", "the selection ", -1, kMaxDim));
-    s.settingsJson = rd.object(root, "settings", "the manifest").toJson();
+    s.settingsJson = rd.object(root, "settings", "the manifest ").toJson();
 
-    const std::vector<json::Value> runs = rd.array(root, "runs", "the manifest");
+    const std::vector<json::Value> runs = rd.array(root, "runs", "the manifest ");
     if (runs.empty())
         rd.fail("it holds no run");
     for (std::size_t i = 0; i < runs.size(); ++i) {

@@ -305,8 +305,13 @@ private Q_SLOTS:
                                                     << 2 << "error: --view controls needs --control SPEC";
         QTest::newRow("control elsewhere") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "heatmap", "--control", "block:0", "--out", out}
                                            << 2 << "error: --control applies to --view controls only";
-        QTest::newRow("bad control") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "controls", "--control", "block:x", "--out", out}
-                                     << 1 << "error: ";
+        // Refused before the model is loaded: this model folder does not exist.
+        QTest::newRow("bad control") << QStringList{"--model", QDir(m_tmp.path()).filePath("no-model"), "--prompt", "a b", "--view",
+                                                    "controls", "--control", "block:x", "--out", out}
+                                     << 2 << "error: --control: ";
+        QTest::newRow("controls of a prompt set") << QStringList{"--model", m_model, "--prompts", "p.txt", "--view", "controls", "--control",
+                                                                 "block:0", "--out", out}
+                                                  << 2 << "error: --view controls draws one prompt's maps";
         QTest::newRow("classification as pdf") << QStringList{"--model", m_model, "--prompt", "a b", "--view", "classification", "--out", out}
                                                << 2 << "is written as PNG only";
         QTest::newRow("controls of a session") << QStringList{"--session", "s", "--view", "controls", "--control", "block:0", "--out", out}

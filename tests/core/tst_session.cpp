@@ -407,7 +407,7 @@ private Q_SLOTS:
         QTest::newRow("q without k") << "halfqk" << format << "only part of what recomputes";
         QTest::newRow("bos") << "bos" << format << "\"bos_policy\" is not auto, on or off";
         QTest::newRow("pair not an object") << "pair:type" << format << "its \"pair\" is a number, not an object";
-        QTest::newRow("pair without b") << "pair:nob" << format << "its pair  has no \"b\"";
+        QTest::newRow("pair without b") << "pair:nob" << format << "its pair has no \"b\"";
         QTest::newRow("pair past the runs") << "pair:outside" << format << "its pair \"b\" must be an integer from 0 to 0";
         QTest::newRow("pair of one run") << "pair:same" << format << "its pair's sides A and B are the same run 0";
     }
