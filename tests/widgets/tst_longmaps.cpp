@@ -531,3 +531,46 @@ void TestWidgets::longMapsWaitLeavesNothingStale()
     view.plot()->replot(QCustomPlot::rpImmediateRefresh);
     QCOMPARE(grabbed, view.grab().toImage());
 }
+
+void TestWidgets::longMapsCompareCsvAlignsBlocks()
+{
+    // Compare's CSV over two long runs aligned by their ends (one has a BOS the other lacks), so
+    // that A's and B's rows differ by one position, streamed over several blocks of rows.
+    Selection selection;
+    selection.setBounds(1, 2, kLongT);
+    CurrentResult current(&selection);
+    CompareView view(&current, &selection);
+    view.resize(900, 500);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    auto a = longRun(kLongT, 2, 0.0, "causal", true), b = longRun(kLongT - 1, 2, 0.9, "causal", false);
+    SessionRun sa, sb;
+    sa.result = a;
+    sb.result = b;
+    view.setPair(sa, sb);
+    QVERIFY(settle(view));
+    QVERIFY(view.hasFigure());
+    const RunAlignment al = view.alignment();
+    QVERIFY2(al.offsetA != al.offsetB, qPrintable(QString::fromStdString(al.rule)));
+    const QByteArray csv = view.dataCsv();
+    const QList<QByteArray> lines = csv.split('\n');
+    // Every cell visible in both, causal: n (n + 1) / 2 rows, a header and the trailing newline.
+    const qsizetype n = al.length;
+    QCOMPARE(lines.size(), n * (n + 1) / 2 + 2);
+    const RowMatrixXf ma = a->attentionMap(0, 0), mb = b->attentionMap(0, 0);
+    int checked = 0;
+    for (const QByteArray& line : lines) {
+        const QList<QByteArray> f = line.split(',');
+        if (f.size() != 7 || f[0] == "query_a")
+            continue;
+        const int qa = f[0].toInt(), ka = f[1].toInt(), qb = f[2].toInt(), kb = f[3].toInt();
+        if (qa % 301 != 0 || ka % 7 != 0) // a sample of rows from every block
+            continue;
+        QCOMPARE(qa - al.offsetA, qb - al.offsetB);
+        QCOMPARE(ka - al.offsetA, kb - al.offsetB);
+        QCOMPARE(f[4].toFloat(), ma(qa, ka));
+        QCOMPARE(f[5].toFloat(), mb(qb, kb));
+        ++checked;
+    }
+    QVERIFY2(checked > 300, qPrintable(QString::number(checked)));
+}

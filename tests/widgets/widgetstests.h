@@ -85,6 +85,7 @@ private Q_SLOTS:
     void longMapsCsvIsStreamed();
     void longMapsFigureIsDrawn();
     void longMapsWaitLeavesNothingStale();
+    void longMapsCompareCsvAlignsBlocks();
 
     // tst_figureexport.cpp
     void exportFigure_data();
