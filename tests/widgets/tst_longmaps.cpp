@@ -522,8 +522,8 @@ void TestWidgets::longMapsWaitLeavesNothingStale()
     const std::shared_ptr<RunResult> run = longRun(kLongT, 2, 0.3);
     current.setResult(run);
     QVERIFY(waitUntilComputed(&view));
-    selection.setLayerHead(0, 1); // another head: binned on the worker
-    QVERIFY(view.isComputing());
+    // Another head: binned on the worker (or, if the neighbour binned ahead is done already, at once).
+    selection.setLayerHead(0, 1);
     QVERIFY(waitUntilComputed(&view));
     QCOMPARE(view.shownHead(), 1);
     QVERIFY(!view.isComputing());
