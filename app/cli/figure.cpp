@@ -182,6 +182,7 @@ int figureCommand(const QStringList& args)
             run.text = p.text;
             run.bos = bos;
             run.captureLogits = false;
+            run.keepAttentionUpTo = RunRequest::kInteractiveMapBytes; // past it, maps from Q and K as in the GUI
             auto r = model->run(run);
             analysis::PromptRun pr;
             pr.line = p.line;

@@ -574,6 +574,9 @@ void MainWindow::runPrompt()
     RunRequest req;
     req.text = m_prompt->toPlainText().toStdString();
     req.bos = parseBosPolicy(m_bos->currentData().toString().toStdString());
+    // Every map kept while they are small (instant head switches); a longer prompt keeps Q and K
+    // and the views recompute the head shown (binned off the GUI thread).
+    req.keepAttentionUpTo = RunRequest::kInteractiveMapBytes;
     // Checking here gives an immediate message; the core checks again (and the CLI relies on it).
     if (m_prompt->toPlainText().trimmed().isEmpty()) {
         showMessage(m_prompt->toPlainText().isEmpty() ? tr("The prompt is empty.")

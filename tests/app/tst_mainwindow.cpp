@@ -142,6 +142,7 @@ private Q_SLOTS:
     void badPromptKeepsResult();
     void exportsFigureAndData();
     void largeExportRunsInTheBackground();
+    void longPromptKeepsQAndKNotMaps();
     void cancelKeepsPreviousResult();
     void registeredViewAppearsEverywhere();
     void deviceBoxSaysCudaIsMissing();
@@ -402,6 +403,30 @@ void TestMainWindow::largeExportRunsInTheBackground()
     QVERIFY(!v.exports()->busy() || v.exports()->waitForDone(10000));
     QVERIFY(!QFileInfo::exists(dropped));
     BigDataView::gate = true;
+}
+
+void TestMainWindow::longPromptKeepsQAndKNotMaps()
+{
+    // The GUI keeps every map while they take at most RunRequest::kInteractiveMapBytes; a longer
+    // prompt's run keeps Q and K, and the heatmap recomputes the head shown.
+    const QString dir = QDir(m_tmp.path()).filePath("tiny-long");
+    const test::TinyLlamaSpec spec = writeTinyLlamaWithTokenizer(dir, 2, 1, 4096);
+    MainWindow w;
+    w.show();
+    QSignalSpy loaded(w.engine(), &EngineClient::modelLoaded);
+    w.openModelFolder(dir);
+    QVERIFY(loaded.wait(30000));
+    QVERIFY(runPrompt(w, "hello world"));
+    QVERIFY(w.result()->hasAttention());
+    QVERIFY(runPrompt(w, QString("hello world ").repeated(300)));
+    const auto r = w.result();
+    const double mapBytes = double(spec.layers) * spec.heads * double(r->tokens) * double(r->tokens) * 4.0;
+    QVERIFY2(mapBytes > double(RunRequest::kInteractiveMapBytes), qPrintable(QString::number(r->tokens)));
+    QVERIFY(!r->hasAttention());
+    QVERIFY(r->canMakeMaps());
+    QVERIFY(w.showView("heatmap"));
+    QVERIFY(waitUntilComputed(w.view("heatmap")));
+    QVERIFY(w.view("heatmap")->hasFigure());
 }
 
 void TestMainWindow::cancelKeepsPreviousResult()

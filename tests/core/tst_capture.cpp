@@ -43,6 +43,7 @@ private Q_SLOTS:
     void hiddenAndValuesMatchReference();
     void mapsRecomputedFromQK_data();
     void mapsRecomputedFromQK();
+    void mapsKeptUpToALimit();
     void summariesMatchTheirDefinitions();
     void shiftedPositionsKeepRopeMaps();
     void maskBiasBlocksAKey();
@@ -126,6 +127,33 @@ void TestCapture::mapsRecomputedFromQK()
             QVERIFY2((stored - recomputed).cwiseAbs().maxCoeff() < 2e-6f,
                      qPrintable(QString("layer %1 head %2").arg(l).arg(h)));
         }
+}
+
+void TestCapture::mapsKeptUpToALimit()
+{
+    // keepAttentionUpTo: every map kept while all of them fit in it; past it none, and the run
+    // serves the same maps from Q and K. The limit is in bytes of L x H x T x T floats.
+    const int64_t T = int64_t(m_ids.size());
+    const int64_t bytes = int64_t(m_spec.layers) * m_spec.heads * T * T * 4;
+    RunRequest exact = idsRequest(m_ids);
+    exact.keepAttentionUpTo = bytes; // exactly fits
+    RunRequest under = exact;
+    under.keepAttentionUpTo = bytes - 1;
+    RunRequest none = exact;
+    none.captureAttention = false;
+    none.keepAttentionUpTo = 0;
+    const auto kept = m_model->run(exact);
+    const auto onDemand = m_model->run(under);
+    QVERIFY(kept->hasAttention());
+    QCOMPARE(qsizetype(kept->attention.size()), qsizetype(bytes / 4));
+    QVERIFY(!onDemand->hasAttention());
+    QVERIFY(onDemand->canMakeMaps());
+    QVERIFY(!m_model->run(none)->hasAttention()); // the limit never turns maps on
+    for (int l = 0; l < m_spec.layers; ++l)
+        for (int h = 0; h < m_spec.heads; ++h)
+            QVERIFY((kept->attentionMap(l, h) - onDemand->attentionMap(l, h)).cwiseAbs().maxCoeff() < 2e-6f);
+    // The summaries do not depend on where the maps live.
+    QCOMPARE(kept->firstTokenMass, onDemand->firstTokenMass);
 }
 
 void TestCapture::summariesMatchTheirDefinitions()

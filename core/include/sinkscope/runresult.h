@@ -78,6 +78,12 @@ struct RunRequest {
     bool useIds = false;
     BosPolicy bos = BosPolicy::Auto;
     bool captureAttention = true; ///< keep all L x H x T x T probabilities (after a memory estimate)
+    /// With captureAttention: keep them only when all of them take at most this many bytes (0: no
+    /// limit). A longer prompt's run keeps none (hasAttention() false) and every map is recomputed
+    /// per head from Q and K, as captureAttention = false gives. kInteractiveMapBytes is the
+    /// GUI's and `sinkscope-cli figure`'s limit.
+    int64_t keepAttentionUpTo = 0;
+    static constexpr int64_t kInteractiveMapBytes = int64_t(256) << 20;
     bool captureLogits = true;    ///< keep the [T, vocab] logits
     bool captureHidden = true;    ///< residual stream [L+1, T, D]
     bool captureQK = true;        ///< post-position-encoding Q [L,H,T,hd] and K [L,Hkv,T,hd] (needed for maps on demand)

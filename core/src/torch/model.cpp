@@ -96,6 +96,16 @@ double availableHostBytes(std::string* source = nullptr)
     return avail;
 }
 
+/// Whether a run of T tokens keeps every attention map: asked for, and within the request's
+/// keepAttentionUpTo (past it the run keeps none; a head's map is recomputed from Q and K).
+bool keepsAllMaps(const ModelConfig& c, int64_t T, const RunRequest& r)
+{
+    if (!r.captureAttention)
+        return false;
+    const double bytes = double(c.numLayers) * double(c.numHeads) * double(T) * double(T) * 4.0;
+    return r.keepAttentionUpTo <= 0 || bytes <= double(r.keepAttentionUpTo);
+}
+
 /// The host memory one forward pass needs beyond the weights, in bytes: the captures asked for,
 /// the summaries, and the largest per-layer working set of the explicit attention (scores, mask
 /// and probabilities of one query block: about four [H, rows, T] fp32 tensors at once, plus the
@@ -112,7 +122,7 @@ RunMemoryEstimate estimateRun(const ModelConfig& c, int64_t T, const RunRequest&
     e.attention = (4.0 * H + 2.0) * B * rows * t * 4.0;
     e.mlp = B * t * (3.0 * F + 8.0 * D) * 4.0;
     double cap = 0;
-    if (r.captureAttention)
+    if (keepsAllMaps(c, T, r))
         cap += L * H * t * t;
     if (r.captureLogits)
         cap += t * V;
@@ -562,7 +572,7 @@ std::shared_ptr<RunResult> Model::describe(const RunRequest& request, const std:
     validateInterventions(request.interventions, T, d->config);
     if (request.attentionBlockRows < 0)
         throw Error(ErrorCode::InvalidArgument, "The attention block must have at least one query row (or 0: automatic).");
-    if (request.captureAttention) {
+    if (keepsAllMaps(d->config, T, request)) {
         // All maps are the one capture that grows with T^2: check it against free memory first.
         const int64_t L = d->config.numLayers, H = d->config.numHeads;
         const double mapBytes = double(L) * double(H) * double(T) * double(T) * 4.0;
@@ -593,7 +603,7 @@ void Model::allocate(const RunRequest& request, RunResult& r, detail::ForwardTar
             t.data.assign(size_t(n), 0.0f);
             return t.data.data();
         };
-        if (request.captureAttention) {
+        if (keepsAllMaps(d->config, T, request)) {
             r.attention.assign(size_t(L * H * T * T), 0.0f);
             targets.attention = r.attention.data();
         }
