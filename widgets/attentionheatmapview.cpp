@@ -418,7 +418,7 @@ DataExport AttentionHeatmapView::dataExport() const
             b += ',' + label(k);
         b += '\n';
         out.rowDone();
-        const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, T));
+        const int64_t block = mapRowsPerBlock(T);
         for (int64_t q0 = 0; q0 < T; q0 += block) {
             const int64_t n = std::min(block, T - q0);
             const RowMatrixXf rows = logits ? run->attentionLogitRows(layer, head, q0, n) : run->attentionRows(layer, head, q0, n);

@@ -263,7 +263,7 @@ DataExport CompareView::dataExport() const
         QByteArray& buf = out.buffer();
         buf += "query_a,key_a,query_b,key_b,a,b,b_minus_a\n";
         // The aligned rows of both maps, a block at a time (never two T x T matrices).
-        const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, std::max(a->tokens, b->tokens)));
+        const int64_t block = mapRowsPerBlock(std::max(a->tokens, b->tokens));
         for (int64_t q0 = 0; q0 < al.length; q0 += block) {
             const int64_t n = std::min<int64_t>(block, al.length - q0);
             const RowMatrixXf ra = a->attentionRows(layer, head, al.offsetA + q0, n);

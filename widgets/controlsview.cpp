@@ -670,7 +670,7 @@ DataExport ControlsView::dataExport() const
                 continue;
             const int64_t T = run->tokens;
             const QByteArray prefix = QByteArray(i == 0 ? "map_before," : "map_after,") + l + ',' + h + ',';
-            const int64_t block = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, T));
+            const int64_t block = mapRowsPerBlock(T);
             for (int64_t q0 = 0; q0 < T; q0 += block) {
                 const int64_t n = std::min(block, T - q0);
                 const RowMatrixXf rows = run->attentionRows(layer, head, q0, n);

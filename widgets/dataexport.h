@@ -9,6 +9,7 @@
 #include <QByteArray>
 #include <QString>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -59,6 +60,12 @@ struct DataExport {
     /// A job that writes `bytes` (the small tables, formed on the calling thread).
     static DataExport ofBytes(const QByteArray& bytes);
 };
+
+/// Query rows of a T-key map a job forms at a time: about 2^20 cells (4 MiB of floats).
+inline int64_t mapRowsPerBlock(int64_t keys)
+{
+    return std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, keys));
+}
 
 /// Runs the job here and returns what it wrote (empty for an empty export).
 QByteArray dataExportBytes(const DataExport& data);

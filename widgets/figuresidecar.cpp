@@ -233,6 +233,12 @@ QByteArray figureSidecarJson(const FigureProvenance& p, const QCustomPlot* plot,
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 
+QString figureDrawingPath(const QString& figureFile)
+{
+    const QFileInfo target(figureFile);
+    return target.dir().filePath(QStringLiteral(".%1.%2.drawing").arg(target.fileName()).arg(QCoreApplication::applicationPid()));
+}
+
 namespace {
 
 // The bundle's file names and data, before its figure is drawn; nullopt (and why) when the view
@@ -248,9 +254,7 @@ std::optional<FigureBundle> bundleFor(const QString& figureFile, DataExport csv,
     b.figureFile = figureFile;
     b.csvFile = figureCompanionPath(figureFile, QStringLiteral("csv"));
     b.jsonFile = figureCompanionPath(figureFile, QStringLiteral("json"));
-    // Hidden, beside the figure (the same file system, so finishing is a rename).
-    const QFileInfo target(figureFile);
-    b.drawnFile = target.dir().filePath(QStringLiteral(".%1.%2.drawing").arg(target.fileName()).arg(QCoreApplication::applicationPid()));
+    b.drawnFile = figureDrawingPath(figureFile);
     b.csv = std::move(csv);
     return b;
 }

@@ -76,6 +76,9 @@ struct FigureBundle {
     DataExport csv;
     QByteArray json;
 };
+/// Where a figure is drawn before it is put under `figureFile`: a hidden file beside it (the same
+/// file system, so putting it in place is a rename), named for this process.
+QString figureDrawingPath(const QString& figureFile);
 std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
                                                 const QString& figureFile, const FigureExportOptions& options,
                                                 const QString& presetName, QString* errorMessage = nullptr);

@@ -725,11 +725,15 @@ void MainWindow::updateStatus()
                             QString::fromStdString(info.modelType), m_engine->device(), m_engine->dtype());
     if (!m_weightsText.isEmpty())
         text += tr(" · weights %1").arg(m_weightsText);
-    if (const auto r = m_current->result())
+    if (const auto r = m_current->result()) {
         text += tr(" · %1 tokens%2 · %3 ms")
                     .arg(r->tokens)
                     .arg(r->encoding.bosAdded ? tr(" (BOS added)") : QString())
                     .arg(r->runMs, 0, 'f', 1);
+        // Past RunRequest::kInteractiveMapBytes the run keeps Q and K, not every map: said here.
+        if (!r->hasAttention() && r->canMakeMaps())
+            text += tr(" · maps recomputed per head from Q and K");
+    }
     m_statusLabel->setText(text);
 }
 
@@ -988,7 +992,7 @@ bool MainWindow::exportAllTo(const QString& dirName)
         it.name = name;
         const QString stem = dir.filePath(v->defaultFileName());
         it.figure = stem + (v->plot() ? QStringLiteral(".pdf") : QStringLiteral(".png"));
-        it.drawn = dir.filePath(QStringLiteral(".%1.%2.drawing").arg(QFileInfo(it.figure).fileName()).arg(QCoreApplication::applicationPid()));
+        it.drawn = figureDrawingPath(it.figure);
         it.csv = stem + QStringLiteral(".csv");
         QString error;
         // The format follows the figure's name, not the hidden file's.

@@ -418,7 +418,9 @@ void TestMainWindow::longPromptKeepsQAndKNotMaps()
     QVERIFY(loaded.wait(30000));
     QVERIFY(runPrompt(w, "hello world"));
     QVERIFY(w.result()->hasAttention());
+    QVERIFY(!w.statusText().contains("maps recomputed"));
     QVERIFY(runPrompt(w, QString("hello world ").repeated(300)));
+    QVERIFY2(w.statusText().contains("maps recomputed per head from Q and K"), qPrintable(w.statusText())); // said, not silent
     const auto r = w.result();
     const double mapBytes = double(spec.layers) * spec.heads * double(r->tokens) * double(r->tokens) * 4.0;
     QVERIFY2(mapBytes > double(RunRequest::kInteractiveMapBytes), qPrintable(QString::number(r->tokens)));

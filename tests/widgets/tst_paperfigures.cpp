@@ -24,6 +24,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWidget>
 #include <QXmlStreamReader>
 
 #include <atomic>
@@ -329,6 +330,33 @@ private Q_SLOTS:
         QVERIFY(!exportFigureBundle(&t.plot, "a\n", {}, dir.filePath("fig.gif"), {}, {}, &error));
         QVERIFY(error.contains(".pdf, .png or .svg"));
         QVERIFY(QDir(dir.path()).entryList(QDir::Files).isEmpty());
+    }
+
+    void wholeViewBundleIsAPngOfTheWidget()
+    {
+        // A view that is not one plot: its widget as a PNG at one pixel per screen pixel, and a
+        // sidecar saying so (preset "window", the size in inches at 96 px per inch).
+        QWidget widget;
+        widget.setFixedSize(288, 192);
+        widget.setStyleSheet(QStringLiteral("background: rgb(10, 200, 30)"));
+        widget.setAttribute(Qt::WA_DontShowOnScreen);
+        widget.show();
+        QTemporaryDir dir;
+        QString error;
+        QVERIFY(!prepareWidgetBundle(&widget, DataExport::ofBytes("a\n1\n"), {}, dir.filePath("view.pdf"), &error));
+        QVERIFY2(error.contains("PNG only"), qPrintable(error));
+        const QString file = dir.filePath("view.png");
+        const std::optional<FigureBundle> b = prepareWidgetBundle(&widget, DataExport::ofBytes("a\n1\n"), {}, file, &error);
+        QVERIFY2(b && finishFigureBundle(*b, &error), qPrintable(error));
+        const QImage image(file);
+        QCOMPARE(image.size(), QSize(288, 192));
+        QCOMPARE(image.pixelColor(144, 96), QColor(10, 200, 30));
+        QCOMPARE(readAll(dir.filePath("view.csv")), QByteArray("a\n1\n"));
+        const QJsonObject j = QJsonDocument::fromJson(readAll(dir.filePath("view.json"))).object();
+        QCOMPARE(j["figure"]["preset"].toString(), "window");
+        QCOMPARE(j["figure"]["width_in"].toDouble(), 3.0);  // 288 / 96
+        QCOMPARE(j["figure"]["height_in"].toDouble(), 2.0); // 192 / 96
+        QCOMPARE(j["figure"]["dpi"].toDouble(), 96.0);
     }
 
     void cancelledBundleLeavesTheOldFiles()
