@@ -5,6 +5,7 @@
 #include "currentresult.h"
 #include "figureexport.h"
 #include "plotstyle.h"
+#include "tokenticker.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
 #include "sinkscope/analysis.h"
@@ -126,7 +127,7 @@ AttentionHeatmapView::AttentionHeatmapView(CurrentResult* currentResult, Selecti
     y->setLabel(tr("query"));
     y->setRangeReversed(true); // row 0 (the first element) at the top, as in the matrix
     for (QCPAxis* axis : {x, y}) {
-        axis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
+        setTokenTicks(axis, Encoding(), 0, 0);
         axis->setSubTicks(false);
         axis->setTickLength(0, 3);
         axis->grid()->setVisible(false);
@@ -865,7 +866,6 @@ void AttentionHeatmapView::scheduleDisplay()
         if (!m_displayPending)
             return;
         updateDisplay();
-        updateTickers();
         m_plot->replot(QCustomPlot::rpQueuedReplot);
     });
 }
@@ -1032,37 +1032,17 @@ void AttentionHeatmapView::updateColorRange()
 
 void AttentionHeatmapView::updateTickers()
 {
-    const int T = tokenCount();
-    auto xTicker = qSharedPointerCast<QCPAxisTickerText>(m_plot->xAxis->ticker());
-    auto yTicker = qSharedPointerCast<QCPAxisTickerText>(m_plot->yAxis->ticker());
-    xTicker->clear();
-    yTicker->clear();
-    if (T == 0 || !m_result)
-        return;
-    // One label per row as long as rows are at least a text line apart; beyond that every
-    // step-th label of the visible rows, always including element 0 (the usual sink).
-    // Estimated from the widget size, not the axis rect: the rect depends on the labels, and
-    // feeding it back could make the thinning flip between two steps on every replot.
-    const QFontMetrics fm(m_plot->yAxis->tickLabelFont());
-    const QSize size = m_plot->isVisible() ? m_plot->size() : QSize(800, 600);
-    const int available = std::max(std::min(size.width() - 160, size.height() - 130), 100);
-    const int fit = std::max(1, available / (fm.height() + 1));
-    const QCPRange xr = m_plot->xAxis->range();
-    const int first = std::clamp(int(std::floor(xr.lower + 0.5)), 0, T - 1);
-    const int last = std::clamp(int(std::ceil(xr.upper - 0.5)), first, T - 1);
-    const int visible = last - first + 1;
-    m_labelStep = std::max(1, (visible + fit - 1) / fit);
-    auto add = [&](int i) {
-        // Once labels are skipped, the index tells which element a label belongs to.
-        const QString text = tokenText(i, kAxisLabelChars);
-        const QString label = m_labelStep > 1 ? QString::number(i) + QLatin1Char(' ') + text : text;
-        xTicker->addTick(i, label);
-        yTicker->addTick(i, label);
-    };
-    add(0);
-    for (int i = (first + m_labelStep - 1) / m_labelStep * m_labelStep; i <= last; i += m_labelStep)
-        if (i > 0)
-            add(i);
+    // The run's elements on both axes; TokenTicker thins them to the axes' lengths and the
+    // visible range at every layout.
+    const Encoding none;
+    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis})
+        setTokenTicks(axis, m_result ? m_result->encoding : none, 0, tokenCount(), kAxisLabelChars);
+}
+
+int AttentionHeatmapView::labelStep() const
+{
+    const auto ticker = qSharedPointerDynamicCast<TokenTicker>(m_plot->yAxis->ticker());
+    return ticker ? ticker->step() : 1;
 }
 
 void AttentionHeatmapView::zoomTo(double k0, double k1, double q0, double q1)
@@ -1080,7 +1060,6 @@ void AttentionHeatmapView::zoomTo(double k0, double k1, double q0, double q1)
     m_plot->yAxis->setRange(clampRange(q0, q1));
     m_settingRange = false;
     updateDisplay();
-    updateTickers();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -1208,13 +1187,9 @@ bool AttentionHeatmapView::eventFilter(QObject* watched, QEvent* event)
             return true;
         }
         if (event->type() == QEvent::Resize) {
-            // Label thinning and block size depend on the map's size on screen.
-            const int before = m_labelStep;
-            updateTickers();
+            // The block size depends on the map's size on screen (the labels follow by themselves).
             if (hasFigure())
                 scheduleDisplay();
-            else if (before != m_labelStep)
-                m_plot->replot(QCustomPlot::rpQueuedReplot);
         }
         if (event->type() == QEvent::Leave && m_hovered[0] >= 0) {
             m_hovered[0] = m_hovered[1] = -1;

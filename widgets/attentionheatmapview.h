@@ -136,8 +136,8 @@ public:
     bool cellAt(const QPointF& plotPos, int* query, int* key) const;
     /// Centre of a cell in plot() coordinates (for tests and tooltips).
     QPointF cellCenter(int query, int key) const;
-    /// How many axis labels are drawn per axis (the rest are thinned out).
-    int labelStep() const { return m_labelStep; }
+    /// Elements from one query-axis label to the next at the last layout (1: every element).
+    int labelStep() const;
 
     QAction* logitsAction() const { return m_logitsAction; }
     QAction* logScaleAction() const { return m_logAction; }
@@ -192,7 +192,6 @@ private:
     int m_shownLayer = -1;
     int m_shownHead = -1;
     int m_sinkColumn = -1;
-    int m_labelStep = 1;
     int m_block[2] = {1, 1};
     bool m_displayPending = false;
     bool m_settingRange = false;

@@ -3,6 +3,7 @@
 
 #include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
+#include "tokenticker.h"
 
 #include "sinkscope/error.h"
 #include "sinkscope/mapbins.h"
@@ -18,6 +19,8 @@ namespace sinkscope {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Characters of a token kept on a map's axes: these maps share a figure with other panels.
+constexpr int kAxisLabelChars = 8;
 
 // Which keys a query of `layer` sees, as binAttentionMap decides it: the layer's recipe, or for a
 // run without recipes the model's attention kind.
@@ -181,6 +184,14 @@ void BinnedHeadMap::start(Request r)
     else if (r.layer < 0 || r.head < 0 || r.layer >= layers || r.head >= heads
              || (r.b && (r.layer >= r.b->model.layers || r.head >= r.b->model.heads)))
         refused = tr("Layer %1, head %2 is not in the model.").arg(r.layer).arg(r.head);
+    if (m_map && refused.isEmpty()) {
+        // The axes first: their labels take room from the axis rect, which decides the blocks.
+        const int offset = r.b ? r.alignment.offsetA : 0;
+        for (QCPAxis* axis : {m_map->keyAxis(), m_map->valueAxis()}) {
+            setTokenTicks(axis, r.a->encoding, offset, r.length, kAxisLabelChars);
+            axis->setRange(-0.5, r.length - 0.5);
+        }
+    }
     blocksFor(r);
     m_request = r;
     if (refused.isEmpty() && r.b && (r.blockQueries > 1 || r.blockKeys > 1)
@@ -258,11 +269,6 @@ void BinnedHeadMap::apply(const Request& r, Drawn d)
                     const float v = j < m_values.rows() && i < m_values.cols() ? m_values(j, i) : std::nanf("");
                     data->setCell(i, j, std::isfinite(v) ? double(v) : kNaN);
                 }
-            const int offset = r.b ? r.alignment.offsetA : 0;
-            for (QCPAxis* axis : {m_map->keyAxis(), m_map->valueAxis()}) {
-                setTokenTicks(axis, r.a->encoding, offset, n);
-                axis->setRange(-0.5, n - 0.5);
-            }
         }
     }
     Q_EMIT shown();

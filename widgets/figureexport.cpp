@@ -2,6 +2,7 @@
 #include "figureexport.h"
 
 #include "qcustomplot_wrapper.h"
+#include "tokenticker.h"
 #include "sinkscope/text.h"
 #include "sinkscope/error.h"
 #include "sinkscope/fileio.h"
@@ -28,95 +29,90 @@ namespace {
 constexpr QSize kDefaultFigureSize(800, 600);
 constexpr double kLogicalDpi = 96.0; // the unit of FigureExportOptions::size
 
-// Puts a plot into its print style for one export and back afterwards: fonts in points at the
-// figure's own size (so QCustomPlot lays the axes out for that size instead of shrinking a
-// screen layout) and the chosen colour map.
-class PrintStyle
-{
-public:
-    PrintStyle(QCustomPlot* plot, const FigureExportOptions& options)
-    {
-        if (options.fontPt > 0) {
-            const double text = options.fontPt;
-            const double ticks = std::max(8.0, options.fontPt - 1.0);
-            auto font = [](const QFont& f, double pt) {
-                QFont out = f;
-                out.setPointSizeF(pt);
-                return out;
-            };
-            auto styleAxis = [&](QCPAxis* axis) {
-                const QFont label = axis->labelFont(), tick = axis->tickLabelFont();
-                const QFont sLabel = axis->selectedLabelFont(), sTick = axis->selectedTickLabelFont();
-                m_restore.push_back([=] {
-                    axis->setLabelFont(label);
-                    axis->setTickLabelFont(tick);
-                    axis->setSelectedLabelFont(sLabel);
-                    axis->setSelectedTickLabelFont(sTick);
-                });
-                axis->setLabelFont(font(label, text));
-                axis->setTickLabelFont(font(tick, ticks));
-                axis->setSelectedLabelFont(font(sLabel, text));
-                axis->setSelectedTickLabelFont(font(sTick, ticks));
-            };
-            QList<QCPLayoutElement*> elements = plot->plotLayout()->elements(true);
-            for (QCPLayoutElement* e : elements) {
-                if (auto* rect = qobject_cast<QCPAxisRect*>(e)) {
-                    for (QCPAxis* axis : rect->axes())
-                        styleAxis(axis);
-                } else if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
-                    styleAxis(scale->axis());
-                } else if (auto* title = qobject_cast<QCPTextElement*>(e)) {
-                    const QFont f = title->font();
-                    m_restore.push_back([=] { title->setFont(f); });
-                    title->setFont(font(f, text));
-                } else if (auto* legend = qobject_cast<QCPLegend*>(e)) {
-                    const QFont f = legend->font();
-                    m_restore.push_back([=] { legend->setFont(f); });
-                    legend->setFont(font(f, ticks));
-                    for (int i = 0; i < legend->itemCount(); ++i) {
-                        QCPAbstractLegendItem* item = legend->item(i);
-                        const QFont itemFont = item->font();
-                        m_restore.push_back([=] { item->setFont(itemFont); });
-                        item->setFont(font(itemFont, ticks));
-                    }
-                }
-            }
-            for (int i = 0; i < plot->itemCount(); ++i) {
-                if (auto* item = qobject_cast<QCPItemText*>(plot->item(i))) {
-                    const QFont f = item->font();
-                    m_restore.push_back([=] { item->setFont(f); });
-                    item->setFont(font(f, ticks));
-                }
-            }
-        }
-        if (options.colorMap) {
-            for (QCPLayoutElement* e : plot->plotLayout()->elements(true)) {
-                if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
-                    const QCPColorGradient g = scale->gradient();
-                    m_restore.push_back([=] { scale->setGradient(g); });
-                    scale->setGradient(colorMapGradient(*options.colorMap, g.nanColor()));
-                }
-            }
-            for (int i = 0; i < plot->plottableCount(); ++i) {
-                if (auto* map = qobject_cast<QCPColorMap*>(plot->plottable(i)); map && !map->colorScale()) {
-                    const QCPColorGradient g = map->gradient();
-                    m_restore.push_back([=] { map->setGradient(g); });
-                    map->setGradient(colorMapGradient(*options.colorMap, g.nanColor()));
-                }
-            }
-        }
-    }
-    ~PrintStyle()
-    {
-        for (auto it = m_restore.rbegin(); it != m_restore.rend(); ++it)
-            (*it)();
-    }
-    PrintStyle(const PrintStyle&) = delete;
-    PrintStyle& operator=(const PrintStyle&) = delete;
+} // namespace
 
-private:
-    std::vector<std::function<void()>> m_restore;
-};
+FigureStyle::FigureStyle(QCustomPlot* plot, const FigureExportOptions& options)
+{
+    if (options.fontPt > 0) {
+        const double text = options.fontPt;
+        const double ticks = std::max(8.0, options.fontPt - 1.0);
+        auto font = [](const QFont& f, double pt) {
+            QFont out = f;
+            out.setPointSizeF(pt);
+            return out;
+        };
+        auto styleAxis = [&](QCPAxis* axis) {
+            const QFont label = axis->labelFont(), tick = axis->tickLabelFont();
+            const QFont sLabel = axis->selectedLabelFont(), sTick = axis->selectedTickLabelFont();
+            m_restore.push_back([=] {
+                axis->setLabelFont(label);
+                axis->setTickLabelFont(tick);
+                axis->setSelectedLabelFont(sLabel);
+                axis->setSelectedTickLabelFont(sTick);
+            });
+            axis->setLabelFont(font(label, text));
+            axis->setTickLabelFont(font(tick, ticks));
+            axis->setSelectedLabelFont(font(sLabel, text));
+            axis->setSelectedTickLabelFont(font(sTick, ticks));
+        };
+        QList<QCPLayoutElement*> elements = plot->plotLayout()->elements(true);
+        for (QCPLayoutElement* e : elements) {
+            if (auto* rect = qobject_cast<QCPAxisRect*>(e)) {
+                for (QCPAxis* axis : rect->axes())
+                    styleAxis(axis);
+            } else if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
+                styleAxis(scale->axis());
+            } else if (auto* title = qobject_cast<QCPTextElement*>(e)) {
+                const QFont f = title->font();
+                m_restore.push_back([=] { title->setFont(f); });
+                title->setFont(font(f, text));
+            } else if (auto* legend = qobject_cast<QCPLegend*>(e)) {
+                const QFont f = legend->font();
+                m_restore.push_back([=] { legend->setFont(f); });
+                legend->setFont(font(f, ticks));
+                for (int i = 0; i < legend->itemCount(); ++i) {
+                    QCPAbstractLegendItem* item = legend->item(i);
+                    if (!item) // an empty cell of a legend that wraps
+                        continue;
+                    const QFont itemFont = item->font();
+                    m_restore.push_back([=] { item->setFont(itemFont); });
+                    item->setFont(font(itemFont, ticks));
+                }
+            }
+        }
+        for (int i = 0; i < plot->itemCount(); ++i) {
+            if (auto* item = qobject_cast<QCPItemText*>(plot->item(i))) {
+                const QFont f = item->font();
+                m_restore.push_back([=] { item->setFont(f); });
+                item->setFont(font(f, ticks));
+            }
+        }
+    }
+    if (options.colorMap) {
+        for (QCPLayoutElement* e : plot->plotLayout()->elements(true)) {
+            if (auto* scale = qobject_cast<QCPColorScale*>(e)) {
+                const QCPColorGradient g = scale->gradient();
+                m_restore.push_back([=] { scale->setGradient(g); });
+                scale->setGradient(colorMapGradient(*options.colorMap, g.nanColor()));
+            }
+        }
+        for (int i = 0; i < plot->plottableCount(); ++i) {
+            if (auto* map = qobject_cast<QCPColorMap*>(plot->plottable(i)); map && !map->colorScale()) {
+                const QCPColorGradient g = map->gradient();
+                m_restore.push_back([=] { map->setGradient(g); });
+                map->setGradient(colorMapGradient(*options.colorMap, g.nanColor()));
+            }
+        }
+    }
+}
+
+FigureStyle::~FigureStyle()
+{
+    for (auto it = m_restore.rbegin(); it != m_restore.rend(); ++it)
+        (*it)();
+}
+
+namespace {
 
 void setError(QString* errorMessage, const QString& text)
 {
@@ -304,14 +300,19 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat forma
     }
     const QSize size = figureSize(plot, options);
     bool ok = false;
-    const PrintStyle style(plot, options);
-    switch (format) {
-    case FigureFormat::Pdf: ok = savePdf(plot, fileName, size, options, errorMessage); break;
-    case FigureFormat::Png: ok = savePng(plot, fileName, size, options, errorMessage); break;
-    case FigureFormat::Svg: ok = saveSvg(plot, fileName, size, options, errorMessage); break;
+    {
+        const FigureStyle style(plot, options);
+        // Token labels are thinned to the axes' lengths at the figure's size and fonts.
+        layOutAt(plot, size);
+        switch (format) {
+        case FigureFormat::Pdf: ok = savePdf(plot, fileName, size, options, errorMessage); break;
+        case FigureFormat::Png: ok = savePng(plot, fileName, size, options, errorMessage); break;
+        case FigureFormat::Svg: ok = saveSvg(plot, fileName, size, options, errorMessage); break;
+        }
     }
-    // Rendering at another size re-lays out the plot; lay it out for the screen again, or mouse
-    // positions would map to the exported figure's axes until the next replot.
+    // Rendering at another size re-lays out the plot; lay it out for the screen again (with the
+    // screen's fonts), or mouse positions would map to the exported figure's axes until the next
+    // replot.
     plot->replot();
     return ok;
 }

@@ -10,7 +10,9 @@
 #include <QStringList>
 #include <QString>
 
+#include <functional>
 #include <optional>
+#include <vector>
 
 class QCustomPlot;
 class QWidget;
@@ -61,6 +63,22 @@ QStringList figurePresetNames();
 /// Export options that lay a figure out for `preset`: size in 1/96 in, fonts in points (8–10 pt
 /// read well at print size), PNG at `dpi`.
 FigureExportOptions printFigureOptions(const FigurePreset& preset, double fontPt = 9.0, double dpi = 300.0);
+
+/// Puts a plot into the style of its figure for as long as it lives, and back afterwards:
+/// fonts in points at the figure's own size (options.fontPt; QCustomPlot then lays the axes out
+/// for that size instead of shrinking a screen layout) and the chosen colour map. What
+/// exportFigure draws under; with layOutAt (tokenticker.h) a plot is laid out as its figure is.
+class FigureStyle
+{
+public:
+    FigureStyle(QCustomPlot* plot, const FigureExportOptions& options);
+    ~FigureStyle();
+    FigureStyle(const FigureStyle&) = delete;
+    FigureStyle& operator=(const FigureStyle&) = delete;
+
+private:
+    std::vector<std::function<void()>> m_restore;
+};
 
 /// The format for a file name's suffix (pdf, png, svg; any case), or nullopt.
 std::optional<FigureFormat> figureFormatForFile(const QString& fileName);

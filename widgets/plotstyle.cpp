@@ -47,19 +47,4 @@ bool isMaskedCell(const RunResult& run, int query, int key)
     return run.model.attention == "causal" && key > query;
 }
 
-void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length)
-{
-    constexpr int kMaxTokenTicks = 32;
-    constexpr int kLabelChars = 10;
-    if (length > kMaxTokenTicks) {
-        axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-        return;
-    }
-    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    for (int i = 0; i < length; ++i)
-        if (size_t(offset + i) < encoding.tokens.size())
-            ticker->addTick(i, tokenLabelElided(encoding.tokens[size_t(offset + i)], kLabelChars));
-    axis->setTicker(ticker);
-}
-
 } // namespace sinkscope

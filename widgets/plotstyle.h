@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Shared look of the views: one colour map, one placeholder page, one number format for CSV and
-// token ticks on a map's axes. A head's map is drawn by BinnedHeadMap (binnedheadmap.h).
+// Shared look of the views: one colour map, one placeholder page, one number format for CSV. A
+// head's map is drawn by BinnedHeadMap (binnedheadmap.h), its token labels by TokenTicker
+// (tokenticker.h).
 #pragma once
 
 #include <QByteArray>
@@ -9,7 +10,6 @@
 
 #include "sinkscope/runresult.h"
 
-class QCPAxis;
 class QCPColorGradient;
 class QCustomPlot;
 class QLabel;
@@ -28,8 +28,5 @@ QStackedWidget* makePlaceholderStack(QWidget* content, QLabel** placeholder, QWi
 QByteArray csvNumber(double value);
 /// True for the cells a run's attention cannot reach (key after the query of a causal model).
 bool isMaskedCell(const RunResult& run, int query, int key);
-/// Token labels as the ticks of a map axis: elements offset .. offset+length-1 of `encoding`
-/// (numbered ticks instead when there are more than 32, labels would overlap).
-void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length);
 
 } // namespace sinkscope

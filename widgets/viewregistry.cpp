@@ -2,6 +2,7 @@
 #include "viewregistry.h"
 
 #include "qcustomplot_wrapper.h"
+#include "tokenticker.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -108,8 +109,12 @@ bool waitUntilComputed(View* view, int timeoutMs)
     if (view->isComputing())
         return false;
     // A grab paints each plot's buffer from its last replot: bring every one up to date now.
-    for (QCustomPlot* plot : view->findChildren<QCustomPlot*>())
+    // Twice where a token axis's labels were thinned for the length it had before this layout.
+    for (QCustomPlot* plot : view->findChildren<QCustomPlot*>()) {
         plot->replot(QCustomPlot::rpImmediateRefresh);
+        if (tokenTicksStale(plot))
+            plot->replot(QCustomPlot::rpImmediateRefresh);
+    }
     return true;
 }
 

@@ -21,6 +21,7 @@
 #include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "selection.h"
+#include "tokenticker.h"
 
 #include "sinkscope/controls.h"
 

@@ -7,6 +7,7 @@
 #include "currentresult.h"
 #include "selection.h"
 #include "tokenlabels.h"
+#include "viewregistry.h"
 #include "widgetstestdata.h"
 
 #include <QApplication>
@@ -358,27 +359,42 @@ void TestWidgets::heatmapLabels()
     Selection selection;
     CurrentResult current(&selection);
     AttentionHeatmapView view(&current, &selection);
+    view.resize(900, 700);
+    view.setAttribute(Qt::WA_DontShowOnScreen);
+    view.show();
     auto result = test::makeCannedRun({1, 1, tokens, "causal", true, true});
     current.setResult(result);
-    auto ticker = qSharedPointerCast<QCPAxisTickerText>(view.plot()->yAxis->ticker());
-    auto xTicker = qSharedPointerCast<QCPAxisTickerText>(view.plot()->xAxis->ticker());
-    QVERIFY(ticker && xTicker);
-    const QMap<double, QString>& ticks = ticker->ticks();
-    QCOMPARE(xTicker->ticks(), ticks);
+    QVERIFY(waitUntilComputed(&view));
+    QCPAxis* y = view.plot()->yAxis;
+    const QVector<double> ticks = y->tickVector();
+    const QVector<QString> labels = y->tickVectorLabels();
+    QCOMPARE(labels.size(), ticks.size());
+    const int step = view.labelStep();
     if (thinned) {
-        // The first element is always labelled; thinned labels carry their index.
-        QCOMPARE(ticks.value(0.0), QStringLiteral("0 <s>"));
-        const int step = view.labelStep();
+        // The first element is always labelled; thinned labels carry their index, at a step of
+        // 1, 2 or 5 times a power of ten.
         QVERIFY(step > 1);
-        QCOMPARE(ticks.value(double(step)), QStringLiteral("%1 %2").arg(step).arg(tokenLabel(result->encoding.tokens[size_t(step)])));
+        QVERIFY2(QList<int>({2, 5, 10, 20, 50, 100}).contains(step), qPrintable(QString::number(step)));
+        QCOMPARE(ticks.value(0), 0.0);
+        QCOMPARE(labels.value(0), QStringLiteral("0 <s>"));
+        QCOMPARE(ticks.value(1), double(step));
+        QCOMPARE(labels.value(1), QStringLiteral("%1 %2").arg(step).arg(tokenLabel(result->encoding.tokens[size_t(step)])));
         QVERIFY(ticks.size() < tokens);
         QVERIFY(ticks.size() >= 10);
     } else {
-        QCOMPARE(view.labelStep(), 1);
-        QCOMPARE(ticks.value(0.0), QStringLiteral("<s>"));
+        QCOMPARE(step, 1);
         QCOMPARE(ticks.size(), tokens);
-        QCOMPARE(ticks.value(1.0), QStringLiteral("·The"));
-        QCOMPARE(ticks.value(5.0), QStringLiteral("↵"));
+        QCOMPARE(labels.value(0), QStringLiteral("<s>"));
+        QCOMPARE(labels.value(1), QStringLiteral("·The"));
+        QCOMPARE(labels.value(5), QStringLiteral("↵"));
+    }
+    // Both axes: no two labels closer than a line of text.
+    for (QCPAxis* axis : {view.plot()->xAxis, y}) {
+        const QVector<double> t = axis->tickVector();
+        const int line = QFontMetrics(axis->tickLabelFont()).height();
+        for (int i = 1; i < t.size(); ++i)
+            QVERIFY2(std::abs(axis->coordToPixel(t[i]) - axis->coordToPixel(t[i - 1])) >= line,
+                     qPrintable(QStringLiteral("ticks %1 and %2").arg(t[i - 1]).arg(t[i])));
     }
     // For a look at the rendering: SINKSCOPE_TEST_KEEP_DIR=/some/dir keeps a PNG.
     const QString keep = qEnvironmentVariable("SINKSCOPE_TEST_KEEP_DIR");

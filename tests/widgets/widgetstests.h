@@ -75,6 +75,10 @@ private Q_SLOTS:
     void hiddenShowsMassiveActivation();
     void tokenStripMarksWaiversAndKey();
 
+    // tst_tokenticker.cpp
+    void tokenTicksFollowTheAxis();
+    void tokenTicksInAFigure();
+
     // tst_longmaps.cpp
     void longMapsControlsBlockMaxima();
     void longMapsHeadChangeSupersedes();

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "tokenticker.h"
+
+#include "tokenlabels.h"
+
+#include "sinkscope/tokens.h"
+
+#include <QFontMetricsF>
+#include <QTimer>
+
+#include <algorithm>
+#include <cmath>
+
+namespace sinkscope {
+
+namespace {
+
+// An axis that has not been laid out yet has no length: assume a small plot's.
+constexpr double kUnlaidPixels = 256.0;
+// Corrective layouts in a row at one viewport size: labels whose own length moved the axis
+// back and forth keep the last layout's step.
+constexpr int kMaxFixes = 2;
+const char* const kHooked = "sinkscopeTokenTicksHooked";
+const char* const kFixSize = "sinkscopeTokenTicksSize";
+const char* const kFixes = "sinkscopeTokenTicksFixes";
+
+// The smallest of 1, 2, 5, 10, 20, 50, ... that is at least `x`.
+int niceStep(double x)
+{
+    if (!(x > 1.0))
+        return 1;
+    double magnitude = 1.0;
+    while (magnitude * 10.0 < x)
+        magnitude *= 10.0;
+    for (const double m : {1.0, 2.0, 5.0, 10.0})
+        if (m * magnitude >= x)
+            return int(std::min(m * magnitude, 1e9));
+    return int(std::min(10.0 * magnitude, 1e9));
+}
+
+void layOutPasses(QCustomPlot* plot, int passes)
+{
+    for (int pass = 0; pass < passes; ++pass)
+        for (const auto phase : {QCPLayoutElement::upPreparation, QCPLayoutElement::upMargins, QCPLayoutElement::upLayout})
+            plot->plotLayout()->update(phase);
+}
+
+void watch(QCustomPlot* plot)
+{
+    if (!plot || plot->property(kHooked).toBool())
+        return;
+    plot->setProperty(kHooked, true);
+    // QCustomPlot makes the ticks before it lays the axes out, from the lengths of the previous
+    // layout: after a resize they would be thinned for the old size. A layout pass at the
+    // current size first gives the replot's own pass the new lengths.
+    QObject::connect(plot, &QCustomPlot::beforeReplot, plot, [plot] { layOutPasses(plot, 1); });
+    // Labels whose own length moved an axis: lay out once more after the replot.
+    QObject::connect(plot, &QCustomPlot::afterReplot, plot, [plot] {
+        const QSize size = plot->viewport().size();
+        if (plot->property(kFixSize).toSize() != size) {
+            plot->setProperty(kFixSize, size);
+            plot->setProperty(kFixes, 0);
+        }
+        if (!tokenTicksStale(plot)) {
+            plot->setProperty(kFixes, 0);
+            return;
+        }
+        const int fixes = plot->property(kFixes).toInt();
+        if (fixes >= kMaxFixes)
+            return;
+        plot->setProperty(kFixes, fixes + 1);
+        // Not from inside the replot: QCustomPlot ignores a replot asked for during one.
+        QTimer::singleShot(0, plot, [plot] { plot->replot(); });
+    });
+}
+
+} // namespace
+
+TokenTicker::TokenTicker(QCPAxis* axis, QStringList labels) : m_axis(axis), m_labels(std::move(labels)) {}
+
+QString TokenTicker::labelOf(int index, int step) const
+{
+    const QString& text = m_labels[index];
+    return step > 1 ? QString::number(index) + QLatin1Char(' ') + text : text;
+}
+
+int TokenTicker::stepFor(const QCPRange& range) const
+{
+    const int n = int(m_labels.size());
+    if (n <= 1 || !m_axis || !m_axis->axisRect())
+        return 1;
+    const bool horizontal = m_axis->orientation() == Qt::Horizontal;
+    const QRect rect = m_axis->axisRect()->rect();
+    double pixels = horizontal ? rect.width() : rect.height();
+    if (pixels < 1.0)
+        pixels = kUnlaidPixels;
+    const double span = std::max(range.size(), 1.0);
+    const double cellPixels = pixels / span;
+    const QFontMetricsF fm(m_axis->tickLabelFont());
+    const double rotation = std::abs(m_axis->tickLabelRotation()) * M_PI / 180.0;
+    auto stepForSpacing = [&](double spacing) { return niceStep(spacing / cellPixels); };
+    if (!horizontal || rotation > 1e-3) {
+        // Labels side by side across their text lines.
+        const double line = fm.height() + 1.0;
+        return stepForSpacing(horizontal ? line / std::sin(rotation) : line);
+    }
+    // Upright labels along a horizontal axis need their width.
+    auto widest = [&](int step) {
+        double w = 0.0;
+        for (int i = 0; i < n; i += step)
+            w = std::max(w, fm.horizontalAdvance(labelOf(i, step)));
+        return w + fm.horizontalAdvance(QLatin1Char(' '));
+    };
+    const int plain = stepForSpacing(widest(1));
+    return plain == 1 ? 1 : std::max(plain, stepForSpacing(widest(plain)));
+}
+
+void TokenTicker::generate(const QCPRange& range, const QLocale&, QChar, int, QVector<double>& ticks,
+                           QVector<double>* subTicks, QVector<QString>* tickLabels)
+{
+    ticks.clear();
+    if (subTicks)
+        subTicks->clear();
+    if (tickLabels)
+        tickLabels->clear();
+    const int n = int(m_labels.size());
+    if (n == 0)
+        return;
+    m_step = stepFor(range);
+    const int first = std::clamp(int(std::ceil(range.lower)), 0, n);
+    const int last = std::clamp(int(std::floor(range.upper)), -1, n - 1);
+    for (int i = (first + m_step - 1) / m_step * m_step; i <= last; i += m_step) {
+        ticks.push_back(i);
+        if (tickLabels)
+            tickLabels->push_back(labelOf(i, m_step));
+    }
+}
+
+void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length, int maxChars)
+{
+    QStringList labels;
+    labels.reserve(std::max(length, 0));
+    for (int i = 0; i < length; ++i) {
+        const size_t e = size_t(offset + i);
+        if (offset + i < 0 || e >= encoding.tokens.size())
+            labels.push_back(QStringLiteral("?"));
+        else
+            labels.push_back(maxChars > 0 ? tokenLabelElided(encoding.tokens[e], maxChars) : tokenLabel(encoding.tokens[e]));
+    }
+    axis->setTicker(QSharedPointer<TokenTicker>::create(axis, std::move(labels)));
+    watch(axis->parentPlot());
+}
+
+bool tokenTicksStale(QCustomPlot* plot)
+{
+    if (!plot)
+        return false;
+    for (QCPAxisRect* rect : plot->axisRects())
+        for (QCPAxis* axis : rect->axes())
+            if (auto t = qSharedPointerDynamicCast<TokenTicker>(axis->ticker()); t && axis->visible() &&
+                t->stepFor(axis->range()) != t->step())
+                return true;
+    return false;
+}
+
+void layOutAt(QCustomPlot* plot, QSize size)
+{
+    if (!plot || size.isEmpty())
+        return;
+    const QRect old = plot->viewport();
+    plot->setViewport(QRect(QPoint(0, 0), size));
+    // Twice: the first pass gives each axis its length at this size, the second thins its token
+    // labels for that length (QCustomPlot makes the ticks before it lays the axes out).
+    layOutPasses(plot, 2);
+    plot->setViewport(old);
+}
+
+} // namespace sinkscope
