@@ -50,13 +50,77 @@ QVector<double> positions(size_t n)
     return xs;
 }
 
-QCPAxisRect* curveRect(QCustomPlot* plot, const QString& x, const QString& y)
+// A curve panel: its title in row 0 of the curves' grid over its axis rect in row 1, so that the
+// rects of all panels line up. The quantity and its unit are named in the title, and the y axis
+// has no label: a rotated axis label longer than the rect is cut at both ends, which a
+// two-column figure's short panels always did.
+struct CurvePanel {
+    QCPTextElement* title = nullptr;
+    QCPAxisRect* rect = nullptr;
+    QCPLegend* legend = nullptr; ///< inset in the rect (placeLegend); none for a panel of one curve
+};
+
+// Placed in column `column` of `curves` first: a legend takes its plot from the layout it is put in.
+CurvePanel curvePanel(QCustomPlot* plot, QCPLayoutGrid* curves, int column, const QString& title, const QString& x,
+                      int legendColumns)
 {
-    auto* r = new QCPAxisRect(plot);
-    r->axis(QCPAxis::atBottom)->setLabel(x);
-    r->axis(QCPAxis::atLeft)->setLabel(y);
-    r->setupFullAxesBox(false);
-    return r;
+    CurvePanel p;
+    p.title = new QCPTextElement(plot, title);
+    p.title->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
+    curves->addElement(0, column, p.title);
+    p.rect = new QCPAxisRect(plot);
+    curves->addElement(1, column, p.rect);
+    p.rect->axis(QCPAxis::atBottom)->setLabel(x);
+    p.rect->setupFullAxesBox(false);
+    // Layers and positions are whole numbers: a whole number of them per tick.
+    auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    p.rect->axis(QCPAxis::atBottom)->setTicker(ticker);
+    if (legendColumns > 0) {
+        p.legend = new QCPLegend;
+        p.rect->insetLayout()->addElement(p.legend, Qt::AlignTop | Qt::AlignRight);
+        p.legend->setLayer(QStringLiteral("legend"));
+        p.legend->setBrush(QColor(255, 255, 255, 200));
+        // Compact: the panels of a two-column figure are about an inch tall.
+        p.legend->setIconSize(16, 8);
+        p.legend->setIconTextPadding(4);
+        p.legend->setRowSpacing(0);
+        p.legend->setColumnSpacing(6);
+        p.legend->setMargins(QMargins(4, 2, 4, 2));
+        p.legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+        p.legend->setWrap(legendColumns);
+    }
+    return p;
+}
+
+// Moves `legend` to the corner of `rect` where it covers the fewest points of the rect's graphs
+// (the top right when several tie). The legend's share of the rect is taken from the last layout.
+void placeLegend(QCPAxisRect* rect, QCPLegend* legend)
+{
+    if (!legend || rect->width() <= 0 || rect->height() <= 0)
+        return;
+    const QSize size = legend->minimumOuterSizeHint();
+    const double fw = std::min(1.0, double(size.width()) / rect->width());
+    const double fh = std::min(1.0, double(size.height()) / rect->height());
+    const QCPRange xr = rect->axis(QCPAxis::atBottom)->range(), yr = rect->axis(QCPAxis::atLeft)->range();
+    const Qt::Alignment corners[4] = {Qt::AlignTop | Qt::AlignRight, Qt::AlignTop | Qt::AlignLeft,
+                                      Qt::AlignBottom | Qt::AlignRight, Qt::AlignBottom | Qt::AlignLeft};
+    int covered[4] = {0, 0, 0, 0};
+    for (QCPGraph* g : rect->graphs()) {
+        if (!g->visible())
+            continue;
+        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) {
+            const double u = (it->key - xr.lower) / xr.size(), v = (it->value - yr.lower) / yr.size();
+            for (int c = 0; c < 4; ++c) {
+                const bool right = corners[c] & Qt::AlignRight, top = corners[c] & Qt::AlignTop;
+                if ((right ? u >= 1.0 - fw : u <= fw) && (top ? v >= 1.0 - fh : v <= fh))
+                    ++covered[c];
+            }
+        }
+    }
+    const int best = int(std::min_element(covered, covered + 4) - covered);
+    rect->insetLayout()->setInsetAlignment(0, corners[best]);
 }
 
 QCPGraph* addGraph(QCustomPlot* plot, QCPAxisRect* rect, const QString& name, const QColor& colour, bool dashed = false)
@@ -80,15 +144,6 @@ void setMarkers(QCPGraph* g)
     QCPScatterStyle style = g->scatterStyle();
     style.setShape(g->dataCount() > kMaxMarkers ? QCPScatterStyle::ssNone : QCPScatterStyle::ssCircle);
     g->setScatterStyle(style);
-}
-
-QCPLegend* addLegend(QCPAxisRect* rect)
-{
-    auto* legend = new QCPLegend;
-    rect->insetLayout()->addElement(legend, Qt::AlignTop | Qt::AlignRight);
-    legend->setLayer(QStringLiteral("legend"));
-    legend->setBrush(QColor(255, 255, 255, 200));
-    return legend;
 }
 
 void rescale(QCPAxisRect* rect)
@@ -178,6 +233,8 @@ ControlsView::ControlsView(CurrentResult* currentResult, Selection* sharedSelect
     m_plot = new QCustomPlot(this);
     m_stack = makePlaceholderStack(m_plot, &m_placeholder, this);
     m_plot->plotLayout()->clear();
+    // Graphs go into their panel's legend only (the first legend made would take them all).
+    m_plot->setAutoAddPlottableToLegend(false);
     m_title = new QCPTextElement(m_plot, QString());
     m_plot->plotLayout()->addElement(0, 0, m_title);
     auto* maps = new QCPLayoutGrid;
@@ -211,22 +268,28 @@ ControlsView::ControlsView(CurrentResult* currentResult, Selection* sharedSelect
 
     m_curves = new QCPLayoutGrid;
     m_plot->plotLayout()->addElement(2, 0, m_curves);
-    m_sinkRect = curveRect(m_plot, tr("layer"), tr("first-element mass, head mean"));
-    m_klRect = curveRect(m_plot, tr("position"), tr("KL(before || after), nats"));
-    m_nllRect = curveRect(m_plot, tr("predicting position"), tr("NLL, nats"));
-    m_curves->addElement(0, 0, m_sinkRect);
-    m_curves->addElement(0, 1, m_klRect);
+    const CurvePanel sink = curvePanel(m_plot, m_curves, 0, tr("First-element mass, head mean"), tr("layer"), 1);
+    const CurvePanel kl = curvePanel(m_plot, m_curves, 1, tr("KL(before ‖ after), nats"), tr("position"), 0);
+    const CurvePanel nll = curvePanel(m_plot, m_curves, 2, tr("Next-token NLL, nats"), tr("predicting position"), 2);
+    m_sinkRect = sink.rect;
+    m_klRect = kl.rect;
+    m_nllRect = nll.rect;
+    m_nllTitle = nll.title;
+    m_sinkLegend = sink.legend;
     m_sinkGraphs[0] = addGraph(m_plot, m_sinkRect, tr("before"), kBefore);
     m_sinkGraphs[1] = addGraph(m_plot, m_sinkRect, tr("after"), kAfter);
     m_klGraph = addGraph(m_plot, m_klRect, tr("KL"), kAfter);
-    const QString nllNames[4] = {tr("full"), tr("evicted"), tr("window only"), tr("designated waiver")};
+    // Short: the legend is two columns inside a panel a third of a two-column figure wide.
+    // "waiver": the window with a designated waiver in front (docs/METHODS.md).
+    const QString nllNames[4] = {tr("full"), tr("evicted"), tr("window only"), tr("waiver")};
     for (int i = 0; i < 4; ++i)
         m_nllGraphs[i] = addGraph(m_plot, m_nllRect, nllNames[i], kNllColours[i], i == 2);
-    QCPLegend* sinkLegend = addLegend(m_sinkRect);
     for (QCPGraph* g : m_sinkGraphs)
-        g->addToLegend(sinkLegend);
-    m_nllLegend = addLegend(m_nllRect);
-    m_nllRect->setVisible(false);
+        g->addToLegend(m_sinkLegend);
+    m_nllLegend = nll.legend;
+    m_curves->setRowStretchFactor(0, 0.01); // the headers take the height of their text
+    // Shown for evict only (updateCurves); out of the layout, the plot still owns it.
+    showNllPanel(false);
     m_plot->plotLayout()->setRowStretchFactor(1, 3);
     m_plot->plotLayout()->setRowStretchFactor(2, 2);
 
@@ -484,7 +547,7 @@ void ControlsView::rebuild()
     for (int i = 0; i < 4; ++i) {
         m_nllGraphs[i]->setData(positions(nll[i]->size()), toVector(*nll[i]), true);
         setMarkers(m_nllGraphs[i]);
-        // "designated waiver" is absent for K = 0 (nothing to designate): no legend entry then.
+        // The designated waiver is absent for K = 0 (nothing to designate): no legend entry then.
         m_nllGraphs[i]->setVisible(!nll[i]->empty());
         if (nll[i]->empty())
             m_nllGraphs[i]->removeFromLegend(m_nllLegend);
@@ -492,17 +555,28 @@ void ControlsView::rebuild()
             m_nllGraphs[i]->addToLegend(m_nllLegend);
     }
     // The NLL-against-position plot exists for evict only.
-    if (evict && m_curves->elementCount() < 3)
-        m_curves->addElement(0, 2, m_nllRect);
-    else if (!evict && m_curves->elementCount() == 3) {
+    showNllPanel(evict);
+    for (QCPAxisRect* rect : {m_sinkRect, m_klRect, m_nllRect})
+        rescale(rect);
+    placeLegend(m_sinkRect, m_sinkLegend);
+    placeLegend(m_nllRect, m_nllLegend);
+    m_stack->setCurrentIndex(1);
+    drawMaps();
+}
+
+void ControlsView::showNllPanel(bool show)
+{
+    const bool placed = m_nllRect->layout() != nullptr;
+    if (show && !placed) {
+        m_curves->addElement(0, 2, m_nllTitle);
+        m_curves->addElement(1, 2, m_nllRect);
+    } else if (!show && placed) {
+        m_curves->take(m_nllTitle);
         m_curves->take(m_nllRect);
         m_curves->simplify();
     }
-    m_nllRect->setVisible(evict);
-    for (QCPAxisRect* rect : {m_sinkRect, m_klRect, m_nllRect})
-        rescale(rect);
-    m_stack->setCurrentIndex(1);
-    drawMaps();
+    m_nllTitle->setVisible(show);
+    m_nllRect->setVisible(show);
 }
 
 RowMatrixXf ControlsView::beforeMap() const

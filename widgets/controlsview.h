@@ -123,6 +123,8 @@ private:
     void rebuild();
     void drawMaps();
     void mapsDrawn();
+    /// Puts the NLL panel (evict only) into the curves row or takes it out.
+    void showNllPanel(bool show);
     void updateMapTitle();
     void showPlaceholder();
 
@@ -161,6 +163,8 @@ private:
     QCPAxisRect* m_sinkRect = nullptr;
     QCPAxisRect* m_klRect = nullptr;
     QCPAxisRect* m_nllRect = nullptr;
+    QCPTextElement* m_nllTitle = nullptr; ///< over m_nllRect (both in the layout for evict only)
+    QCPLegend* m_sinkLegend = nullptr;
     QCPGraph* m_sinkGraphs[2] = {};
     QCPGraph* m_klGraph = nullptr;
     QCPGraph* m_nllGraphs[4] = {};

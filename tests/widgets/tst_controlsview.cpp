@@ -8,8 +8,11 @@
 #include "compareview.h"
 #include "controlsview.h"
 #include "currentresult.h"
+#include "figureexport.h"
 #include "modeljobservice.h"
+#include "qcustomplot_wrapper.h"
 #include "selection.h"
+#include "tokenticker.h"
 #include "tokenstrip.h"
 #include "viewregistry.h"
 
@@ -65,6 +68,8 @@ private Q_SLOTS:
     void blockCostAndMaps();
     void badInputKeepsResult();
     void evictPlot();
+    void figureLabelsFit_data();
+    void figureLabelsFit();
     void sendToCompare();
 
 private:
@@ -337,6 +342,69 @@ void TestControlsView::evictPlot()
     for (size_t t = 0; t < 4; ++t)
         QVERIFY(near(evicted[t], full[t]));
     QVERIFY(!view.grab().isNull());
+}
+
+void TestControlsView::figureLabelsFit_data()
+{
+    QTest::addColumn<QString>("spec");
+    QTest::addColumn<QString>("preset");
+    QTest::addColumn<int>("panels");
+    QTest::newRow("block, two-column") << QStringLiteral("block:0") << QStringLiteral("two-column") << 4;
+    QTest::newRow("evict, two-column") << QStringLiteral("evict:1,4") << QStringLiteral("two-column") << 5;
+}
+
+void TestControlsView::figureLabelsFit()
+{
+    // Laid out as the figure is drawn (its fonts and size): every axis title fits along its
+    // rect (a rotated y title longer than the rect is cut at both ends), token labels are a text
+    // line apart, and each legend lies inside its rect.
+    QFETCH(QString, spec);
+    QFETCH(QString, preset);
+    QFETCH(int, panels);
+    ModelJobService service(m_model.get());
+    service.makeCurrent();
+    Selection selection;
+    CurrentResult current(&selection);
+    ControlsView view(&current, &selection);
+    view.resize(1100, 800);
+    view.show();
+    QVERIFY(showRun(current));
+    QVERIFY(view.setControl(spec));
+    QVERIFY(applyAndWait(view));
+    QVERIFY(waitUntilComputed(&view));
+    QCustomPlot* plot = view.plot();
+    const std::optional<FigurePreset> p = parseFigurePreset(preset);
+    QVERIFY(p);
+    const FigureExportOptions options = printFigureOptions(*p);
+    const FigureStyle style(plot, options);
+    layOutAt(plot, options.size);
+    int laidOut = 0;
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        if (!rect->layout()) // the NLL panel of another control, out of the layout
+            continue;
+        ++laidOut;
+        for (QCPAxis* axis : {rect->axis(QCPAxis::atLeft), rect->axis(QCPAxis::atBottom)}) {
+            const bool vertical = axis->orientation() == Qt::Vertical;
+            const int length = vertical ? rect->height() : rect->width();
+            const double title = QFontMetricsF(axis->labelFont()).horizontalAdvance(axis->label());
+            QVERIFY2(title <= length, qPrintable(QStringLiteral("'%1': %2 px on an axis of %3 px").arg(axis->label()).arg(title).arg(length)));
+            if (!qSharedPointerDynamicCast<TokenTicker>(axis->ticker()))
+                continue;
+            const QVector<double> t = axis->tickVector();
+            QVERIFY(t.size() >= 2);
+            double need = QFontMetricsF(axis->tickLabelFont()).height();
+            if (!vertical)
+                need /= std::sin(std::abs(axis->tickLabelRotation()) * M_PI / 180.0);
+            for (int i = 1; i < t.size(); ++i)
+                QVERIFY2(std::abs(axis->coordToPixel(t[i]) - axis->coordToPixel(t[i - 1])) >= need,
+                         qPrintable(QStringLiteral("'%1': labels %2 and %3").arg(axis->label()).arg(t[i - 1]).arg(t[i])));
+        }
+        for (QCPLayoutElement* e : rect->insetLayout()->elements(false))
+            if (auto* legend = qobject_cast<QCPLegend*>(e); legend && legend->visible())
+                QVERIFY2(rect->rect().adjusted(-1, -1, 1, 1).contains(legend->outerRect()), // QCustomPlot rounds a corner by a pixel
+                         qPrintable(QStringLiteral("legend %1,%2 %3x%4 in %5,%6 %7x%8").arg(legend->outerRect().x()).arg(legend->outerRect().y()).arg(legend->outerRect().width()).arg(legend->outerRect().height()).arg(rect->rect().x()).arg(rect->rect().y()).arg(rect->width()).arg(rect->height())));
+    }
+    QCOMPARE(laidOut, panels);
 }
 
 void TestControlsView::sendToCompare()
