@@ -101,7 +101,7 @@ int TokenTicker::stepFor(const QCPRange& range) const
     auto stepForSpacing = [&](double spacing) { return niceStep(spacing / cellPixels); };
     if (!horizontal || rotation > 1e-3) {
         // Labels side by side across their text lines.
-        const double line = fm.height() + 1.0;
+        const double line = fm.height();
         return stepForSpacing(horizontal ? line / std::sin(rotation) : line);
     }
     // Upright labels along a horizontal axis need their width.

@@ -15,7 +15,7 @@ struct Encoding;
 /// Ticks of an axis whose cells are elements (cell i centred on i). Shown: the multiples of a
 /// step within the visible range (element 0, the usual sink, whenever it is visible), where the
 /// step is the smallest of 1, 2, 5, 10, 20, 50, … that keeps neighbouring labels apart on the
-/// axis at its laid-out length: one text line (plus a pixel) on a vertical axis or for rotated
+/// axis at its laid-out length: one text line on a vertical axis or for rotated
 /// labels (divided by the sine of the angle), the widest label plus a space for upright labels
 /// on a horizontal one. Once labels are skipped each starts with its element's index
 /// ("40 ·the"). The step is chosen each time QCustomPlot lays the axis out, so a figure drawn
