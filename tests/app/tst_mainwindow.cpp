@@ -23,6 +23,8 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QPlainTextEdit>
+#include <QProgressDialog>
+#include <QPushButton>
 #include <QTabWidget>
 #include <QDir>
 #include <QFile>
@@ -326,8 +328,15 @@ void TestMainWindow::largeExportRunsInTheBackground()
     QCOMPARE(w.selection()->head(), r->model.heads - 1);
     QVERIFY(!w.exportDataTo(dir.filePath("second.csv")));
     QVERIFY(w.message().contains("still being written"));
-    // Cancelled: no file, and no temporary file left behind.
-    w.exports()->cancel();
+    // Cancelled with the progress dialog's own button: no file, and no temporary file left behind.
+    QProgressDialog* progress = w.findChild<QProgressDialog*>();
+    QVERIFY(progress && progress->isVisible());
+    QPushButton* cancel = nullptr;
+    for (QPushButton* b : progress->findChildren<QPushButton*>())
+        if (b->text() == QStringLiteral("Cancel"))
+            cancel = b;
+    QVERIFY(cancel);
+    QTest::mouseClick(cancel, Qt::LeftButton);
     QVERIFY(done.wait(10000));
     QCOMPARE(done.last().at(0).toBool(), false);
     QVERIFY(!w.exports()->busy());
