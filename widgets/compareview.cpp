@@ -29,7 +29,8 @@ ViewSpec CompareView::spec()
             tr("Two runs side by side (the current run A and a kept run B) and the difference B − A of the selected head."),
             [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
                 return new CompareView(current, selection, parent);
-            }};
+            },
+            QStringLiteral("two-column")};
 }
 
 CompareView::CompareView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)

@@ -172,7 +172,8 @@ ViewSpec ControlsView::spec()
                "before and after."),
             [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
                 return new ControlsView(current, selection, parent);
-            }};
+            },
+            QStringLiteral("two-column")};
 }
 
 ControlsView::ControlsView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)

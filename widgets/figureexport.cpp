@@ -287,6 +287,23 @@ QSize figureSize(const QCustomPlot* plot, const FigureExportOptions& options)
     return kDefaultFigureSize;
 }
 
+QString figureTooSmall(const QCustomPlot* plot)
+{
+    if (!plot)
+        return {};
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        if (!rect->layout() || !rect->visible()) // a panel out of the layout is not drawn
+            continue;
+        if (rect->width() < kMinFigurePanelPixels || rect->height() < kMinFigurePanelPixels)
+            return QObject::tr("a panel would be %1 × %2 px, and each needs at least %3 × %3 px (%4 in).")
+                .arg(std::max(rect->width(), 0))
+                .arg(std::max(rect->height(), 0))
+                .arg(kMinFigurePanelPixels)
+                .arg(kMinFigurePanelPixels / kLogicalDpi, 0, 'g', 2);
+    }
+    return {};
+}
+
 bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat format, QString* errorMessage,
                   const FigureExportOptions& options)
 {
@@ -304,10 +321,19 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat forma
         const FigureStyle style(plot, options);
         // Token labels are thinned to the axes' lengths at the figure's size and fonts.
         layOutAt(plot, size);
-        switch (format) {
-        case FigureFormat::Pdf: ok = savePdf(plot, fileName, size, options, errorMessage); break;
-        case FigureFormat::Png: ok = savePng(plot, fileName, size, options, errorMessage); break;
-        case FigureFormat::Svg: ok = saveSvg(plot, fileName, size, options, errorMessage); break;
+        if (const QString why = figureTooSmall(plot); !why.isEmpty()) {
+            const QSizeF in = options.inches.isValid() ? options.inches : QSizeF(size) / kLogicalDpi;
+            setError(errorMessage, QObject::tr("A %1 × %2 in figure is too small for this plot: %3 Choose a larger size "
+                                               "(the two-column preset, or WxH).")
+                                       .arg(in.width(), 0, 'g', 3)
+                                       .arg(in.height(), 0, 'g', 3)
+                                       .arg(why));
+        } else {
+            switch (format) {
+            case FigureFormat::Pdf: ok = savePdf(plot, fileName, size, options, errorMessage); break;
+            case FigureFormat::Png: ok = savePng(plot, fileName, size, options, errorMessage); break;
+            case FigureFormat::Svg: ok = saveSvg(plot, fileName, size, options, errorMessage); break;
+            }
         }
     }
     // Rendering at another size re-lays out the plot; lay it out for the screen again (with the

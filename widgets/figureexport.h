@@ -80,6 +80,13 @@ private:
     std::vector<std::function<void()>> m_restore;
 };
 
+/// The fewest pixels (1/96 in) a panel of a figure gets along each side.
+constexpr int kMinFigurePanelPixels = 40;
+/// Why `plot`, as last laid out, is too small a figure for its panels: one of its axis rects is
+/// narrower or lower than kMinFigurePanelPixels (a map squeezed to a sliver, or a negative size
+/// when the margins alone exceed the figure). "" when every panel has room.
+QString figureTooSmall(const QCustomPlot* plot);
+
 /// The format for a file name's suffix (pdf, png, svg; any case), or nullopt.
 std::optional<FigureFormat> figureFormatForFile(const QString& fileName);
 /// Suffix without a dot for a format ("pdf").

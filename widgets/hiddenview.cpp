@@ -65,7 +65,7 @@ HiddenView::HiddenView(CurrentResult* currentResult, Selection* sharedSelection,
     for (QCPAxisRect* r : {m_layersRect, m_dimsRect, m_mapRect, m_normsRect})
         r->axis(QCPAxis::atBottom)->grid()->setVisible(false);
 
-    m_layersRect->axis(QCPAxis::atBottom)->setLabel(tr("hidden state (0 = embeddings, l + 1 = after block l)"));
+    m_layersRect->axis(QCPAxis::atBottom)->setLabel(tr("hidden state"));
     m_layersRect->axis(QCPAxis::atLeft)->setLabel(tr("|h|"));
     setLogAxis(m_layersRect->axis(QCPAxis::atLeft));
     auto fixedTicks = [](QCPAxis* axis) {
@@ -92,7 +92,7 @@ HiddenView::HiddenView(CurrentResult* currentResult, Selection* sharedSelection,
     m_median->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kMedianColor, Qt::white, 6));
 
     m_dimsRect->axis(QCPAxis::atBottom)->setLabel(tr("dimension"));
-    m_dimsRect->axis(QCPAxis::atLeft)->setLabel(tr("max over elements of |h|"));
+    m_dimsRect->axis(QCPAxis::atLeft)->setLabel(tr("max |h|"));
     m_dimBars = new QCPBars(m_dimsRect->axis(QCPAxis::atBottom), m_dimsRect->axis(QCPAxis::atLeft));
     m_dimBars->setName(tr("max |h|"));
     m_dimBars->setPen(Qt::NoPen);

@@ -105,6 +105,10 @@ struct ViewSpec {
     QString description;
     /// Creates the view; called once per main window, in registry order.
     std::function<View*(CurrentResult* current, Selection* selection, QWidget* parent)> create;
+    /// The print preset a figure of the view is drawn at unless another is asked for
+    /// (parseFigurePreset): "two-column" for views of several maps side by side, which a
+    /// one-column figure leaves no room (exportFigure refuses such a figure).
+    QString figurePreset = QStringLiteral("one-column");
 };
 
 /// The ordered list of views. Order is tab and menu order.

@@ -117,10 +117,12 @@ int figureCommand(const QStringList& args)
         throw UsageError("--view classification is not one plot and is written as PNG only: give --out FILE.png");
 
     QString presetError;
-    // The controls view is four panels (two maps, two curves): a one-column figure would crush them.
-    const bool fourPanels = controlsView && !o.has("preset");
-    const auto preset =
-        parseFigurePreset(o.value("preset", fourPanels ? QStringLiteral("two-column") : QStringLiteral("one-column")), &presetError);
+    // The view's own preset unless one is asked for: compare and controls draw several maps side
+    // by side, which a one-column figure leaves no room.
+    const ViewSpec* viewSpec = ViewRegistry::global().find(o.value("view"));
+    const QString viewPreset = viewSpec ? viewSpec->figurePreset : QStringLiteral("one-column");
+    const bool widePreset = !o.has("preset") && viewPreset != QLatin1String("one-column");
+    const auto preset = parseFigurePreset(o.value("preset", viewPreset), &presetError);
     if (!preset)
         throw UsageError(presetError.toStdString());
     req.preset = *preset;
@@ -136,8 +138,9 @@ int figureCommand(const QStringList& args)
     }
     req.layer = parseIndex(o, "layer");
     req.head = parseIndex(o, "head");
-    if (fourPanels)
-        err(QStringLiteral("note: the controls view is four panels: drawn at the two-column preset (--preset chooses another)"));
+    if (widePreset)
+        err(QStringLiteral("note: the %1 view draws several maps side by side: drawn at the %2 preset (--preset chooses another)")
+                .arg(o.value("view"), viewPreset));
 
     if (o.has("session")) {
         const Session s = loadSession(o.value("session").toStdString());

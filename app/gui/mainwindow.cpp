@@ -821,7 +821,8 @@ void MainWindow::exportPaperFigureDialog()
         showMessage(tr("An export is still being written: wait for it, or cancel it, first."), true);
         return;
     }
-    PaperExportDialog dialog(this);
+    const ViewSpec* spec = ViewRegistry::global().find(currentViewName());
+    PaperExportDialog dialog(spec ? spec->figurePreset : QStringLiteral("one-column"), this);
     if (dialog.exec() != QDialog::Accepted)
         return;
     const QString name = QFileDialog::getSaveFileName(this, tr("Export Figure for Paper"),

@@ -14,13 +14,14 @@
 
 using namespace sinkscope;
 
-PaperExportDialog::PaperExportDialog(QWidget* parent) : QDialog(parent)
+PaperExportDialog::PaperExportDialog(const QString& preset, QWidget* parent) : QDialog(parent)
 {
     setWindowTitle(tr("Export Figure for Paper"));
     m_preset = new QComboBox(this);
     m_preset->addItem(tr("One column (3.3 × 2.6 in)"), QStringLiteral("one-column"));
     m_preset->addItem(tr("Two columns (6.9 × 3.2 in)"), QStringLiteral("two-column"));
     m_preset->addItem(tr("Custom"), QString());
+    m_preset->setCurrentIndex(std::max(0, m_preset->findData(preset)));
     m_custom = new QLineEdit(QStringLiteral("4x3in"), this);
     m_custom->setToolTip(tr("Width x height in in, cm or mm: 4x3in, 90x60mm"));
     m_dpi = new QSpinBox(this);

@@ -17,7 +17,8 @@ class QSpinBox;
 class PaperExportDialog : public QDialog {
     Q_OBJECT
 public:
-    explicit PaperExportDialog(QWidget* parent = nullptr);
+    /// Opens at `preset` ("one-column" or "two-column": the view's ViewSpec::figurePreset).
+    explicit PaperExportDialog(const QString& preset = QStringLiteral("one-column"), QWidget* parent = nullptr);
     /// The export options for the choices made (valid after the dialog was accepted).
     sinkscope::FigureExportOptions options() const;
     QString presetName() const;

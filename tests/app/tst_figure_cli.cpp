@@ -319,6 +319,10 @@ private Q_SLOTS:
                                                << 2 << "runs the model";
         QTest::newRow("bad session") << QStringList{"--session", QDir(m_tmp.path()).filePath("nope.sinkscope"), "--view", "heatmap", "--out", out}
                                      << 1 << "does not exist";
+        // Two maps and their curves side by side leave each map under 40 px at one column.
+        QTest::newRow("controls at one column") << QStringList{"--model", m_model, "--prompt", kPrompt, "--view", "controls", "--control",
+                                                               "block:0", "--preset", "one-column", "--out", out}
+                                                << 1 << "A 3.3 × 2.6 in figure is too small for this plot: a panel would be";
     }
     void errors()
     {
@@ -330,6 +334,7 @@ private Q_SLOTS:
         QVERIFY2(o.err.contains(message), qPrintable(o.err));
         QVERIFY(!QFile::exists(QDir(m_tmp.path()).filePath("bad.pdf")));
         QVERIFY(!QFile::exists(QDir(m_tmp.path()).filePath("bad.csv")));
+        QVERIFY(!QFile::exists(QDir(m_tmp.path()).filePath("bad.json")));
     }
 
 private:

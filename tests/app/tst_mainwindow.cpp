@@ -9,8 +9,10 @@
 #include "engineclient.h"
 #include "exportrunner.h"
 #include "mainwindow.h"
+#include "paperexportdialog.h"
 #include "selection.h"
 #include "sinkcurveview.h"
+#include "viewregistry.h"
 #include "tinymodels.h"
 #include "tokenstrip.h"
 #include "viewregistry.h"
@@ -146,6 +148,7 @@ private Q_SLOTS:
     void largeExportRunsInTheBackground();
     void longPromptKeepsQAndKNotMaps();
     void cancelKeepsPreviousResult();
+    void paperExportOpensAtTheViewsPreset();
     void registeredViewAppearsEverywhere();
     void deviceBoxSaysCudaIsMissing();
     void folderWithoutTokenizerIsRefused();
@@ -438,6 +441,20 @@ void TestMainWindow::longPromptKeepsQAndKNotMaps()
     QVERIFY(w.showView("heatmap"));
     QVERIFY(waitUntilComputed(w.view("heatmap")));
     QVERIFY(w.view("heatmap")->hasFigure());
+}
+
+void TestMainWindow::paperExportOpensAtTheViewsPreset()
+{
+    // The views of several maps side by side open the paper export at two columns (one column
+    // leaves their maps no room and is refused when drawn); every other view at one.
+    for (const QString& name : ViewRegistry::global().names()) {
+        const ViewSpec* spec = ViewRegistry::global().find(name);
+        const bool wide = name == QLatin1String("compare") || name == QLatin1String("controls");
+        QCOMPARE(spec->figurePreset, wide ? QStringLiteral("two-column") : QStringLiteral("one-column"));
+        const PaperExportDialog dialog(spec->figurePreset);
+        QCOMPARE(dialog.presetName(), spec->figurePreset);
+        QCOMPARE(dialog.options().size, wide ? QSize(662, 307) : QSize(317, 250));
+    }
 }
 
 void TestMainWindow::cancelKeepsPreviousResult()

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // TokenTicker: a map axis's token labels are thinned to the axis's laid-out length, on screen
-// after a resize and in an exported figure of another size.
+// after a resize and in an exported figure of another size; and every view's figure fits the
+// print presets.
 #include "widgetstests.h"
 
+#include "compareview.h"
+#include "currentresult.h"
 #include "figureexport.h"
 #include "qcustomplot_wrapper.h"
+#include "selection.h"
 #include "tokenlabels.h"
 #include "tokenticker.h"
+#include "viewregistry.h"
 #include "widgetstestdata.h"
 
+#include "sinkscope/session.h"
+
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -122,4 +130,86 @@ void TestWidgets::tokenTicksInAFigure()
     QCoreApplication::processEvents();
     QCOMPARE(stepOf(plot->yAxis), 1);
     QCOMPARE(plot->yAxis->tickVector().size(), 24);
+}
+
+void TestWidgets::everyFigureFitsItsPreset_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QString>("preset");
+    QTest::addColumn<int>("tokens");
+    // The views drawn as one plot (the classification view is a PNG of the window).
+    Selection selection;
+    CurrentResult current(&selection);
+    for (const QString& name : ViewRegistry::global().names())
+        if (std::unique_ptr<View>(ViewRegistry::global().find(name)->create(&current, &selection, nullptr))->plot())
+            for (const QString& preset : {QStringLiteral("one-column"), QStringLiteral("two-column")})
+                for (const int tokens : {12, 40})
+                    QTest::newRow(qPrintable(QStringLiteral("%1, %2, %3 tokens").arg(name, preset).arg(tokens))) << name << preset << tokens;
+}
+
+void TestWidgets::everyFigureFitsItsPreset()
+{
+    // Every view drawn as a plot, laid out as its figure is drawn at a print preset (its fonts,
+    // its size): no axis title is longer than its axis (QCustomPlot centres a title and lets it
+    // run past both ends), and no two token labels are closer than a line of text.
+    QFETCH(QString, name);
+    QFETCH(QString, preset);
+    QFETCH(int, tokens);
+    Selection selection;
+    CurrentResult current(&selection);
+    std::unique_ptr<View> view(ViewRegistry::global().find(name)->create(&current, &selection, nullptr));
+    if (auto* compare = qobject_cast<CompareView*>(view.get())) {
+        SessionRun other;
+        other.result = test::makeCannedRun({3, 4, tokens - 1, "causal", true, true});
+        compare->setOther(other);
+    }
+    const std::optional<FigurePreset> p = parseFigurePreset(preset);
+    QVERIFY(p);
+    const FigureExportOptions options = printFigureOptions(*p);
+    view->resize(options.size);
+    view->setAttribute(Qt::WA_DontShowOnScreen);
+    view->show();
+    auto run = test::makeCannedRun({3, 4, tokens, "causal", true, true, 1.0, true, true});
+    QVERIFY(test::showAnalysed(current, run));
+    test::giveCannedJobResult(view.get(), run);
+    QVERIFY(waitUntilComputed(view.get()));
+    QCustomPlot* plot = view->plot();
+    QVERIFY(plot);
+    QVERIFY(view->hasFigure());
+    {
+        // A preset too small for the view's panels is refused, and says so.
+        QTemporaryDir dir;
+        QString error;
+        const bool drawn = sinkscope::exportFigure(plot, dir.filePath(QStringLiteral("f.png")), FigureFormat::Png, &error, options);
+        const FigureStyle style(plot, options);
+        layOutAt(plot, options.size);
+        const QString why = figureTooSmall(plot);
+        QCOMPARE(drawn, why.isEmpty());
+        if (!drawn) {
+            QVERIFY2(error.contains(QStringLiteral("too small")) && error.contains(QStringLiteral("two-column")), qPrintable(error));
+            QVERIFY(!QFileInfo::exists(dir.filePath(QStringLiteral("f.png"))));
+            QVERIFY2(preset == QStringLiteral("one-column") && (name == QStringLiteral("compare") || name == QStringLiteral("controls")),
+                     qPrintable(why)); // the views of several maps side by side; every other one fits
+            return;
+        }
+    }
+    const FigureStyle style(plot, options);
+    layOutAt(plot, options.size);
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        if (!rect->layout() || !rect->visible())
+            continue;
+        for (QCPAxis* axis : rect->axes()) {
+            if (!axis->visible())
+                continue;
+            // Centred on its axis, a title may use the rect's margins on both sides, not more
+            // (beyond them lie the neighbouring panel or the figure's edge).
+            const bool vertical = axis->orientation() == Qt::Vertical;
+            const int length = vertical ? rect->outerRect().height() : rect->outerRect().width();
+            const double title = QFontMetricsF(axis->labelFont()).horizontalAdvance(axis->label());
+            QVERIFY2(title <= length + 1, qPrintable(QStringLiteral("'%1': %2 px beside %3 px").arg(axis->label()).arg(title).arg(length)));
+            if (!qSharedPointerDynamicCast<TokenTicker>(axis->ticker()))
+                continue;
+            QVERIFY2(spacingProblem(axis).isEmpty(), qPrintable(QStringLiteral("'%1': %2").arg(axis->label(), spacingProblem(axis))));
+        }
+    }
 }

@@ -78,6 +78,8 @@ private Q_SLOTS:
     // tst_tokenticker.cpp
     void tokenTicksFollowTheAxis();
     void tokenTicksInAFigure();
+    void everyFigureFitsItsPreset_data();
+    void everyFigureFitsItsPreset();
 
     // tst_longmaps.cpp
     void longMapsControlsBlockMaxima();
