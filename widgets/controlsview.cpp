@@ -57,7 +57,7 @@ QVector<double> positions(size_t n)
 struct CurvePanel {
     QCPTextElement* title = nullptr;
     QCPAxisRect* rect = nullptr;
-    QCPLegend* legend = nullptr; ///< inset in the rect (placeLegend); none for a panel of one curve
+    QCPLegend* legend = nullptr; ///< inset in the rect (placeLegendWhereFewestPoints); none for one curve
 };
 
 // Placed in column `column` of `curves` first: a legend takes its plot from the layout it is put in.
@@ -94,34 +94,6 @@ CurvePanel curvePanel(QCustomPlot* plot, QCPLayoutGrid* curves, int column, cons
     return p;
 }
 
-// Moves `legend` to the corner of `rect` where it covers the fewest points of the rect's graphs
-// (the top right when several tie). The legend's share of the rect is taken from the last layout.
-void placeLegend(QCPAxisRect* rect, QCPLegend* legend)
-{
-    if (!legend || rect->width() <= 0 || rect->height() <= 0)
-        return;
-    const QSize size = legend->minimumOuterSizeHint();
-    const double fw = std::min(1.0, double(size.width()) / rect->width());
-    const double fh = std::min(1.0, double(size.height()) / rect->height());
-    const QCPRange xr = rect->axis(QCPAxis::atBottom)->range(), yr = rect->axis(QCPAxis::atLeft)->range();
-    const Qt::Alignment corners[4] = {Qt::AlignTop | Qt::AlignRight, Qt::AlignTop | Qt::AlignLeft,
-                                      Qt::AlignBottom | Qt::AlignRight, Qt::AlignBottom | Qt::AlignLeft};
-    int covered[4] = {0, 0, 0, 0};
-    for (QCPGraph* g : rect->graphs()) {
-        if (!g->visible())
-            continue;
-        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) {
-            const double u = (it->key - xr.lower) / xr.size(), v = (it->value - yr.lower) / yr.size();
-            for (int c = 0; c < 4; ++c) {
-                const bool right = corners[c] & Qt::AlignRight, top = corners[c] & Qt::AlignTop;
-                if ((right ? u >= 1.0 - fw : u <= fw) && (top ? v >= 1.0 - fh : v <= fh))
-                    ++covered[c];
-            }
-        }
-    }
-    const int best = int(std::min_element(covered, covered + 4) - covered);
-    rect->insetLayout()->setInsetAlignment(0, corners[best]);
-}
 
 QCPGraph* addGraph(QCustomPlot* plot, QCPAxisRect* rect, const QString& name, const QColor& colour, bool dashed = false)
 {
@@ -559,8 +531,8 @@ void ControlsView::rebuild()
     showNllPanel(evict);
     for (QCPAxisRect* rect : {m_sinkRect, m_klRect, m_nllRect})
         rescale(rect);
-    placeLegend(m_sinkRect, m_sinkLegend);
-    placeLegend(m_nllRect, m_nllLegend);
+    placeLegendWhereFewestPoints(m_sinkRect, m_sinkLegend);
+    placeLegendWhereFewestPoints(m_nllRect, m_nllLegend);
     m_stack->setCurrentIndex(1);
     drawMaps();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "figureexport.h"
 
+#include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "tokenticker.h"
 #include "sinkscope/text.h"
@@ -70,6 +71,21 @@ FigureStyle::FigureStyle(QCustomPlot* plot, const FigureExportOptions& options)
                 const QFont f = legend->font();
                 m_restore.push_back([=] { legend->setFont(f); });
                 legend->setFont(font(f, ticks));
+                // Compact, as legends in papers are: QCustomPlot's screen legend (32 x 18 px
+                // icons, wide margins) covered most of a one-inch panel.
+                const QSize icon = legend->iconSize();
+                const int padding = legend->iconTextPadding(), rows = legend->rowSpacing();
+                const QMargins margins = legend->margins();
+                m_restore.push_back([=] {
+                    legend->setIconSize(icon);
+                    legend->setIconTextPadding(padding);
+                    legend->setRowSpacing(rows);
+                    legend->setMargins(margins);
+                });
+                legend->setIconSize(std::min(icon.width(), 18), std::min(icon.height(), 9));
+                legend->setIconTextPadding(std::min(padding, 4));
+                legend->setRowSpacing(0);
+                legend->setMargins(QMargins(4, 2, 4, 2));
                 for (int i = 0; i < legend->itemCount(); ++i) {
                     QCPAbstractLegendItem* item = legend->item(i);
                     if (!item) // an empty cell of a legend that wraps
@@ -104,6 +120,71 @@ FigureStyle::FigureStyle(QCustomPlot* plot, const FigureExportOptions& options)
             }
         }
     }
+}
+
+void FigureStyle::fitTicks(QCustomPlot* plot, QSize size)
+{
+    // QCustomPlot picks about five numeric ticks per axis whatever its length, so a short axis
+    // at print size ran its labels together ("0 5 1015202530"). Fewer ticks until neighbouring
+    // labels keep a space between them (a text line on vertical axes); token axes thin themselves.
+    auto crowded = [](QCPAxis* axis) {
+        const QVector<double> t = axis->tickVector();
+        const QVector<QString> labels = axis->tickVectorLabels();
+        const QFontMetricsF fm(axis->tickLabelFont());
+        const bool horizontal = axis->orientation() == Qt::Horizontal;
+        for (int i = 1; i < t.size() && i < labels.size(); ++i) {
+            const double gap = std::abs(axis->coordToPixel(t[i]) - axis->coordToPixel(t[i - 1]));
+            const double need = horizontal && std::abs(axis->tickLabelRotation()) < 1e-3
+                ? (fm.horizontalAdvance(labels[i]) + fm.horizontalAdvance(labels[i - 1])) / 2 + fm.horizontalAdvance(QLatin1Char(' '))
+                : fm.height();
+            if (gap < need)
+                return true;
+        }
+        return false;
+    };
+    for (int pass = 0; pass < 4; ++pass) {
+        bool changed = false;
+        for (QCPAxisRect* rect : plot->axisRects()) {
+            if (!rect->layout() || !rect->visible())
+                continue;
+            for (QCPAxis* axis : rect->axes()) {
+                const QSharedPointer<QCPAxisTicker> ticker = axis->ticker();
+                if (!axis->visible() || !axis->tickLabels() || !ticker || qSharedPointerDynamicCast<TokenTicker>(ticker) ||
+                    qSharedPointerDynamicCast<QCPAxisTickerText>(ticker) || ticker->tickCount() <= 2 || !crowded(axis))
+                    continue;
+                const int count = ticker->tickCount();
+                m_restore.push_back([ticker, count] { ticker->setTickCount(count); });
+                ticker->setTickCount(std::max(2, count / 2));
+                changed = true;
+            }
+        }
+        if (!changed)
+            return;
+        layOutAt(plot, size);
+    }
+}
+
+void FigureStyle::placeLegends(QCustomPlot* plot, QSize size)
+{
+    // A legend was put where it covers the fewest points for the screen's layout; at another
+    // size and in print fonts its share of the panel differs.
+    bool moved = false;
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        if (!rect->layout() || !rect->visible())
+            continue;
+        QCPLayoutInset* inset = rect->insetLayout();
+        for (int i = 0; i < inset->elementCount(); ++i) {
+            auto* legend = qobject_cast<QCPLegend*>(inset->elementAt(i));
+            if (!legend || !legend->visible() || inset->insetPlacement(i) != QCPLayoutInset::ipBorderAligned)
+                continue;
+            const Qt::Alignment before = inset->insetAlignment(i);
+            m_restore.push_back([inset, i, before] { inset->setInsetAlignment(i, before); });
+            placeLegendWhereFewestPoints(rect, legend);
+            moved = moved || inset->insetAlignment(i) != before;
+        }
+    }
+    if (moved)
+        layOutAt(plot, size);
 }
 
 FigureStyle::~FigureStyle()
@@ -300,6 +381,16 @@ QString figureTooSmall(const QCustomPlot* plot)
                 .arg(std::max(rect->height(), 0))
                 .arg(kMinFigurePanelPixels)
                 .arg(kMinFigurePanelPixels / kLogicalDpi, 0, 'g', 2);
+        for (QCPLayoutElement* e : rect->insetLayout()->elements(false))
+            if (auto* legend = qobject_cast<QCPLegend*>(e); legend && legend->visible()) {
+                const QSize need = legend->minimumOuterSizeHint();
+                if (need.width() > rect->width() || need.height() > rect->height())
+                    return QObject::tr("a legend of %1 × %2 px would not fit its panel of %3 × %4 px.")
+                        .arg(need.width())
+                        .arg(need.height())
+                        .arg(rect->width())
+                        .arg(rect->height());
+            }
     }
     return {};
 }
@@ -318,9 +409,11 @@ bool exportFigure(QCustomPlot* plot, const QString& fileName, FigureFormat forma
     const QSize size = figureSize(plot, options);
     bool ok = false;
     {
-        const FigureStyle style(plot, options);
+        FigureStyle style(plot, options);
         // Token labels are thinned to the axes' lengths at the figure's size and fonts.
         layOutAt(plot, size);
+        style.fitTicks(plot, size);
+        style.placeLegends(plot, size);
         if (const QString why = figureTooSmall(plot); !why.isEmpty()) {
             const QSizeF in = options.inches.isValid() ? options.inches : QSizeF(size) / kLogicalDpi;
             setError(errorMessage, QObject::tr("A %1 × %2 in figure is too small for this plot: %3 Choose a larger size "

@@ -66,13 +66,20 @@ FigureExportOptions printFigureOptions(const FigurePreset& preset, double fontPt
 
 /// Puts a plot into the style of its figure for as long as it lives, and back afterwards:
 /// fonts in points at the figure's own size (options.fontPt; QCustomPlot then lays the axes out
-/// for that size instead of shrinking a screen layout) and the chosen colour map. What
+/// for that size instead of shrinking a screen layout), compact legends and the chosen colour map. What
 /// exportFigure draws under; with layOutAt (tokenticker.h) a plot is laid out as its figure is.
 class FigureStyle
 {
 public:
     FigureStyle(QCustomPlot* plot, const FigureExportOptions& options);
     ~FigureStyle();
+    /// After `plot` is laid out at the figure's `size` (layOutAt): halves the tick count of each
+    /// numeric axis whose tick labels run together there (restored with the rest), and lays the
+    /// plot out again.
+    void fitTicks(QCustomPlot* plot, QSize size);
+    /// Then moves each corner legend to the corner where it covers the fewest points at that
+    /// size (placeLegendWhereFewestPoints), and lays the plot out again.
+    void placeLegends(QCustomPlot* plot, QSize size);
     FigureStyle(const FigureStyle&) = delete;
     FigureStyle& operator=(const FigureStyle&) = delete;
 
@@ -84,7 +91,8 @@ private:
 constexpr int kMinFigurePanelPixels = 40;
 /// Why `plot`, as last laid out, is too small a figure for its panels: one of its axis rects is
 /// narrower or lower than kMinFigurePanelPixels (a map squeezed to a sliver, or a negative size
-/// when the margins alone exceed the figure). "" when every panel has room.
+/// when the margins alone exceed the figure), or a legend inside one is larger than the panel.
+/// "" when every panel has room.
 QString figureTooSmall(const QCustomPlot* plot);
 
 /// The format for a file name's suffix (pdf, png, svg; any case), or nullopt.

@@ -40,7 +40,8 @@ ViewSpec HiddenView::spec()
             tr("Massive activations: per-layer top magnitudes, per-dimension maxima, element × dimension map, norms."),
             [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
                 return new HiddenView(current, selection, parent);
-            }};
+            },
+            QStringLiteral("two-column")};
 }
 
 HiddenView::HiddenView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)
@@ -65,7 +66,7 @@ HiddenView::HiddenView(CurrentResult* currentResult, Selection* sharedSelection,
     for (QCPAxisRect* r : {m_layersRect, m_dimsRect, m_mapRect, m_normsRect})
         r->axis(QCPAxis::atBottom)->grid()->setVisible(false);
 
-    m_layersRect->axis(QCPAxis::atBottom)->setLabel(tr("hidden state"));
+    m_layersRect->axis(QCPAxis::atBottom)->setLabel(tr("hidden state (0: embeddings)"));
     m_layersRect->axis(QCPAxis::atLeft)->setLabel(tr("|h|"));
     setLogAxis(m_layersRect->axis(QCPAxis::atLeft));
     auto fixedTicks = [](QCPAxis* axis) {

@@ -10,7 +10,9 @@
 
 #include "sinkscope/runresult.h"
 
+class QCPAxisRect;
 class QCPColorGradient;
+class QCPLegend;
 class QCustomPlot;
 class QLabel;
 class QStackedWidget;
@@ -28,5 +30,10 @@ QStackedWidget* makePlaceholderStack(QWidget* content, QLabel** placeholder, QWi
 QByteArray csvNumber(double value);
 /// True for the cells a run's attention cannot reach (key after the query of a causal model).
 bool isMaskedCell(const RunResult& run, int query, int key);
+/// Puts `legend` (inset in `rect`, in a corner) into the corner of `rect` where it covers the
+/// fewest points of the rect's visible graphs, the top right when several tie. The legend's
+/// share of the rect is taken from the last layout: a figure export places every corner legend
+/// again at the figure's size (FigureStyle).
+void placeLegendWhereFewestPoints(QCPAxisRect* rect, QCPLegend* legend);
 
 } // namespace sinkscope

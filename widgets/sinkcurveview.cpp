@@ -106,7 +106,7 @@ SinkCurveView::SinkCurveView(CurrentResult* currentResult, Selection* sharedSele
         *bars = e;
         return g;
     };
-    m_lastGraph = curve(tr("last query's mass on the first element"), kLastColor, QCPScatterStyle::ssSquare, &m_lastErrors);
+    m_lastGraph = curve(tr("last query's first-element mass"), kLastColor, QCPScatterStyle::ssSquare, &m_lastErrors);
     m_waiverGraph = curve(tr("α of the waiver element"), kWaiverColor, QCPScatterStyle::ssTriangle, &m_waiverErrors);
     m_errorBars->removeFromLegend();
 
@@ -261,9 +261,9 @@ void SinkCurveView::rebuildWaiver()
     const int h = selection() ? std::clamp(selection()->head(), 0, m.heads - 1) : 0;
     const size_t i = size_t(l) * size_t(m.heads) + size_t(h);
     const int w = i < m.waiver.size() ? m.waiver[i].element : 0;
-    const QString token = m_result && size_t(w) < m_result->encoding.tokens.size() ? tokenLabelElided(m_result->encoding.tokens[size_t(w)], 12)
+    const QString token = m_result && size_t(w) < m_result->encoding.tokens.size() ? tokenLabelElided(m_result->encoding.tokens[size_t(w)], 8)
                                                                                  : QString();
-    m_waiverGraph->setName(tr("α of element %1 '%2' (waiver of L%3 H%4)").arg(w).arg(token).arg(l).arg(h));
+    m_waiverGraph->setName(tr("α of %1 '%2', L%3 H%4's waiver").arg(w).arg(token).arg(l).arg(h));
     if (w == m_waiverElement && !m_waiverMean.empty()) {
         m_plot->replot(QCustomPlot::rpQueuedReplot); // the legend names the head
         return;
@@ -271,7 +271,7 @@ void SinkCurveView::rebuildWaiver()
     m_waiverElement = w;
     if (m.importance.shape.size() != 3 || w < 0 || w >= m.importance.size(2)) {
         // No α in these metrics (nothing to draw for the waiver), said in the legend.
-        m_waiverGraph->setName(tr("α of the waiver element (not in this analysis)"));
+        m_waiverGraph->setName(tr("α of the waiver: not in these metrics"));
         m_waiverGraph->data()->clear();
         m_waiverErrors->data()->clear();
         m_waiverMean.assign(size_t(m.layers), std::numeric_limits<double>::quiet_NaN());

@@ -9,6 +9,8 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <functional>
+#include <string>
 #include <cmath>
 
 namespace sinkscope {
@@ -23,6 +25,8 @@ constexpr int kMaxFixes = 2;
 const char* const kHooked = "sinkscopeTokenTicksHooked";
 const char* const kFixSize = "sinkscopeTokenTicksSize";
 const char* const kFixes = "sinkscopeTokenTicksFixes";
+// What a token axis names: a hash of its tokens, offset, length and elision.
+const char* const kLabelsKey = "sinkscopeTokenTicksLabels";
 
 // The smallest of 1, 2, 5, 10, 20, 50, ... that is at least `x`.
 int niceStep(double x)
@@ -76,12 +80,15 @@ void watch(QCustomPlot* plot)
 
 } // namespace
 
-TokenTicker::TokenTicker(QCPAxis* axis, QStringList labels) : m_axis(axis), m_labels(std::move(labels)) {}
+TokenTicker::TokenTicker(QCPAxis* axis, QStringList labels, int offset)
+    : m_axis(axis), m_labels(std::move(labels)), m_offset(offset)
+{
+}
 
 QString TokenTicker::labelOf(int index, int step) const
 {
     const QString& text = m_labels[index];
-    return step > 1 ? QString::number(index) + QLatin1Char(' ') + text : text;
+    return step > 1 ? QString::number(m_offset + index) + QLatin1Char(' ') + text : text;
 }
 
 int TokenTicker::stepFor(const QCPRange& range) const
@@ -91,9 +98,8 @@ int TokenTicker::stepFor(const QCPRange& range) const
         return 1;
     const bool horizontal = m_axis->orientation() == Qt::Horizontal;
     const QRect rect = m_axis->axisRect()->rect();
-    double pixels = horizontal ? rect.width() : rect.height();
-    if (pixels < 1.0)
-        pixels = kUnlaidPixels;
+    // Before its first layout a rect has no size; one squeezed to nothing gets the fewest labels.
+    const double pixels = rect.isNull() ? kUnlaidPixels : std::max(1.0, double(horizontal ? rect.width() : rect.height()));
     const double span = std::max(range.size(), 1.0);
     const double cellPixels = pixels / span;
     const QFontMetricsF fm(m_axis->tickLabelFont());
@@ -138,6 +144,21 @@ void TokenTicker::generate(const QCPRange& range, const QLocale&, QChar, int, QV
 
 void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length, int maxChars)
 {
+    // A head switch of the same run keeps its labels: T label strings per axis are not made
+    // again. Keyed by the tokens themselves (a new run's encoding may reuse an old one's address).
+    size_t h = std::hash<int>()(offset) ^ (std::hash<int>()(length) << 1) ^ (std::hash<int>()(maxChars) << 2);
+    for (int i = 0; i < length; ++i) {
+        const size_t e = size_t(offset + i);
+        const size_t t = offset + i < 0 || e >= encoding.tokens.size()
+            ? 0
+            : std::hash<std::string>()(encoding.tokens[e].display) ^ (std::hash<std::string>()(encoding.tokens[e].piece) << 1);
+        h = h * 1000003u ^ t;
+    }
+    const QString key = QString::number(qulonglong(h));
+    if (auto t = qSharedPointerDynamicCast<TokenTicker>(axis->ticker()); t && axis->property(kLabelsKey).toString() == key &&
+        int(t->labels().size()) == length)
+        return;
+    axis->setProperty(kLabelsKey, key);
     QStringList labels;
     labels.reserve(std::max(length, 0));
     for (int i = 0; i < length; ++i) {
@@ -147,7 +168,7 @@ void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int leng
         else
             labels.push_back(maxChars > 0 ? tokenLabelElided(encoding.tokens[e], maxChars) : tokenLabel(encoding.tokens[e]));
     }
-    axis->setTicker(QSharedPointer<TokenTicker>::create(axis, std::move(labels)));
+    axis->setTicker(QSharedPointer<TokenTicker>::create(axis, std::move(labels), offset));
     watch(axis->parentPlot());
 }
 

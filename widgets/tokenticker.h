@@ -5,6 +5,7 @@
 
 #include "qcustomplot_wrapper.h"
 
+#include <QPointer>
 #include <QSize>
 #include <QStringList>
 
@@ -23,8 +24,9 @@ struct Encoding;
 class TokenTicker : public QCPAxisTicker
 {
 public:
-    /// `labels[i]` names cell i of `axis` (which must outlive the ticker's use on it).
-    TokenTicker(QCPAxis* axis, QStringList labels);
+    /// `labels[i]` names cell i of `axis`, which is element `offset + i` (the index a thinned
+    /// label shows). A ticker outliving its axis makes no ticks.
+    TokenTicker(QCPAxis* axis, QStringList labels, int offset = 0);
 
     /// The step of the last layout (1 before the first).
     int step() const { return m_step; }
@@ -38,13 +40,15 @@ public:
 private:
     QString labelOf(int index, int step) const;
 
-    QCPAxis* m_axis;
+    QPointer<QCPAxis> m_axis;
     QStringList m_labels;
+    int m_offset = 0;
     int m_step = 1;
 };
 
 /// Gives `axis` a TokenTicker naming elements offset .. offset + length - 1 of `encoding`
-/// (cell i is element offset + i; labels elided to `maxChars`, 0: whole). The axis's plot is
+/// (cell i is element offset + i; labels elided to `maxChars`, 0: whole). Nothing is rebuilt
+/// when the axis already names those elements of that encoding. The axis's plot is
 /// laid out again after a replot whose layout changed a token axis's step (a resize: QCustomPlot
 /// generates ticks before it lays the axes out).
 void setTokenTicks(QCPAxis* axis, const Encoding& encoding, int offset, int length, int maxChars = 10);

@@ -52,7 +52,8 @@ ViewSpec ValuesView::spec()
             tr("Value vectors of the selected head: per-dimension statistics, norms against attention received, waiver scores."),
             [](CurrentResult* current, Selection* selection, QWidget* parent) -> View* {
                 return new ValuesView(current, selection, parent);
-            }};
+            },
+            QStringLiteral("two-column")};
 }
 
 ValuesView::ValuesView(CurrentResult* currentResult, Selection* sharedSelection, QWidget* parent)

@@ -445,11 +445,12 @@ void TestMainWindow::longPromptKeepsQAndKNotMaps()
 
 void TestMainWindow::paperExportOpensAtTheViewsPreset()
 {
-    // The views of several maps side by side open the paper export at two columns (one column
-    // leaves their maps no room and is refused when drawn); every other view at one.
+    // The views of several panels side by side open the paper export at two columns (one column
+    // leaves their maps or legends no room and is refused when drawn); every other view at one.
     for (const QString& name : ViewRegistry::global().names()) {
         const ViewSpec* spec = ViewRegistry::global().find(name);
-        const bool wide = name == QLatin1String("compare") || name == QLatin1String("controls");
+        const bool wide = name == QLatin1String("compare") || name == QLatin1String("controls") ||
+                          name == QLatin1String("values") || name == QLatin1String("hidden");
         QCOMPARE(spec->figurePreset, wide ? QStringLiteral("two-column") : QStringLiteral("one-column"));
         const PaperExportDialog dialog(spec->figurePreset);
         QCOMPARE(dialog.presetName(), spec->figurePreset);

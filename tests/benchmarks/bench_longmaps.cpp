@@ -50,7 +50,8 @@ using bench::processCpuMs;
 
 namespace {
 
-// The previous drawing: the full map, every cell into the colour map (token ticks, axis ranges).
+// The previous drawing: the full map, every cell into the colour map (and the axes: today's token
+// ticks, which were then fixed labels; both cost little beside the cells).
 void oldDraw(QCPColorMap* plottable, const RunResult& run, const RowMatrixXf& map)
 {
     const int T = int(map.rows());

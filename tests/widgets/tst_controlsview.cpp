@@ -376,8 +376,10 @@ void TestControlsView::figureLabelsFit()
     const std::optional<FigurePreset> p = parseFigurePreset(preset);
     QVERIFY(p);
     const FigureExportOptions options = printFigureOptions(*p);
-    const FigureStyle style(plot, options);
+    FigureStyle style(plot, options); // as exportFigure lays it out
     layOutAt(plot, options.size);
+    style.fitTicks(plot, options.size);
+    style.placeLegends(plot, options.size);
     int laidOut = 0;
     for (QCPAxisRect* rect : plot->axisRects()) {
         if (!rect->layout()) // the NLL panel of another control, out of the layout
