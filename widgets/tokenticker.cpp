@@ -110,15 +110,24 @@ int TokenTicker::stepFor(const QCPRange& range) const
         const double line = fm.height();
         return stepForSpacing(horizontal ? line / std::sin(rotation) : line);
     }
-    // Upright labels along a horizontal axis need their width.
-    auto widest = [&](int step) {
-        double w = 0.0;
-        for (int i = 0; i < n; i += step)
-            w = std::max(w, fm.horizontalAdvance(labelOf(i, step)));
-        return w + fm.horizontalAdvance(QLatin1Char(' '));
-    };
-    const int plain = stepForSpacing(widest(1));
-    return plain == 1 ? 1 : std::max(plain, stepForSpacing(widest(plain)));
+    // Upright labels along a horizontal axis need their width: the smallest step whose visible
+    // labels fit, measuring only those (a step too small even for one-character labels is
+    // passed over unmeasured, so a long prompt's axis costs a few dozen measurements).
+    const int first = std::clamp(int(std::ceil(range.lower)), 0, n - 1);
+    const int last = std::clamp(int(std::floor(range.upper)), first, n - 1);
+    const double space = fm.horizontalAdvance(QLatin1Char(' '));
+    const double narrowest = fm.horizontalAdvance(QLatin1Char('0')) + space;
+    for (int step = 1;; step = niceStep(step + 0.5)) {
+        if (step >= n)
+            return step;
+        if (step * cellPixels < narrowest)
+            continue;
+        double widest = 0.0;
+        for (int i = (first + step - 1) / step * step; i <= last; i += step)
+            widest = std::max(widest, fm.horizontalAdvance(labelOf(i, step)));
+        if (step * cellPixels >= widest + space)
+            return step;
+    }
 }
 
 void TokenTicker::generate(const QCPRange& range, const QLocale&, QChar, int, QVector<double>& ticks,

@@ -52,17 +52,24 @@ int stepOf(QCPAxis* axis)
 }
 
 // No two labels of `axis` closer than the spacing its labels need (one text line, more for
-// rotated labels along a horizontal axis); the step is 1, 2 or 5 times a power of ten.
+// rotated labels along a horizontal axis, their widths for upright ones); the step is 1, 2 or 5
+// times a power of ten.
 QString spacingProblem(QCPAxis* axis)
 {
     const QVector<double> t = axis->tickVector();
-    double need = QFontMetricsF(axis->tickLabelFont()).height();
-    if (axis->orientation() == Qt::Horizontal)
-        need /= std::sin(std::abs(axis->tickLabelRotation()) * M_PI / 180.0);
-    for (int i = 1; i < t.size(); ++i)
+    const QVector<QString> labels = axis->tickVectorLabels();
+    const QFontMetricsF fm(axis->tickLabelFont());
+    const double rotation = std::abs(axis->tickLabelRotation()) * M_PI / 180.0;
+    const bool upright = axis->orientation() == Qt::Horizontal && rotation < 1e-3;
+    for (int i = 1; i < t.size(); ++i) {
+        // Upright labels along the axis: half of each neighbour's width.
+        double need = upright ? (fm.horizontalAdvance(labels.value(i)) + fm.horizontalAdvance(labels.value(i - 1))) / 2 : fm.height();
+        if (axis->orientation() == Qt::Horizontal && !upright)
+            need /= std::sin(rotation);
         if (std::abs(axis->coordToPixel(t[i]) - axis->coordToPixel(t[i - 1])) < need)
             return QStringLiteral("labels %1 and %2 are %3 px apart, under %4 px")
                 .arg(t[i - 1]).arg(t[i]).arg(std::abs(axis->coordToPixel(t[i]) - axis->coordToPixel(t[i - 1]))).arg(need);
+    }
     const int step = stepOf(axis);
     int m = step;
     while (m % 10 == 0)
@@ -120,6 +127,19 @@ void TestWidgets::tokenTicksFollowTheAxis()
     QVERIFY(step > 1);
     QCOMPARE(plot->yAxis->tickVectorLabels().value(0), QStringLiteral("100 %1").arg(tokenLabel(e.tokens[100])));
     QCOMPARE(plot->yAxis->tickVectorLabels().value(1), QStringLiteral("%1 %2").arg(100 + step).arg(tokenLabel(e.tokens[size_t(100 + step)])));
+
+    // Upright labels along a horizontal axis are kept their width apart, at any length.
+    for (const int n : {24, 8192}) {
+        const Encoding upright = test::makeCannedEncoding(n, true);
+        setTokenTicks(plot->xAxis, upright, 0, n);
+        plot->xAxis->setTickLabelRotation(0);
+        plot->xAxis->setRange(-0.5, n - 0.5);
+        plot->resize(400, 400);
+        plot->replot();
+        QCoreApplication::processEvents();
+        QVERIFY2(spacingProblem(plot->xAxis).isEmpty(), qPrintable(QStringLiteral("%1 tokens: %2").arg(n).arg(spacingProblem(plot->xAxis))));
+        QVERIFY(plot->xAxis->tickVector().size() >= 2);
+    }
 
     // No elements: no ticks; one: its label.
     for (const int n : {0, 1}) {
