@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "binnedheadmap.h"
 
-#include "plotstyle.h"
 #include "qcustomplot_wrapper.h"
 #include "tokenticker.h"
 

@@ -82,12 +82,7 @@ CurvePanel curvePanel(QCustomPlot* plot, QCPLayoutGrid* curves, int column, cons
         p.rect->insetLayout()->addElement(p.legend, Qt::AlignTop | Qt::AlignRight);
         p.legend->setLayer(QStringLiteral("legend"));
         p.legend->setBrush(QColor(255, 255, 255, 200));
-        // Compact: the panels of a two-column figure are about an inch tall.
-        p.legend->setIconSize(16, 8);
-        p.legend->setIconTextPadding(4);
-        p.legend->setRowSpacing(0);
-        p.legend->setColumnSpacing(6);
-        p.legend->setMargins(QMargins(4, 2, 4, 2));
+        p.legend->setColumnSpacing(6); // a figure's legends are made compact by FigureStyle
         p.legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
         p.legend->setWrap(legendColumns);
     }

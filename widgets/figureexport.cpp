@@ -30,6 +30,17 @@ namespace {
 constexpr QSize kDefaultFigureSize(800, 600);
 constexpr double kLogicalDpi = 96.0; // the unit of FigureExportOptions::size
 
+// The panels a figure draws: the axis rects in the layout and visible (a view may keep a panel
+// out of its layout, as the controls view does its NLL panel for other controls).
+QList<QCPAxisRect*> drawnAxisRects(const QCustomPlot* plot)
+{
+    QList<QCPAxisRect*> rects;
+    for (QCPAxisRect* rect : plot->axisRects())
+        if (rect->layout() && rect->visible())
+            rects.push_back(rect);
+    return rects;
+}
+
 } // namespace
 
 FigureStyle::FigureStyle(QCustomPlot* plot, const FigureExportOptions& options)
@@ -144,9 +155,7 @@ void FigureStyle::fitTicks(QCustomPlot* plot, QSize size)
     };
     for (int pass = 0; pass < 4; ++pass) {
         bool changed = false;
-        for (QCPAxisRect* rect : plot->axisRects()) {
-            if (!rect->layout() || !rect->visible())
-                continue;
+        for (QCPAxisRect* rect : drawnAxisRects(plot)) {
             for (QCPAxis* axis : rect->axes()) {
                 const QSharedPointer<QCPAxisTicker> ticker = axis->ticker();
                 if (!axis->visible() || !axis->tickLabels() || !ticker || qSharedPointerDynamicCast<TokenTicker>(ticker) ||
@@ -169,9 +178,7 @@ void FigureStyle::placeLegends(QCustomPlot* plot, QSize size)
     // A legend was put where it covers the fewest points for the screen's layout; at another
     // size and in print fonts its share of the panel differs.
     bool moved = false;
-    for (QCPAxisRect* rect : plot->axisRects()) {
-        if (!rect->layout() || !rect->visible())
-            continue;
+    for (QCPAxisRect* rect : drawnAxisRects(plot)) {
         QCPLayoutInset* inset = rect->insetLayout();
         for (int i = 0; i < inset->elementCount(); ++i) {
             auto* legend = qobject_cast<QCPLegend*>(inset->elementAt(i));
@@ -372,9 +379,7 @@ QString figureTooSmall(const QCustomPlot* plot)
 {
     if (!plot)
         return {};
-    for (QCPAxisRect* rect : plot->axisRects()) {
-        if (!rect->layout() || !rect->visible()) // a panel out of the layout is not drawn
-            continue;
+    for (QCPAxisRect* rect : drawnAxisRects(plot)) {
         if (rect->width() < kMinFigurePanelPixels || rect->height() < kMinFigurePanelPixels)
             return QObject::tr("a panel would be %1 × %2 px, and each needs at least %3 × %3 px (%4 in).")
                 .arg(std::max(rect->width(), 0))

@@ -239,6 +239,19 @@ QString figureDrawingPath(const QString& figureFile)
     return target.dir().filePath(QStringLiteral(".%1.%2.drawing").arg(target.fileName()).arg(QCoreApplication::applicationPid()));
 }
 
+bool placeDrawnFigure(const QString& figureFile, QString* errorMessage)
+{
+    const QString drawn = figureDrawingPath(figureFile);
+    // rename() refuses an existing target: the old figure goes just before.
+    QFile::remove(figureFile);
+    if (QFile::rename(drawn, figureFile))
+        return true;
+    QFile::remove(drawn);
+    if (errorMessage)
+        *errorMessage = QObject::tr("Could not write %1: the figure could not be put in place.").arg(QDir::toNativeSeparators(figureFile));
+    return false;
+}
+
 namespace {
 
 // The bundle's file names and data, before its figure is drawn; nullopt (and why) when the view
@@ -318,12 +331,7 @@ bool finishFigureBundle(const FigureBundle& b, QString* errorMessage, const std:
         QFile::remove(b.csvFile);
         return false;
     }
-    // rename() refuses an existing target on some systems: the old figure goes just before.
-    QFile::remove(b.figureFile);
-    if (!QFile::rename(b.drawnFile, b.figureFile)) {
-        if (errorMessage)
-            *errorMessage = QObject::tr("Could not write %1: the figure could not be put in place.").arg(QDir::toNativeSeparators(b.figureFile));
-        discardFigureBundle(b);
+    if (!placeDrawnFigure(b.figureFile, errorMessage)) {
         QFile::remove(b.csvFile);
         QFile::remove(b.jsonFile);
         return false;

@@ -79,6 +79,9 @@ struct FigureBundle {
 /// Where a figure is drawn before it is put under `figureFile`: a hidden file beside it (the same
 /// file system, so putting it in place is a rename), named for this process.
 QString figureDrawingPath(const QString& figureFile);
+/// Puts the figure drawn at figureDrawingPath(figureFile) under `figureFile`, replacing an older
+/// one. False (and why) when it cannot; the drawing is then removed.
+bool placeDrawnFigure(const QString& figureFile, QString* errorMessage = nullptr);
 std::optional<FigureBundle> prepareFigureBundle(QCustomPlot* plot, DataExport csv, const FigureProvenance& provenance,
                                                 const QString& figureFile, const FigureExportOptions& options,
                                                 const QString& presetName, QString* errorMessage = nullptr);

@@ -9,9 +9,9 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
-#include <cmath>
 
 namespace sinkscope {
 
@@ -36,7 +36,7 @@ int niceStep(double x)
     double magnitude = 1.0;
     while (magnitude * 10.0 < x)
         magnitude *= 10.0;
-    for (const double m : {1.0, 2.0, 5.0, 10.0})
+    for (const double m : {1.0, 2.0, 5.0})
         if (m * magnitude >= x)
             return int(std::min(m * magnitude, 1e9));
     return int(std::min(10.0 * magnitude, 1e9));

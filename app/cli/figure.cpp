@@ -117,10 +117,9 @@ int figureCommand(const QStringList& args)
         throw UsageError("--view classification is not one plot and is written as PNG only: give --out FILE.png");
 
     QString presetError;
-    // The view's own preset unless one is asked for: compare and controls draw several maps side
-    // by side, which a one-column figure leaves no room.
-    const ViewSpec* viewSpec = ViewRegistry::global().find(o.value("view"));
-    const QString viewPreset = viewSpec ? viewSpec->figurePreset : QStringLiteral("one-column");
+    // The view's own preset unless one is asked for: the views of several panels side by side
+    // are drawn at two columns, which one column leaves no room.
+    const QString viewPreset = ViewRegistry::global().find(view)->figurePreset; // a known view (checked above)
     const bool widePreset = !o.has("preset") && viewPreset != QLatin1String("one-column");
     const auto preset = parseFigurePreset(o.value("preset", viewPreset), &presetError);
     if (!preset)
@@ -139,8 +138,8 @@ int figureCommand(const QStringList& args)
     req.layer = parseIndex(o, "layer");
     req.head = parseIndex(o, "head");
     if (widePreset)
-        err(QStringLiteral("note: the %1 view draws several maps side by side: drawn at the %2 preset (--preset chooses another)")
-                .arg(o.value("view"), viewPreset));
+        err(QStringLiteral("note: the %1 view draws several panels side by side: drawn at the %2 preset (--preset chooses another)")
+                .arg(view, viewPreset));
 
     if (o.has("session")) {
         const Session s = loadSession(o.value("session").toStdString());

@@ -1029,12 +1029,11 @@ bool MainWindow::exportAllTo(const QString& dirName)
                     progress((double(done) + f * double(n)) / double(total));
             };
             // A view with a figure and an empty table writes an empty file, as it always did.
-            const bool ok = it.data.empty() ? writeFileAtomically(it.csv, QByteArray(), error)
-                                            : writeDataExport(it.data, it.csv, error, cancel, part);
-            QFile::remove(it.figure);
-            if (!ok || !QFile::rename(it.drawn, it.figure)) {
-                if (ok)
-                    *error = tr("the figure %1 could not be put in place").arg(QDir::toNativeSeparators(it.figure));
+            // The old figure is replaced only once its new table is written.
+            const bool ok = (it.data.empty() ? writeFileAtomically(it.csv, QByteArray(), error)
+                                             : writeDataExport(it.data, it.csv, error, cancel, part)) &&
+                            placeDrawnFigure(it.figure, error);
+            if (!ok) {
                 QStringList written, missing;
                 for (size_t k = 0; k < items.size(); ++k)
                     (k < i ? written : missing) << items[k].name;

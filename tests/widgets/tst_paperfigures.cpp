@@ -354,8 +354,9 @@ private Q_SLOTS:
         QCOMPARE(readAll(dir.filePath("view.csv")), QByteArray("a\n1\n"));
         const QJsonObject j = QJsonDocument::fromJson(readAll(dir.filePath("view.json"))).object();
         QCOMPARE(j["figure"]["preset"].toString(), "window");
-        QCOMPARE(j["figure"]["width_in"].toDouble(), 3.0);  // 288 / 96
-        QCOMPARE(j["figure"]["height_in"].toDouble(), 2.0); // 192 / 96
+        // The widget's 288 x 192 px at the screen's 96 px per inch, one image pixel per widget pixel.
+        QCOMPARE(j["figure"]["width_in"].toDouble(), 288.0 / 96.0);
+        QCOMPARE(j["figure"]["height_in"].toDouble(), 192.0 / 96.0);
         QCOMPARE(j["figure"]["dpi"].toDouble(), 96.0);
     }
 
